@@ -1,0 +1,160 @@
+//! The command line: clap derive, argument groups with help headings, env fallbacks. Values are
+//! parsed here (times, repository names); meaning is checked against the config in `run`.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, FixedOffset};
+use clap::{Args, Parser, Subcommand};
+
+use crate::render::Format;
+
+/// Deploy gate for Fly.io apps shipped from GitHub: required checks, deploy windows,
+/// health-gated deploys with automatic rollback.
+#[derive(Debug, Parser)]
+#[command(
+    name = "shipgate",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(
+    after_help = "Exit codes: 0 go, 1 blocked, 2 invalid input or config, 3 rolled back, 4 rollback failed, 5 GitHub or Fly unavailable."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct GlobalArgs {
+    /// Config file [default: .github/shipgate.yml]
+    #[arg(long, global = true, env = "SHIPGATE_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// The GitHub repository
+    #[arg(long, global = true, env = "GITHUB_REPOSITORY", value_name = "OWNER/NAME", value_parser = parse_repo)]
+    pub repo: Option<String>,
+
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Print nothing but errors; the exit code tells the outcome
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Log more to stderr (-v, -vv)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Dry run: evaluate every gate and print what `deploy` would do. Changes nothing
+    Plan(PlanArgs),
+    /// The required-checks gate alone
+    Checks(ChecksArgs),
+    /// The deploy-window gate alone, with the rule that decided and the next opening
+    Window(WindowArgs),
+    /// Validate the config, print its JSON Schema, or explain it in plain words
+    Config {
+        #[command(subcommand)]
+        action: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The environment to plan a deploy to
+    #[arg(long, short = 'e', value_name = "ENV")]
+    pub environment: String,
+
+    /// Branch, tag or SHA to deploy
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: Option<String>,
+
+    #[command(flatten)]
+    pub at: AtArg,
+
+    /// Evaluate only what needs no network; mark the rest "not checked"
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AtArg {
+    /// Evaluate at this instant instead of now (RFC 3339, e.g. 2026-11-27T10:00:00-08:00)
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub at: Option<DateTime<FixedOffset>>,
+}
+
+#[derive(Debug, Args)]
+pub struct ChecksArgs {
+    /// Environment whose `checks` block applies [default: the top-level block]
+    #[arg(long, short = 'e', value_name = "ENV")]
+    pub environment: Option<String>,
+
+    /// Branch, tag or SHA the checks are about (shown in the output)
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: Option<String>,
+
+    /// Evaluate saved GitHub API answers (JSON) instead of asking GitHub
+    #[arg(long, value_name = "FILE")]
+    pub from_file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct WindowArgs {
+    /// Environment whose windows apply [default: the top-level block]
+    #[arg(long, short = 'e', value_name = "ENV")]
+    pub environment: Option<String>,
+
+    #[command(flatten)]
+    pub at: AtArg,
+
+    #[command(flatten)]
+    pub emergency: EmergencyArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Emergency override")]
+pub struct EmergencyArgs {
+    /// Override a closed window; audited and shown everywhere
+    #[arg(long, requires = "reason")]
+    pub emergency: bool,
+
+    /// Why the override is needed (incident, ticket)
+    #[arg(long, value_name = "TEXT", requires = "emergency")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check the config; print every problem as file:line:column with a hint
+    Validate,
+    /// Print the JSON Schema of the config file
+    Schema,
+    /// Explain the config in plain words, with the next 7 days of deploy-window openings
+    Explain(AtArg),
+}
+
+fn parse_time(text: &str) -> Result<DateTime<FixedOffset>, String> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map_err(|error| format!("{error}; write an RFC 3339 time with an offset, e.g. 2026-11-27T10:00:00-08:00 or 2026-11-27T18:00:00Z"))
+}
+
+fn parse_repo(text: &str) -> Result<String, String> {
+    let valid = |part: &str| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    };
+    match text.split_once('/') {
+        Some((owner, name)) if valid(owner) && valid(name) => Ok(text.to_owned()),
+        _ => Err("write the repository as OWNER/NAME, e.g. octo-org/hotdash".to_owned()),
+    }
+}

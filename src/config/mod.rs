@@ -1,0 +1,159 @@
+//! The configuration file `.github/shipgate.yml`: parsed (`raw`), validated into typed policy
+//! (`validate`, `model`), with every problem reported as `file:line:column: message` + `hint:`.
+
+pub mod duration;
+mod locate;
+mod model;
+mod raw;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use locate::{locate, YamlPath};
+pub use model::*;
+pub use validate::{bound_end, bound_start, closest, suggest};
+
+/// The default location of the config file, relative to the repository root.
+pub const DEFAULT_PATH: &str = ".github/shipgate.yml";
+
+/// One located problem in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+    pub hint: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let (Some(line), Some(column)) = (self.line, self.column) {
+            write!(f, ":{line}:{column}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Why a config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{} has {} problem{}", file.display(), diagnostics.len(), if diagnostics.len() == 1 { "" } else { "s" })]
+    Invalid {
+        file: PathBuf,
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+/// Reads and validates the config file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(path, &source)
+}
+
+/// Parses and validates config text; `path` is used in messages only.
+pub fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
+    let invalid = |diagnostics| ConfigError::Invalid {
+        file: path.to_owned(),
+        diagnostics,
+    };
+    let raw: raw::RawConfig =
+        serde_yaml_ng::from_str(source).map_err(|error| invalid(vec![from_serde(path, &error)]))?;
+    validate::validate(&raw).map_err(|issues| {
+        invalid(
+            issues
+                .into_iter()
+                .map(|issue| {
+                    let (line, column) = locate(source, &issue.path).unzip();
+                    let message = if issue.path.0.is_empty() {
+                        issue.message
+                    } else {
+                        format!("{}: {}", issue.path, issue.message)
+                    };
+                    Diagnostic {
+                        file: path.to_owned(),
+                        line,
+                        column,
+                        message,
+                        hint: issue.hint,
+                    }
+                })
+                .collect(),
+        )
+    })
+}
+
+/// The JSON Schema of the config file.
+pub fn schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(raw::RawConfig);
+    schema.insert(
+        "$id".to_owned(),
+        "https://shipgate.dev/schema/shipgate.schema.json".into(),
+    );
+    schema.to_value()
+}
+
+fn from_serde(path: &Path, error: &serde_yaml_ng::Error) -> Diagnostic {
+    let text = error.to_string();
+    let location = error.location();
+    // serde_yaml_ng appends " at line L column C"; the location is printed up front instead.
+    let message = match text.rfind(" at line ") {
+        Some(i) if location.is_some() => text[..i].to_owned(),
+        _ => text.clone(),
+    };
+    Diagnostic {
+        file: path.to_owned(),
+        line: location.as_ref().map(|l| l.line()),
+        column: location.as_ref().map(|l| l.column()),
+        hint: hint_for_serde(&message),
+        message,
+    }
+}
+
+fn hint_for_serde(message: &str) -> String {
+    if let Some(rest) = message.split("unknown field `").nth(1) {
+        let field = rest.split('`').next().unwrap_or_default();
+        let expected: Vec<&str> = rest
+            .split("expected ")
+            .nth(1)
+            .unwrap_or_default()
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .collect();
+        return match closest(field, &expected) {
+            Some(best) => format!("`{field}` is not a key here; did you mean `{best}`?"),
+            None if !expected.is_empty() => format!(
+                "`{field}` is not a key here; the keys are {}",
+                expected
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => format!("remove `{field}`"),
+        };
+    }
+    if let Some(rest) = message.split("missing field `").nth(1) {
+        let field = rest.split('`').next().unwrap_or_default();
+        return format!("add `{field}:` to this block");
+    }
+    if message.contains("invalid type") || message.contains("invalid value") {
+        let expected = message.rsplit("expected ").next().unwrap_or("another type");
+        return format!("write {expected} here");
+    }
+    if message.contains("duplicate") {
+        return "each key may appear once per block: remove or merge the repeated one".to_owned();
+    }
+    "check the YAML syntax here: indentation, quoting, and a `:` after each key".to_owned()
+}

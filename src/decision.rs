@@ -1,0 +1,440 @@
+//! The single result type. Every gate returns a `Verdict`; a command returns a `Decision`, which
+//! every renderer (text, JSON, Markdown) draws from and nothing re-derives.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// The JSON schema id of `--format json`. Bump only on a breaking change.
+pub const SCHEMA: &str = "shipgate.decision/v1";
+
+/// A gate's status, ordered so that the worst decides (`max()` of a list is the overall status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The gate does not apply here (e.g. `windows: false`).
+    Skipped,
+    Pass,
+    /// The gate could not be evaluated in this run (offline, no token); it was not passed.
+    NotChecked,
+    Pending,
+    Fail,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Skipped => "skipped",
+            Status::Pass => "pass",
+            Status::NotChecked => "not checked",
+            Status::Pending => "pending",
+            Status::Fail => "fail",
+        }
+    }
+}
+
+/// The gates, in the order they are evaluated and shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum GateId {
+    #[serde(rename = "required-checks")]
+    RequiredChecks,
+    #[serde(rename = "deploy-window")]
+    DeployWindow,
+    #[serde(rename = "staging")]
+    Staging,
+    #[serde(rename = "health")]
+    Health,
+}
+
+impl GateId {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GateId::RequiredChecks => "required-checks",
+            GateId::DeployWindow => "deploy-window",
+            GateId::Staging => "staging",
+            GateId::Health => "health",
+        }
+    }
+
+    /// The README section that documents this gate.
+    pub fn docs_anchor(self) -> &'static str {
+        match self {
+            GateId::RequiredChecks => "#gate-required-checks",
+            GateId::DeployWindow => "#gate-deploy-window",
+            GateId::Staging => "#gate-staging",
+            GateId::Health => "#gate-health",
+        }
+    }
+}
+
+impl fmt::Display for GateId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An instant shown both in the policy's local time zone and in UTC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct When {
+    pub utc: DateTime<Utc>,
+    /// RFC 3339 with the local offset, e.g. `2026-11-30T09:00:00-08:00`.
+    pub local: String,
+    pub timezone: String,
+}
+
+/// The state of one required check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckState {
+    Passing,
+    Pending,
+    Missing,
+    Failing,
+}
+
+impl CheckState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckState::Passing => "passing",
+            CheckState::Pending => "pending",
+            CheckState::Missing => "missing",
+            CheckState::Failing => "failing",
+        }
+    }
+}
+
+/// One source reporting a check: a check run or a commit status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckSource {
+    /// `check_run` or `status`.
+    pub kind: &'static str,
+    /// What GitHub said: a conclusion (`success`), a status (`in_progress`) or a state (`error`).
+    pub result: String,
+    pub state: CheckState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+}
+
+/// Where a required name came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequiredBy {
+    Config,
+    Ruleset,
+    BranchProtection,
+}
+
+/// Whether one source of required names could be read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum SourceState {
+    Read {
+        names: Vec<String>,
+    },
+    /// Could not be read (e.g. a 403): unknown, never "none".
+    Unknown {
+        reason: String,
+    },
+    NotChecked {
+        reason: String,
+    },
+}
+
+/// Facts a verdict rests on, told apart so that a reader knows what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Evidence {
+    /// One required check and what each source says about it.
+    Check {
+        name: String,
+        state: CheckState,
+        required_by: Vec<RequiredBy>,
+        sources: Vec<CheckSource>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        app_id: Option<u64>,
+    },
+    /// Where the required set came from.
+    RequiredSource {
+        source: RequiredBy,
+        #[serde(flatten)]
+        state: SourceState,
+    },
+    /// Names left out of the required set, and why.
+    Excluded {
+        name: String,
+        reason: String,
+    },
+    /// The deploy window at the evaluated instant.
+    Window {
+        at: When,
+        open: bool,
+        /// The rule that decided: an allow rule, a deny rule, a holiday, the runway, or none.
+        rule: String,
+        rule_kind: RuleKind,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        closes_at: Option<When>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_opening: Option<When>,
+        runway: String,
+    },
+    Note {
+        text: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    Allow,
+    OutsideAllow,
+    Deny,
+    Holiday,
+    Runway,
+    NoRules,
+}
+
+/// An emergency override. It never hides: every renderer shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Override {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    pub reason: String,
+    /// What the verdict would have been without the override.
+    pub overrode: Status,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub gate: GateId,
+    pub status: Status,
+    /// One line, short enough for a check-run title.
+    pub summary: String,
+    pub evidence: Vec<Evidence>,
+    #[serde(rename = "override", skip_serializing_if = "Option::is_none")]
+    pub overridden: Option<Override>,
+}
+
+impl Verdict {
+    pub fn new(gate: GateId, status: Status, summary: impl Into<String>) -> Self {
+        Verdict {
+            gate,
+            status,
+            summary: summary.into(),
+            evidence: Vec::new(),
+            overridden: None,
+        }
+    }
+
+    pub fn with_evidence(mut self, evidence: Vec<Evidence>) -> Self {
+        self.evidence = evidence;
+        self
+    }
+}
+
+/// What the run ended in. Each maps to one exit code (SPEC section 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Go,
+    Ready,
+    Deployed,
+    Blocked,
+    Invalid,
+    RolledBack,
+    RollbackFailed,
+    Unavailable,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Go | Outcome::Ready | Outcome::Deployed => 0,
+            Outcome::Blocked => 1,
+            Outcome::Invalid => 2,
+            Outcome::RolledBack => 3,
+            Outcome::RollbackFailed => 4,
+            Outcome::Unavailable => 5,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Go => "go",
+            Outcome::Ready => "ready",
+            Outcome::Deployed => "deployed",
+            Outcome::Blocked => "blocked",
+            Outcome::Invalid => "invalid",
+            Outcome::RolledBack => "rolled_back",
+            Outcome::RollbackFailed => "rollback_failed",
+            Outcome::Unavailable => "unavailable",
+        }
+    }
+
+    /// The outcome of an evaluation that changes nothing: `go` unless a gate is pending or failing.
+    pub fn of_gates(verdicts: &[Verdict]) -> Outcome {
+        match verdicts.iter().map(|v| v.status).max() {
+            Some(Status::Pending | Status::Fail) => Outcome::Blocked,
+            _ => Outcome::Go,
+        }
+    }
+}
+
+/// What is being decided about.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Subject {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub git_ref: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha: Option<String>,
+}
+
+/// What `deploy` would do: shown by `plan`, followed by `deploy`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeployPlan {
+    /// The `fly deploy` argument vector (never run through a shell).
+    pub deploy_command: Vec<String>,
+    pub deploy_timeout: String,
+    pub health: Vec<String>,
+    pub rollback: Vec<String>,
+    pub notify: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub schema: &'static str,
+    /// The command that produced it: `plan`, `checks`, `window`, ...
+    pub command: &'static str,
+    pub outcome: Outcome,
+    pub exit_code: u8,
+    pub summary: String,
+    pub subject: Subject,
+    /// The one clock reading of the run, or `--at`.
+    pub evaluated_at: DateTime<Utc>,
+    pub verdicts: Vec<Verdict>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<DeployPlan>,
+}
+
+impl Decision {
+    /// Builds a decision whose outcome follows from its verdicts.
+    pub fn from_gates(
+        command: &'static str,
+        subject: Subject,
+        evaluated_at: DateTime<Utc>,
+        mut verdicts: Vec<Verdict>,
+    ) -> Self {
+        verdicts.sort_by_key(|v| v.gate);
+        let outcome = Outcome::of_gates(&verdicts);
+        let summary = summarize(outcome, &verdicts);
+        Decision {
+            schema: SCHEMA,
+            command,
+            outcome,
+            exit_code: outcome.exit_code(),
+            summary,
+            subject,
+            evaluated_at,
+            verdicts,
+            plan: None,
+        }
+    }
+
+    pub fn overrides(&self) -> impl Iterator<Item = (&Verdict, &Override)> {
+        self.verdicts
+            .iter()
+            .filter_map(|v| v.overridden.as_ref().map(|o| (v, o)))
+    }
+}
+
+fn summarize(outcome: Outcome, verdicts: &[Verdict]) -> String {
+    let blocking: Vec<&str> = verdicts
+        .iter()
+        .filter(|v| v.status >= Status::Pending)
+        .map(|v| v.gate.as_str())
+        .collect();
+    let not_checked: Vec<&str> = verdicts
+        .iter()
+        .filter(|v| v.status == Status::NotChecked)
+        .map(|v| v.gate.as_str())
+        .collect();
+    let overridden = verdicts.iter().any(|v| v.overridden.is_some());
+    let mut summary = match outcome {
+        Outcome::Blocked => format!("blocked by {}", blocking.join(", ")),
+        _ if not_checked.is_empty() => "go: every gate passed".to_owned(),
+        _ => format!(
+            "go so far: nothing evaluated blocks; not checked: {}",
+            not_checked.join(", ")
+        ),
+    };
+    if overridden {
+        summary.push_str(" (EMERGENCY OVERRIDE)");
+    }
+    summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worst_status_decides() {
+        let mut statuses = vec![
+            Status::Pass,
+            Status::Fail,
+            Status::Skipped,
+            Status::Pending,
+            Status::NotChecked,
+        ];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [
+                Status::Skipped,
+                Status::Pass,
+                Status::NotChecked,
+                Status::Pending,
+                Status::Fail
+            ]
+        );
+    }
+
+    #[test]
+    fn exit_codes_follow_the_spec() {
+        let table = [
+            (Outcome::Go, 0),
+            (Outcome::Deployed, 0),
+            (Outcome::Ready, 0),
+            (Outcome::Blocked, 1),
+            (Outcome::Invalid, 2),
+            (Outcome::RolledBack, 3),
+            (Outcome::RollbackFailed, 4),
+            (Outcome::Unavailable, 5),
+        ];
+        for (outcome, code) in table {
+            assert_eq!(outcome.exit_code(), code, "{outcome:?}");
+        }
+    }
+
+    #[test]
+    fn pending_blocks_and_not_checked_does_not() {
+        let v = |status| Verdict::new(GateId::Health, status, "");
+        assert_eq!(
+            Outcome::of_gates(&[v(Status::Pass), v(Status::Pending)]),
+            Outcome::Blocked
+        );
+        assert_eq!(
+            Outcome::of_gates(&[v(Status::Pass), v(Status::NotChecked)]),
+            Outcome::Go
+        );
+        assert_eq!(Outcome::of_gates(&[v(Status::Skipped)]), Outcome::Go);
+    }
+}

@@ -1,0 +1,35 @@
+//! Every environment variable shipgate reads, in one place. Only the edges (`cli`, `run`) read
+//! them; the core receives their values as facts.
+
+pub const GITHUB_TOKEN: &str = "GITHUB_TOKEN";
+pub const GH_TOKEN: &str = "GH_TOKEN";
+pub const GITHUB_API_URL: &str = "GITHUB_API_URL";
+pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
+pub const GITHUB_ACTOR: &str = "GITHUB_ACTOR";
+pub const FLY_API_TOKEN: &str = "FLY_API_TOKEN";
+pub const SHIPGATE_CONFIG: &str = "SHIPGATE_CONFIG";
+pub const SHIPGATE_FLY: &str = "SHIPGATE_FLY";
+pub const SHIPGATE_WEBHOOK_URL: &str = "SHIPGATE_WEBHOOK_URL";
+pub const SHIPGATE_LOG: &str = "SHIPGATE_LOG";
+
+/// The ambient values the commands of this build use, read once at start.
+#[derive(Debug, Clone, Default)]
+pub struct Ambient {
+    pub actor: Option<String>,
+    pub has_github_token: bool,
+    /// The fly binary's name or path, as `deploy` will run it.
+    pub fly: String,
+}
+
+impl Ambient {
+    pub fn read() -> Self {
+        let non_empty = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Ambient {
+            actor: non_empty(GITHUB_ACTOR),
+            has_github_token: non_empty(GITHUB_TOKEN)
+                .or_else(|| non_empty(GH_TOKEN))
+                .is_some(),
+            fly: non_empty(SHIPGATE_FLY).unwrap_or_else(|| "flyctl".to_owned()),
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! The gates, in the order they run and are shown. Each is a pure function of gathered facts and
+//! the validated policy, and returns a `Verdict`; none reads the clock, the environment or the
+//! network.
+//!
+//! | id | module |
+//! |---|---|
+//! | `required-checks` | [`checks`] |
+//! | `deploy-window` | [`window`] |
+//! | `staging` | evaluated with GitHub facts (not yet gathered offline) |
+//! | `health` | evaluated from probe samples (after a deploy) |
+
+pub mod checks;
+pub mod window;

@@ -1,0 +1,284 @@
+//! Lenient shapes of the GitHub REST answers shipgate reads. Fields shipgate does not need are
+//! not declared (serde skips them); fields GitHub may omit or null are `Option` or defaulted.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer};
+
+/// An enum of GitHub's that may grow: known values, or the text of an unknown one.
+macro_rules! open_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum $name {
+            $($variant,)*
+            /// A value this version of shipgate does not know.
+            Other(String),
+        }
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)*
+                    $name::Other(text) => text,
+                }
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(text: String) -> Self {
+                match text.as_str() {
+                    $($text => $name::$variant,)*
+                    _ => $name::Other(text),
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                String::deserialize(deserializer).map($name::from)
+            }
+        }
+    };
+}
+
+open_enum!(
+    /// `check_run.status` (spec component `check-run`; `waiting`, `requested` and `pending` are
+    /// reserved for GitHub Actions).
+    CheckRunStatus {
+        Queued = "queued",
+        InProgress = "in_progress",
+        Completed = "completed",
+        Waiting = "waiting",
+        Requested = "requested",
+        Pending = "pending",
+    }
+);
+
+open_enum!(
+    /// `check_run.conclusion`. The response enum lists seven values; `stale` and
+    /// `startup_failure` appear elsewhere in the spec and in practice.
+    Conclusion {
+        Success = "success",
+        Failure = "failure",
+        Neutral = "neutral",
+        Cancelled = "cancelled",
+        Skipped = "skipped",
+        TimedOut = "timed_out",
+        ActionRequired = "action_required",
+        Stale = "stale",
+        StartupFailure = "startup_failure",
+    }
+);
+
+open_enum!(
+    /// A commit status `state`.
+    StatusState {
+        Success = "success",
+        Pending = "pending",
+        Failure = "failure",
+        Error = "error",
+    }
+);
+
+/// The app that created a check run.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct App {
+    #[serde(default)]
+    pub id: Option<u64>,
+    #[serde(default)]
+    pub slug: Option<String>,
+}
+
+/// A check run (`GET /repos/{owner}/{repo}/commits/{ref}/check-runs`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckRun {
+    pub id: u64,
+    pub name: String,
+    #[serde(default)]
+    pub head_sha: Option<String>,
+    pub status: CheckRunStatus,
+    #[serde(default)]
+    pub conclusion: Option<Conclusion>,
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub completed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub html_url: Option<String>,
+    #[serde(default)]
+    pub details_url: Option<String>,
+    #[serde(default)]
+    pub app: Option<App>,
+}
+
+/// One page of `GET .../commits/{ref}/check-runs`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckRunsPage {
+    #[serde(default)]
+    pub total_count: u64,
+    pub check_runs: Vec<CheckRun>,
+}
+
+/// A commit status (`GET .../commits/{ref}/status` or `.../statuses`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct CommitStatus {
+    pub id: u64,
+    pub context: String,
+    pub state: StatusState,
+    #[serde(default)]
+    pub target_url: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// `GET .../commits/{ref}/status`: the latest status per context. Its combined `state` is
+/// `pending` when there are no statuses at all, so it is never used as a gate on its own.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CombinedStatus {
+    #[serde(default)]
+    pub sha: Option<String>,
+    #[serde(default)]
+    pub total_count: u64,
+    pub statuses: Vec<CommitStatus>,
+}
+
+/// One active rule for a branch (`GET /repos/{owner}/{repo}/rules/branches/{branch}`). There are
+/// about 23 rule types; only `required_status_checks` matters here, the rest are skipped.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BranchRule {
+    #[serde(rename = "type")]
+    pub rule_type: String,
+    #[serde(default)]
+    pub parameters: Option<serde_json::Value>,
+    #[serde(default)]
+    pub ruleset_id: Option<u64>,
+}
+
+/// A required status check from a ruleset or branch protection: a name, optionally pinned to the
+/// app that must report it (`integration_id` in rulesets, `app_id` in protection).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RequiredContext {
+    pub context: String,
+    #[serde(default, alias = "integration_id")]
+    pub app_id: Option<u64>,
+}
+
+impl BranchRule {
+    /// The checks this rule requires, if it is a `required_status_checks` rule.
+    pub fn required_checks(&self) -> Vec<RequiredContext> {
+        if self.rule_type != "required_status_checks" {
+            return Vec::new();
+        }
+        self.parameters
+            .as_ref()
+            .and_then(|p| p.get("required_status_checks"))
+            .and_then(|list| serde_json::from_value::<Vec<RequiredContext>>(list.clone()).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// `GET /repos/{owner}/{repo}/branches/{branch}`: readable with the default token, and carries a
+/// partial view of classic branch protection.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Branch {
+    pub name: String,
+    #[serde(default)]
+    pub protected: bool,
+    #[serde(default)]
+    pub protection: Option<BranchProtection>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct BranchProtection {
+    #[serde(default)]
+    pub required_status_checks: Option<RequiredStatusChecks>,
+}
+
+/// Also the shape of `GET .../branches/{branch}/protection/required_status_checks`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RequiredStatusChecks {
+    #[serde(default)]
+    pub contexts: Vec<String>,
+    #[serde(default)]
+    pub checks: Vec<RequiredContext>,
+}
+
+impl RequiredStatusChecks {
+    /// `checks` is the current form; `contexts` is deprecated but still sent, and may name checks
+    /// that `checks` also has.
+    pub fn required(&self) -> Vec<RequiredContext> {
+        let mut required = self.checks.clone();
+        for context in &self.contexts {
+            if !required.iter().any(|r| &r.context == context) {
+                required.push(RequiredContext {
+                    context: context.clone(),
+                    app_id: None,
+                });
+            }
+        }
+        required
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_enum_values_are_kept_not_rejected() {
+        let run: CheckRun = serde_json::from_str(
+            r#"{"id":1,"name":"build","status":"hibernating","conclusion":"exploded","app":{"id":15368,"slug":"github-actions"}}"#,
+        )
+        .expect("lenient");
+        assert_eq!(run.status, CheckRunStatus::Other("hibernating".to_owned()));
+        assert_eq!(
+            run.conclusion,
+            Some(Conclusion::Other("exploded".to_owned()))
+        );
+        assert_eq!(
+            run.conclusion.as_ref().map(Conclusion::as_str),
+            Some("exploded")
+        );
+    }
+
+    #[test]
+    fn ruleset_checks_keep_the_app_pin() {
+        let rule: BranchRule = serde_json::from_str(
+            r#"{"type":"required_status_checks","ruleset_source_type":"Repository","ruleset_source":"o/r","ruleset_id":7,
+               "parameters":{"required_status_checks":[{"context":"build","integration_id":15368},{"context":"lint"}],
+               "strict_required_status_checks_policy":true}}"#,
+        )
+        .expect("rule");
+        assert_eq!(
+            rule.required_checks(),
+            [
+                RequiredContext {
+                    context: "build".into(),
+                    app_id: Some(15368)
+                },
+                RequiredContext {
+                    context: "lint".into(),
+                    app_id: None
+                }
+            ]
+        );
+        let other: BranchRule =
+            serde_json::from_str(r#"{"type":"copilot_code_review","parameters":{"x":1}}"#)
+                .expect("rule");
+        assert!(other.required_checks().is_empty());
+    }
+
+    #[test]
+    fn protection_merges_checks_and_deprecated_contexts() {
+        let checks: RequiredStatusChecks = serde_json::from_str(
+            r#"{"contexts":["ci","legacy"],"checks":[{"context":"ci","app_id":null}]}"#,
+        )
+        .expect("shape");
+        let names: Vec<String> = checks.required().into_iter().map(|r| r.context).collect();
+        assert_eq!(names, ["ci", "legacy"]);
+    }
+}

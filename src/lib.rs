@@ -1,0 +1,19 @@
+//! shipgate: a deploy gate for Fly.io apps shipped from GitHub.
+//!
+//! The crate is a pure core with thin edges. The core (`config`, `calendar`, `facts`, `gate`,
+//! `decision`, `render`, `plan`) has no async, no network, no clock reads and no environment
+//! reads: gates are functions of gathered facts and return one `Decision`, which every renderer
+//! draws from. The edges (`cli`, `env`, `run`, and later GitHub, fly and HTTP probes) gather facts,
+//! read the clock once, and write results; they hold no policy.
+
+pub mod calendar;
+pub mod cli;
+pub mod config;
+pub mod decision;
+pub mod env;
+pub mod facts;
+pub mod gate;
+pub mod github;
+pub mod plan;
+pub mod render;
+pub mod run;

@@ -1,0 +1,244 @@
+//! `shipgate config explain`: the config in plain words, with the windows in local time and UTC
+//! and the openings of the next days.
+
+use std::fmt::Write;
+
+use chrono::{DateTime, Datelike, Utc};
+
+use crate::calendar;
+use crate::config::duration::Human;
+use crate::config::{Config, DenyKind, Environment, HourRange, WindowPolicy};
+use crate::gate::window::{local_instant, openings};
+
+use super::argv_text;
+
+/// How many days of openings `explain` lists.
+pub const OPENING_DAYS: u32 = 7;
+
+pub fn render(config: &Config, source: &str, now: DateTime<Utc>, fly: &str) -> String {
+    let mut out = String::new();
+    let count = config.environments.len();
+    let _ = writeln!(
+        out,
+        "{source}: valid, {count} environment{}",
+        if count == 1 { "" } else { "s" }
+    );
+    let _ = writeln!(
+        out,
+        "explained at {} (pass --at to explain another instant)",
+        now.format("%Y-%m-%d %H:%M UTC")
+    );
+    for environment in config.environments.values() {
+        out.push('\n');
+        environment_text(&mut out, environment, now, fly);
+    }
+    out
+}
+
+fn environment_text(out: &mut String, env: &Environment, now: DateTime<Utc>, fly: &str) {
+    let _ = writeln!(
+        out,
+        "environment `{}`: Fly app `{}`, {}, strategy {}",
+        env.name,
+        env.app,
+        env.fly_config,
+        env.strategy.as_str()
+    );
+    if let Some(url) = &env.url {
+        let _ = writeln!(out, "  url: {url}");
+    }
+    if !env.requires.is_empty() {
+        let _ = writeln!(
+            out,
+            "  first: the same commit deployed successfully to {} and healthy now",
+            env.requires.join(", ")
+        );
+    }
+    let checks = &env.checks;
+    let mut required = if checks.required.is_empty() {
+        "none listed".to_owned()
+    } else {
+        checks.required.join(", ")
+    };
+    if checks.from_branch_rules {
+        required.push_str(", plus what the target branch's rulesets and protection require");
+    }
+    let _ = writeln!(out, "  required checks: {required}");
+    let wait = if checks.wait.is_zero() {
+        "no waiting: pending checks block at once".to_owned()
+    } else {
+        format!(
+            "wait up to {} for pending checks, polling every {}",
+            Human(checks.wait),
+            Human(checks.interval)
+        )
+    };
+    let _ = writeln!(out, "    {wait}");
+    if !checks.ignore.is_empty() {
+        let _ = writeln!(
+            out,
+            "    never waited on: {}",
+            checks
+                .ignore
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    match &env.windows {
+        None => drop(writeln!(out, "  deploy window: none, deploys any time")),
+        Some(policy) => windows_text(out, policy, now),
+    }
+    let plan = crate::plan::deploy_plan(fly, env, None);
+    let _ = writeln!(
+        out,
+        "  deploy: {} (timeout {})",
+        argv_text(&plan.deploy_command),
+        plan.deploy_timeout
+    );
+    let _ = writeln!(out, "  health:");
+    for line in &plan.health {
+        let _ = writeln!(out, "    {line}");
+    }
+    let _ = writeln!(out, "  rollback:");
+    for line in &plan.rollback {
+        let _ = writeln!(out, "    {line}");
+    }
+    for line in &plan.notify {
+        let _ = writeln!(out, "  notify: {line}");
+    }
+}
+
+/// `09:00-17:00 (17:00-01:00 UTC)`: the UTC times use the offset in force on `on`.
+fn hours_text(policy: &WindowPolicy, hours: HourRange, now: DateTime<Utc>) -> String {
+    let tz = policy.timezone;
+    let today = now.with_timezone(&tz).date_naive();
+    let start = local_instant(tz, today, hours.start_time());
+    let end = match hours.end_time() {
+        Some(end) => local_instant(tz, today, end),
+        None => local_instant(
+            tz,
+            today.succ_opt().unwrap_or(today),
+            chrono::NaiveTime::MIN,
+        ),
+    };
+    format!(
+        "{hours} ({}-{} UTC)",
+        start.format("%H:%M"),
+        end.format("%H:%M")
+    )
+}
+
+fn windows_text(out: &mut String, policy: &WindowPolicy, now: DateTime<Utc>) {
+    let tz = policy.timezone;
+    let offset = now.with_timezone(&tz).format("%Z, UTC%:z");
+    let _ = writeln!(out, "  deploy window, in {} (now {offset}):", tz.name());
+    if policy.allow.is_empty() {
+        let _ = writeln!(out, "    allowed: any time not denied");
+    }
+    for rule in &policy.allow {
+        let _ = writeln!(
+            out,
+            "    allowed: {} {} [{}]",
+            rule.days,
+            hours_text(policy, rule.hours, now),
+            rule.name
+        );
+    }
+    for rule in &policy.deny {
+        let what = match &rule.kind {
+            DenyKind::Weekly { days, hours } => {
+                format!("{days} {}", hours_text(policy, *hours, now))
+            }
+            DenyKind::Range { from, to } => {
+                format!("from {from} to {to} (dates are whole local days, inclusive)")
+            }
+            DenyKind::Cron {
+                pattern,
+                cron,
+                duration,
+            } => format!(
+                "`{pattern}` ({}), for {} each time",
+                cron.describe(),
+                Human(*duration)
+            ),
+        };
+        let _ = writeln!(out, "    denied: {what} [{}]", rule.name);
+    }
+    if !policy.holidays.is_empty() || !policy.extra_holidays.is_empty() {
+        let today = now.with_timezone(&tz).date_naive();
+        let mut upcoming: Vec<(chrono::NaiveDate, String)> = policy
+            .holidays
+            .iter()
+            .flat_map(|c| [today.year(), today.year() + 1].map(|y| calendar::holidays(*c, y)))
+            .flatten()
+            .map(|h| (h.date, h.name))
+            .chain(
+                policy
+                    .extra_holidays
+                    .iter()
+                    .map(|d| (*d, "extra holiday".to_owned())),
+            )
+            .filter(|(date, _)| *date >= today)
+            .collect();
+        upcoming.sort();
+        let calendars: Vec<&str> = policy.holidays.iter().map(|c| c.as_str()).collect();
+        let next: Vec<String> = upcoming
+            .iter()
+            .take(3)
+            .map(|(d, n)| format!("{d} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "    holidays (closed all day): {} ; next: {}",
+            if calendars.is_empty() {
+                "extra dates only".to_owned()
+            } else {
+                calendars.join(", ")
+            },
+            next.join(", ")
+        );
+    }
+    if !policy.runway.is_zero() {
+        let _ = writeln!(
+            out,
+            "    runway: refuse when the window closes or a deny starts within {}",
+            Human(policy.runway)
+        );
+    }
+    let emergency = &policy.emergency;
+    if emergency.allowed {
+        let who = if emergency.actors.is_empty() {
+            "anyone who can run shipgate".to_owned()
+        } else {
+            emergency.actors.join(", ")
+        };
+        let _ = writeln!(out, "    emergency override: --emergency with a reason of {}+ characters, by {who}; always shown", emergency.min_reason_length);
+    } else {
+        let _ = writeln!(out, "    emergency override: disabled");
+    }
+    let list = openings(policy, now, super::explain::OPENING_DAYS);
+    let _ = writeln!(out, "    openings in the next {} days:", OPENING_DAYS);
+    if list.is_empty() {
+        let _ = writeln!(out, "      none");
+    }
+    for opening in list {
+        let (opens, closes) = (
+            opening.opens.utc.with_timezone(&tz),
+            opening.closes.utc.with_timezone(&tz),
+        );
+        let _ = writeln!(
+            out,
+            "      {} to {}   ({} to {} UTC)",
+            opens.format("%a %Y-%m-%d %H:%M %Z"),
+            if opens.date_naive() == closes.date_naive() {
+                closes.format("%H:%M %Z").to_string()
+            } else {
+                closes.format("%a %Y-%m-%d %H:%M %Z").to_string()
+            },
+            opening.opens.utc.format("%a %m-%d %H:%M"),
+            opening.closes.utc.format("%a %m-%d %H:%M"),
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! Renderers: each draws one `Decision` as text, JSON or Markdown. Pure functions to `String`;
+//! writing happens at the edges.
+
+pub mod explain;
+pub mod json;
+pub mod markdown;
+pub mod text;
+
+use crate::decision::{CheckSource, Evidence, When};
+
+/// Output formats of `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+pub fn render(decision: &crate::decision::Decision, format: Format) -> String {
+    match format {
+        Format::Text => text::render(decision),
+        Format::Json => json::render(decision),
+        Format::Markdown => markdown::render(decision),
+    }
+}
+
+/// `2026-11-30T09:00:00-08:00 (17:00 UTC)`: local first, UTC beside it.
+pub(crate) fn when_text(when: &When) -> String {
+    format!(
+        "{} {} ({})",
+        when.local,
+        when.timezone,
+        when.utc.format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+/// An argument vector shown as one line, quoting what a reader would need quoted.
+pub(crate) fn argv_text(args: &[String]) -> String {
+    args.iter()
+        .map(|arg| {
+            if !arg.is_empty()
+                && arg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+".contains(c))
+            {
+                arg.clone()
+            } else {
+                format!("'{}'", arg.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub(crate) fn sources_text(sources: &[CheckSource]) -> String {
+    if sources.is_empty() {
+        return "no check run or status on this commit".to_owned();
+    }
+    sources
+        .iter()
+        .map(|s| format!("{} {}", s.kind.replace('_', " "), s.result))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Evidence lines shared by the text and Markdown renderers (without markup).
+pub(crate) fn evidence_lines(evidence: &Evidence) -> Vec<String> {
+    match evidence {
+        Evidence::Check {
+            name,
+            state,
+            sources,
+            app_id,
+            ..
+        } => {
+            let pin = app_id.map(|id| format!(" [app {id}]")).unwrap_or_default();
+            vec![format!(
+                "{}: {name}{pin} ({})",
+                state.as_str(),
+                sources_text(sources)
+            )]
+        }
+        Evidence::RequiredSource { source, state } => {
+            let source = match source {
+                crate::decision::RequiredBy::Config => "config",
+                crate::decision::RequiredBy::Ruleset => "rulesets",
+                crate::decision::RequiredBy::BranchProtection => "branch protection",
+            };
+            let state = match state {
+                crate::decision::SourceState::Read { names } if names.is_empty() => {
+                    "none".to_owned()
+                }
+                crate::decision::SourceState::Read { names } => names.join(", "),
+                crate::decision::SourceState::Unknown { reason } => format!("unknown ({reason})"),
+                crate::decision::SourceState::NotChecked { reason } => {
+                    format!("not checked ({reason})")
+                }
+            };
+            vec![format!("required by {source}: {state}")]
+        }
+        Evidence::Excluded { name, reason } => vec![format!("excluded: {name} ({reason})")],
+        Evidence::Window {
+            at,
+            rule,
+            closes_at,
+            next_opening,
+            runway,
+            ..
+        } => {
+            let mut lines = vec![format!("at: {}", when_text(at)), format!("rule: {rule}")];
+            if let Some(closes) = closes_at {
+                lines.push(format!("closes: {}", when_text(closes)));
+            }
+            if let Some(next) = next_opening {
+                lines.push(format!("next opening: {}", when_text(next)));
+            }
+            if runway != "0s" {
+                lines.push(format!("runway: {runway}"));
+            }
+            lines
+        }
+        Evidence::Note { text } => vec![text.clone()],
+    }
+}

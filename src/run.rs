@@ -1,0 +1,299 @@
+//! The only place that sequences IO: read the config and inputs, read the clock once, gather
+//! facts, call the pure gates, and hand back a Decision (or an error) for `main` to print.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::cli::{ChecksArgs, Cli, Command, ConfigCommand, PlanArgs, WindowArgs};
+use crate::config::{self, Config, ConfigError, Environment};
+use crate::decision::{Decision, GateId, Status, Subject, Verdict};
+use crate::env::Ambient;
+use crate::facts::SavedChecks;
+use crate::gate::{checks, window};
+use crate::render::{self, Format};
+
+/// A run that could not reach a decision. Each variant knows its exit code and its hints.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{message}")]
+    Input { message: String, hints: Vec<String> },
+}
+
+impl RunError {
+    fn input(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        RunError::Input {
+            message: message.into(),
+            hints: vec![hint.into()],
+        }
+    }
+
+    /// Bad input or config: exit 2.
+    pub fn exit_code(&self) -> u8 {
+        2
+    }
+}
+
+/// What a command produced: a decision to render, or text to print as is.
+#[derive(Debug)]
+pub enum Output {
+    Decision(Box<Decision>),
+    Text { text: String, exit_code: u8 },
+}
+
+impl Output {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Output::Decision(decision) => decision.exit_code,
+            Output::Text { exit_code, .. } => *exit_code,
+        }
+    }
+
+    pub fn render(&self, format: Format) -> String {
+        match self {
+            Output::Decision(decision) => render::render(decision, format),
+            Output::Text { text, .. } => text.clone(),
+        }
+    }
+}
+
+pub fn run(
+    cli: &Cli,
+    ambient: &Ambient,
+    clock: impl Fn() -> DateTime<Utc>,
+) -> Result<Output, RunError> {
+    let config_path = cli
+        .global
+        .config
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(config::DEFAULT_PATH));
+    match &cli.command {
+        Command::Config {
+            action: ConfigCommand::Schema,
+        } => {
+            let text = serde_json::to_string_pretty(&config::schema()).unwrap_or_default() + "\n";
+            Ok(Output::Text { text, exit_code: 0 })
+        }
+        Command::Config {
+            action: ConfigCommand::Validate,
+        } => {
+            let config = load(&config_path, cli.global.config.is_some())?;
+            let count = config.environments.len();
+            let names: Vec<&str> = config.environments.keys().map(String::as_str).collect();
+            let text = format!(
+                "{}: valid ({count} environment{}: {})\n",
+                config_path.display(),
+                if count == 1 { "" } else { "s" },
+                names.join(", ")
+            );
+            Ok(Output::Text { text, exit_code: 0 })
+        }
+        Command::Config {
+            action: ConfigCommand::Explain(at),
+        } => {
+            let config = load(&config_path, cli.global.config.is_some())?;
+            let now = at.at.map_or_else(&clock, |t| t.with_timezone(&Utc));
+            let text = render::explain::render(
+                &config,
+                &config_path.display().to_string(),
+                now,
+                &ambient.fly,
+            );
+            Ok(Output::Text { text, exit_code: 0 })
+        }
+        Command::Window(args) => {
+            let config = load(&config_path, cli.global.config.is_some())?;
+            window_command(&config, args, cli.global.repo.clone(), ambient, clock)
+                .map(|d| Output::Decision(Box::new(d)))
+        }
+        Command::Checks(args) => {
+            let config = load(&config_path, cli.global.config.is_some())?;
+            checks_command(&config, args, cli.global.repo.clone())
+                .map(|d| Output::Decision(Box::new(d)))
+        }
+        Command::Plan(args) => {
+            let config = load(&config_path, cli.global.config.is_some())?;
+            plan_command(&config, args, cli.global.repo.clone(), ambient, clock)
+                .map(|d| Output::Decision(Box::new(d)))
+        }
+    }
+}
+
+fn load(path: &Path, explicit: bool) -> Result<Config, RunError> {
+    if !explicit && !path.exists() {
+        return Err(RunError::Input {
+            message: format!("no config file at {}", path.display()),
+            hints: vec![
+                "create one: examples/shipgate.yml is a complete example".to_owned(),
+                "or point to it with --config PATH (or SHIPGATE_CONFIG)".to_owned(),
+            ],
+        });
+    }
+    Ok(config::load(path)?)
+}
+
+fn environment<'c>(config: &'c Config, name: &str) -> Result<&'c Environment, RunError> {
+    config.environment(name).ok_or_else(|| {
+        let known: Vec<&str> = config.environments.keys().map(String::as_str).collect();
+        RunError::input(
+            format!("unknown environment `{name}`"),
+            config::suggest("use one defined under `environments`", name, &known),
+        )
+    })
+}
+
+fn subject(
+    repo: Option<String>,
+    environment: Option<&Environment>,
+    git_ref: Option<String>,
+) -> Subject {
+    Subject {
+        repository: repo,
+        environment: environment.map(|e| e.name.clone()),
+        app: environment.map(|e| e.app.clone()),
+        git_ref,
+        sha: None,
+    }
+}
+
+fn emergency_request(args: &WindowArgs, ambient: &Ambient) -> Option<window::EmergencyRequest> {
+    args.emergency.emergency.then(|| window::EmergencyRequest {
+        reason: args.emergency.reason.clone().unwrap_or_default(),
+        actor: ambient.actor.clone(),
+    })
+}
+
+fn window_command(
+    config: &Config,
+    args: &WindowArgs,
+    repo: Option<String>,
+    ambient: &Ambient,
+    clock: impl Fn() -> DateTime<Utc>,
+) -> Result<Decision, RunError> {
+    let env = args
+        .environment
+        .as_deref()
+        .map(|name| environment(config, name))
+        .transpose()?;
+    let policy = match env {
+        Some(env) => env.windows.as_ref(),
+        None => config.windows.as_ref(),
+    };
+    let request = emergency_request(args, ambient);
+    if let (Some(policy), Some(request)) = (policy, &request) {
+        window::validate_emergency(policy, request)
+            .map_err(|message| RunError::input(message, "say what is broken and link the incident, e.g. --reason \"INC-142: checkout 500s, hotfix a1b2c3\""))?;
+    }
+    let now = args.at.at.map_or_else(&clock, |t| t.with_timezone(&Utc));
+    let verdict = window::evaluate(policy, now, request.as_ref());
+    Ok(Decision::from_gates(
+        "window",
+        subject(repo, env, None),
+        now,
+        vec![verdict],
+    ))
+}
+
+fn checks_command(
+    config: &Config,
+    args: &ChecksArgs,
+    repo: Option<String>,
+) -> Result<Decision, RunError> {
+    let env = args
+        .environment
+        .as_deref()
+        .map(|name| environment(config, name))
+        .transpose()?;
+    let policy = env.map_or(&config.checks, |e| &e.checks);
+    let path = &args.from_file;
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        RunError::input(
+            format!("cannot read {}: {error}", path.display()),
+            "pass a JSON file of saved GitHub answers (see tests/fixtures/checks/)",
+        )
+    })?;
+    let saved: SavedChecks = serde_json::from_str(&text).map_err(|error| {
+        RunError::input(
+            format!("{}:{}:{}: {error}", path.display(), error.line(), error.column()),
+            "the file holds GitHub's answers as returned: keys `check_runs`, `status`, `statuses`, `branch_rules`, `branch`, `required_status_checks`, `sha`",
+        )
+    })?;
+    let sha = saved.sha.clone();
+    let facts = saved.into_facts();
+    // Saved answers are one round: nothing more will arrive, so missing checks fail.
+    let verdict = checks::evaluate(policy, &facts, checks::Round::Final);
+    let mut subject = subject(repo, env, args.git_ref.clone());
+    subject.sha = sha;
+    // The answers carry no time of their own; the decision is stamped with the newest one.
+    let evaluated_at = facts
+        .check_runs
+        .iter()
+        .filter_map(|r| r.completed_at.or(r.started_at))
+        .chain(facts.statuses.iter().filter_map(|s| s.updated_at))
+        .max()
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    Ok(Decision::from_gates(
+        "checks",
+        subject,
+        evaluated_at,
+        vec![verdict],
+    ))
+}
+
+fn plan_command(
+    config: &Config,
+    args: &PlanArgs,
+    repo: Option<String>,
+    ambient: &Ambient,
+    clock: impl Fn() -> DateTime<Utc>,
+) -> Result<Decision, RunError> {
+    let env = environment(config, &args.environment)?;
+    let now = args.at.at.map_or_else(&clock, |t| t.with_timezone(&Utc));
+    let why_offline = if args.offline {
+        "--offline"
+    } else if !ambient.has_github_token {
+        "no GITHUB_TOKEN or GH_TOKEN"
+    } else {
+        "this build evaluates offline only"
+    };
+    let mut required = env.checks.required.join(", ");
+    if env.checks.from_branch_rules {
+        required.push_str(if required.is_empty() {
+            "the branch's rulesets and protection"
+        } else {
+            ", plus the branch's rulesets and protection"
+        });
+    }
+    let mut verdicts = vec![
+        Verdict::new(
+            GateId::RequiredChecks,
+            Status::NotChecked,
+            format!("not checked ({why_offline}): would require {required}"),
+        ),
+        window::evaluate(env.windows.as_ref(), now, None),
+        Verdict::new(
+            GateId::Health,
+            Status::Skipped,
+            "runs after the deploy; see the plan",
+        ),
+    ];
+    verdicts.push(if env.requires.is_empty() {
+        Verdict::new(GateId::Staging, Status::Skipped, "no environment is required first")
+    } else {
+        Verdict::new(
+            GateId::Staging,
+            Status::NotChecked,
+            format!("not checked ({why_offline}): needs this commit deployed successfully to {} and healthy now", env.requires.join(", ")),
+        )
+    });
+    let mut decision = Decision::from_gates(
+        "plan",
+        subject(repo, Some(env), args.git_ref.clone()),
+        now,
+        verdicts,
+    );
+    decision.plan = Some(crate::plan::deploy_plan(&ambient.fly, env, None));
+    Ok(decision)
+}
