@@ -1,1 +1,165 @@
+//! `shipgate config validate | schema | explain`, and every kind of bad config.
+
 use crate::common::*;
+
+const GOOD: &str = "version: 1
+checks:
+  required: [ci]
+windows:
+  timezone: America/Los_Angeles
+  allow:
+    - days: mon-fri
+      hours: \"09:00-17:00\"
+environments:
+  staging:
+    app: demo-staging
+  production:
+    app: demo
+    requires: [staging]
+";
+
+fn validate(text: &str) -> Run {
+    let (_dir, path) = temp_config(text);
+    run(with_config(&path).args(["config", "validate"]))
+}
+
+/// Replaces the first occurrence of `from` in the good config.
+fn good_with(from: &str, to: &str) -> String {
+    assert!(GOOD.contains(from), "{from}");
+    GOOD.replacen(from, to, 1)
+}
+
+#[test]
+fn the_example_is_valid() {
+    let out = run(with_config(&example_config()).args(["config", "validate"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.ends_with("valid (2 environments: production, staging)\n"), "{}", out.stdout);
+}
+
+#[test]
+fn a_good_config_is_valid() {
+    let out = validate(GOOD);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+/// Each bad config: what to change in the good one, the location, the message, and the hint.
+#[test]
+fn every_bad_config_is_located_named_and_hinted() {
+    let cases: &[(&str, &str, &str, &str, &str)] = &[
+        ("version: 1", "version: 2", "1:10", "version: unsupported version 2", "set `version: 1`"),
+        ("checks:", "chekcs:", "2:1", "unknown field `chekcs`", "did you mean `checks`?"),
+        ("      hours:", "      hourz:", "8:7", "windows.allow[0]: unknown field `hourz`", "did you mean `hours`?"),
+        ("  required: [ci]", "  required: ci", "3:13", "checks.required: invalid type: string \"ci\", expected a sequence", "write a sequence here"),
+        ("America/Los_Angeles", "America/Los_Angles", "5:13", "windows.timezone: unknown time zone `America/Los_Angles`", "did you mean `America/Los_Angeles`?"),
+        ("\"09:00-17:00\"", "\"17:00-09:00\"", "8:14", "windows.allow[0].hours: `17:00-09:00` ends before it starts", "split it into two rules"),
+        ("\"09:00-17:00\"", "\"9am-5pm\"", "8:14", "windows.allow[0].hours: `9am` is not HH:MM", "24-hour clock"),
+        ("\"09:00-17:00\"", "\"09:00-24:30\"", "8:14", "`24:30` is not a time of day", "`24:00` is allowed as an end"),
+        ("mon-fri", "mon-fry", "7:13", "windows.allow[0].days: `mon-fry` is not a day range", "mon tue wed thu fri sat sun"),
+        ("    requires: [staging]", "    requires: [stagin]", "14:16", "environments.production.requires[0]: unknown environment `stagin`", "did you mean `staging`?"),
+        ("    requires: [staging]", "    requires: [production]", "14:16", "`production` requires itself", "remove it"),
+        ("    app: demo\n", "    app: Demo_App\n", "13:10", "environments.production.app: `Demo_App` is not a Fly app name", "lowercase letters"),
+        ("    app: demo\n", "    apps: demo\n", "13:5", "unknown field `apps`", "did you mean `app`?"),
+        ("    app: demo-staging\n", "    fly_config: fly.toml\n", "11:5", "environments.staging: missing field `app`", "add `app:` to this block"),
+        ("  required: [ci]", "  required: []\n  from_branch_rules: false", "3:3", "checks: no checks would be required", "set `from_branch_rules: true`"),
+        ("  required: [ci]", "  required: [ci]\n  wait: 20", "4:9", "checks.wait: bad duration: `20` has no unit", "`90s`, `5m`, `1h30m`"),
+        ("  required: [ci]", "  required: [ci]\n  wait: 5min", "4:9", "checks.wait: bad duration: `min` is not a unit", "`90s`, `5m`, `1h30m`"),
+        ("  required: [ci]", "  required: [ci]\n  ignore: [\"[oops\"]", "4:12", "checks.ignore[0]: bad glob `[oops`", "escape a literal `[`"),
+        ("    requires: [staging]", "    requires: [staging]\n    strategy: rollng", "15:15", "unknown strategy `rollng`", "did you mean `rolling`?"),
+        ("    requires: [staging]", "    requires: [staging]\n    url: ftp://example.com", "15:10", "`ftp://example.com` is not an http(s) URL", "https://my-app.fly.dev"),
+        ("    requires: [staging]", "    requires: [staging]\n    deploy_timeout: 0", "15:21", "environments.production.deploy_timeout: must be more than 0", "`15m`"),
+        ("  staging:\n    app: demo-staging", "  staging:\n    app: demo-staging\n    requires: [production]", "15:15", "`requires` forms a cycle: production -> staging -> production", "remove one"),
+        ("      hours: \"09:00-17:00\"\n", "      hours: \"09:00-17:00\"\n  deny:\n    - cron: \"0 18 * *\"\n      duration: 14h\n", "10:13", "windows.deny[0].cron: `0 18 * *` is not a 5-field cron expression", "minute hour day-of-month month day-of-week"),
+        ("      hours: \"09:00-17:00\"\n", "      hours: \"09:00-17:00\"\n  deny:\n    - cron: \"61 18 * * thu\"\n      duration: 14h\n", "10:13", "windows.deny[0].cron: bad cron expression `61 18 * * thu`", "e.g. `0 18 * * thu`"),
+        ("      hours: \"09:00-17:00\"\n", "      hours: \"09:00-17:00\"\n  deny:\n    - cron: \"0 0 31 2 *\"\n      duration: 1h\n", "10:13", "`0 0 31 2 *` never fires", "day-of-month"),
+        ("      hours: \"09:00-17:00\"\n", "      hours: \"09:00-17:00\"\n  deny:\n    - cron: \"0 18 * * thu\"\n", "10:7", "windows.deny[0]: a cron deny rule needs both `cron` and `duration`", "`duration: 14h`"),
+        ("      hours: \"09:00-17:00\"\n", "      hours: \"09:00-17:00\"\n  deny:\n    - { from: 2026-02-30, to: 2026-03-02 }\n", "10:15", "windows.deny[0].from: `2026-02-30` is not a date", "YYYY-MM-DD"),
+        ("      hours: \"09:00-17:00\"\n", "      hours: \"09:00-17:00\"\n  deny:\n    - { from: 2026-12-02, to: 2026-12-01 }\n", "10:31", "windows.deny[0].to: `to` (2026-12-01) is not after `from` (2026-12-02)", "swap them"),
+        ("      hours: \"09:00-17:00\"\n", "      hours: \"09:00-17:00\"\n  deny:\n    - { days: fri, cron: \"0 18 * * thu\", duration: 1h }\n", "10:7", "windows.deny[0]: deny rule mixes forms", "a deny rule is one of"),
+        ("      hours: \"09:00-17:00\"\n", "      hours: \"09:00-17:00\"\n  holidays: [us-federl]\n", "9:14", "windows.holidays[0]: unknown holiday calendar `us-federl`", "did you mean `us-federal`?"),
+        ("      hours: \"09:00-17:00\"\n", "      hours: \"09:00-17:00\"\n  extra_holidays: [2026-13-01]\n", "9:20", "windows.extra_holidays[0]: `2026-13-01` is not a date", "YYYY-MM-DD"),
+        ("    app: demo\n", "    app: demo\n    health:\n      endpoints:\n        - path: health\n          status: [700]\n", "16:17", "environments.production.health.endpoints[0].path: `health` is not a path on the app", "starting with `/`"),
+        ("    app: demo\n", "    app: demo\n    rollback:\n      direct: false\n", "15:7", "environments.production.rollback: no rollback path", "`workflow: rollback-production.yml`"),
+        ("    app: demo\n", "    app: demo\n    windows: {timezone: Mars/Olympus}\n", "14:25", "environments.production.windows.timezone: unknown time zone `Mars/Olympus`", "IANA name"),
+        ("  required: [ci]", "  required: [ci\nwindows2: x", "4:9", "did not find expected ',' or ']'", "check the YAML syntax here"),
+    ];
+    let mut wrong = Vec::new();
+    for (from, to, location, message, hint) in cases {
+        let out = validate(&good_with(from, to));
+        let first = out.stderr.lines().next().unwrap_or_default();
+        let hint_line = out.stderr.lines().nth(1).unwrap_or_default();
+        let ok = out.code == 2
+            && first.contains(&format!("shipgate.yml:{location}: "))
+            && first.contains(message)
+            && hint_line.starts_with("  hint: ")
+            && hint_line.contains(hint)
+            && out.stderr.lines().last().unwrap_or_default().starts_with("error: ")
+            && out.stdout.is_empty();
+        if !ok {
+            wrong.push(format!("{to:?}\n  wanted {location} {message:?} / {hint:?}\n  got exit {}: {}", out.code, out.stderr));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = good_with("    app: demo\n", "    app: demo\n    strategy: rollng\n    deploy_timeout: 5 min\n")
+        .replace("\"09:00-17:00\"", "\"17:00-09:00\"");
+    let out = validate(&text);
+    assert_eq!(out.code, 2);
+    let located: Vec<&str> = out.stderr.lines().filter(|l| l.contains("shipgate.yml:")).collect();
+    assert_eq!(located.len(), 3, "{}", out.stderr);
+    assert!(out.stderr.ends_with("has 3 problems\n"), "{}", out.stderr);
+}
+
+#[test]
+fn a_missing_config_names_the_fix() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = run(shipgate().current_dir(dir.path()).args(["config", "validate"]));
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("error: no config file at .github/shipgate.yml"), "{}", out.stderr);
+    assert!(out.stderr.contains("hint: or point to it with --config PATH"), "{}", out.stderr);
+
+    let out = run(shipgate().args(["--config", "nope/shipgate.yml", "config", "validate"]));
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.starts_with("error: cannot read nope/shipgate.yml"), "{}", out.stderr);
+}
+
+#[test]
+fn the_config_path_comes_from_the_environment_too() {
+    let out = run(shipgate().env("SHIPGATE_CONFIG", example_config()).args(["config", "validate"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[test]
+fn environment_blocks_override_top_level_fields_they_set() {
+    let text = good_with("    requires: [staging]", "    requires: [staging]\n    windows:\n      runway: 1h\n    checks:\n      wait: 5m");
+    let (_dir, path) = temp_config(&text);
+    let out = run(with_config(&path).args(["config", "explain", "--at", "2026-11-24T10:00:00-08:00"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let production = out.stdout.split("environment `production`").nth(1).expect("production section");
+    assert!(production.contains("runway: refuse when the window closes or a deny starts within 1h"), "{production}");
+    assert!(production.contains("allowed: mon-fri 09:00-17:00"), "inherits allow: {production}");
+    assert!(production.contains("wait up to 5m for pending checks, polling every 15s"), "{production}");
+    assert!(production.contains("required checks: ci"), "inherits required: {production}");
+}
+
+#[test]
+fn the_schema_describes_the_file() {
+    let out = run(shipgate().args(["config", "schema"]));
+    assert_eq!(out.code, 0);
+    let schema: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(schema["title"], "shipgate configuration");
+    assert_eq!(schema["required"], serde_json::json!(["version", "environments"]));
+    assert_eq!(schema["additionalProperties"], false);
+    let windows = &schema["$defs"]["RawWindows"]["properties"];
+    assert!(windows["timezone"]["description"].as_str().unwrap_or_default().contains("IANA"), "{windows}");
+    assert!(schema["$defs"]["RawEnvironment"]["required"].as_array().is_some_and(|r| r.contains(&"app".into())));
+}
+
+#[test]
+fn explain_tells_the_windows_in_local_time_and_utc() {
+    let out = run(with_config(&example_config()).args(["config", "explain", "--at", "2026-11-23T00:00:00-08:00"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    insta::assert_snapshot!("explain_example", out.stdout);
+}
