@@ -366,17 +366,21 @@ fn summarize(outcome: Outcome, verdicts: &[Verdict]) -> String {
         .filter(|v| v.status == Status::NotChecked)
         .map(|v| v.gate.as_str())
         .collect();
-    let overridden = verdicts.iter().any(|v| v.overridden.is_some());
+    let overridden: Vec<&str> = verdicts
+        .iter()
+        .filter(|v| v.overridden.is_some())
+        .map(|v| v.gate.as_str())
+        .collect();
     let mut summary = match outcome {
         Outcome::Blocked => format!("blocked by {}", blocking.join(", ")),
+        _ if !overridden.is_empty() => {
+            format!("go only by EMERGENCY OVERRIDE of {}", overridden.join(", "))
+        }
         _ if not_checked.is_empty() => "go: every gate passed".to_owned(),
-        _ => format!(
-            "go so far: nothing evaluated blocks; not checked: {}",
-            not_checked.join(", ")
-        ),
+        _ => "go so far: nothing evaluated blocks".to_owned(),
     };
-    if overridden {
-        summary.push_str(" (EMERGENCY OVERRIDE)");
+    if !not_checked.is_empty() {
+        summary.push_str(&format!("; not checked: {}", not_checked.join(", ")));
     }
     summary
 }

@@ -531,14 +531,35 @@ emergency:
     }
 
     fn at(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text).expect("RFC 3339").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text)
+            .expect("RFC 3339")
+            .with_timezone(&Utc)
     }
 
-    fn window_evidence(verdict: &Verdict) -> (bool, String, RuleKind, Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    fn window_evidence(
+        verdict: &Verdict,
+    ) -> (
+        bool,
+        String,
+        RuleKind,
+        Option<DateTime<Utc>>,
+        Option<DateTime<Utc>>,
+    ) {
         match &verdict.evidence[0] {
-            Evidence::Window { open, rule, rule_kind, closes_at, next_opening, .. } => {
-                (*open, rule.clone(), *rule_kind, closes_at.as_ref().map(|w| w.utc), next_opening.as_ref().map(|w| w.utc))
-            }
+            Evidence::Window {
+                open,
+                rule,
+                rule_kind,
+                closes_at,
+                next_opening,
+                ..
+            } => (
+                *open,
+                rule.clone(),
+                *rule_kind,
+                closes_at.as_ref().map(|w| w.utc),
+                next_opening.as_ref().map(|w| w.utc),
+            ),
             other => panic!("expected window evidence, got {other:?}"),
         }
     }
@@ -548,27 +569,101 @@ emergency:
         let policy = policy(HOTDASH);
         // (instant, open, rule that decided, next opening if closed)
         let table = [
-            ("2026-11-24T10:00:00-08:00", true, "Business hours (PT)", None),
-            ("2026-11-24T08:59:00-08:00", false, "outside every allow rule", Some("2026-11-24T09:00:00-08:00")),
-            ("2026-11-24T16:45:00-08:00", false, "runway 30m: closes at 17:00 PST (outside every allow rule)", Some("2026-11-25T09:00:00-08:00")),
-            ("2026-11-26T10:00:00-08:00", false, "Thanksgiving Day", Some("2026-12-01T09:00:00-08:00")),
-            ("2026-11-27T10:00:00-08:00", false, "Black Friday / Cyber Monday", Some("2026-12-01T09:00:00-08:00")),
-            ("2026-11-30T16:00:00-08:00", false, "Black Friday / Cyber Monday", Some("2026-12-01T09:00:00-08:00")),
-            ("2026-12-03T17:45:00-08:00", false, "outside every allow rule", Some("2026-12-04T09:00:00-08:00")),
-            ("2026-12-03T16:20:00-08:00", true, "Business hours (PT)", None),
-            ("2026-12-04T07:30:00-08:00", false, "Weekly release freeze", Some("2026-12-04T09:00:00-08:00")),
-            ("2026-12-04T11:45:00-08:00", false, "runway 30m: closes at 12:00 PST (Friday afternoon)", Some("2026-12-07T09:00:00-08:00")),
-            ("2026-12-04T13:00:00-08:00", false, "Friday afternoon", Some("2026-12-07T09:00:00-08:00")),
-            ("2026-12-24T10:00:00-08:00", false, "extra holiday", Some("2026-12-28T09:00:00-08:00")),
-            ("2026-12-25T10:00:00-08:00", false, "Christmas Day", Some("2026-12-28T09:00:00-08:00")),
-            ("2026-07-03T10:00:00-07:00", false, "Independence Day (observed)", Some("2026-07-06T09:00:00-07:00")),
+            (
+                "2026-11-24T10:00:00-08:00",
+                true,
+                "Business hours (PT)",
+                None,
+            ),
+            (
+                "2026-11-24T08:59:00-08:00",
+                false,
+                "outside every allow rule",
+                Some("2026-11-24T09:00:00-08:00"),
+            ),
+            (
+                "2026-11-24T16:45:00-08:00",
+                false,
+                "runway 30m: closes at 17:00 PST (outside every allow rule)",
+                Some("2026-11-25T09:00:00-08:00"),
+            ),
+            (
+                "2026-11-26T10:00:00-08:00",
+                false,
+                "Thanksgiving Day",
+                Some("2026-12-01T09:00:00-08:00"),
+            ),
+            (
+                "2026-11-27T10:00:00-08:00",
+                false,
+                "Black Friday / Cyber Monday",
+                Some("2026-12-01T09:00:00-08:00"),
+            ),
+            (
+                "2026-11-30T16:00:00-08:00",
+                false,
+                "Black Friday / Cyber Monday",
+                Some("2026-12-01T09:00:00-08:00"),
+            ),
+            (
+                "2026-12-03T17:45:00-08:00",
+                false,
+                "outside every allow rule",
+                Some("2026-12-04T09:00:00-08:00"),
+            ),
+            (
+                "2026-12-03T16:20:00-08:00",
+                true,
+                "Business hours (PT)",
+                None,
+            ),
+            (
+                "2026-12-04T07:30:00-08:00",
+                false,
+                "Weekly release freeze",
+                Some("2026-12-04T09:00:00-08:00"),
+            ),
+            (
+                "2026-12-04T11:45:00-08:00",
+                false,
+                "runway 30m: closes at 12:00 PST (Friday afternoon)",
+                Some("2026-12-07T09:00:00-08:00"),
+            ),
+            (
+                "2026-12-04T13:00:00-08:00",
+                false,
+                "Friday afternoon",
+                Some("2026-12-07T09:00:00-08:00"),
+            ),
+            (
+                "2026-12-24T10:00:00-08:00",
+                false,
+                "extra holiday",
+                Some("2026-12-28T09:00:00-08:00"),
+            ),
+            (
+                "2026-12-25T10:00:00-08:00",
+                false,
+                "Christmas Day",
+                Some("2026-12-28T09:00:00-08:00"),
+            ),
+            (
+                "2026-07-03T10:00:00-07:00",
+                false,
+                "Independence Day (observed)",
+                Some("2026-07-06T09:00:00-07:00"),
+            ),
         ];
         for (now, open, rule, next) in table {
             let verdict = evaluate(Some(&policy), at(now), None);
             let (is_open, decided_by, _, _, next_opening) = window_evidence(&verdict);
             assert_eq!((is_open, decided_by.as_str()), (open, rule), "at {now}");
             assert_eq!(next_opening, next.map(at), "next opening from {now}");
-            assert_eq!(verdict.status, if open { Status::Pass } else { Status::Fail }, "at {now}");
+            assert_eq!(
+                verdict.status,
+                if open { Status::Pass } else { Status::Fail },
+                "at {now}"
+            );
         }
     }
 
@@ -588,7 +683,11 @@ emergency:
 
     #[test]
     fn a_closed_verdict_names_the_next_opening_in_local_time_and_utc() {
-        let verdict = evaluate(Some(&policy(HOTDASH)), at("2026-11-27T10:00:00-08:00"), None);
+        let verdict = evaluate(
+            Some(&policy(HOTDASH)),
+            at("2026-11-27T10:00:00-08:00"),
+            None,
+        );
         assert_eq!(
             verdict.summary,
             "closed at Fri 2026-11-27 10:00 PST: Black Friday / Cyber Monday; next opening Tue 2026-12-01 09:00 PST (2026-12-01 17:00 UTC)"
@@ -599,12 +698,19 @@ emergency:
     fn allow_hours_follow_dst_in_los_angeles() {
         let policy = policy("timezone: America/Los_Angeles\nallow:\n  - { days: mon-fri, hours: \"09:00-17:00\" }\n");
         // Friday before the fall-back (PDT, UTC-7) and Monday after it (PST, UTC-8).
-        let (open, ..) = window_evidence(&evaluate(Some(&policy), at("2026-10-30T16:30:00Z"), None));
+        let (open, ..) =
+            window_evidence(&evaluate(Some(&policy), at("2026-10-30T16:30:00Z"), None));
         assert!(open, "09:30 PDT on Friday");
-        let (_, _, _, _, next) = window_evidence(&evaluate(Some(&policy), at("2026-10-31T12:00:00Z"), None));
-        assert_eq!(next, Some(at("2026-11-02T17:00:00Z")), "09:00 PST is 17:00 UTC");
+        let (_, _, _, _, next) =
+            window_evidence(&evaluate(Some(&policy), at("2026-10-31T12:00:00Z"), None));
+        assert_eq!(
+            next,
+            Some(at("2026-11-02T17:00:00Z")),
+            "09:00 PST is 17:00 UTC"
+        );
         // Spring forward on 2026-03-08: Monday 09:00 PDT is 16:00 UTC.
-        let (_, _, _, _, next) = window_evidence(&evaluate(Some(&policy), at("2026-03-07T12:00:00Z"), None));
+        let (_, _, _, _, next) =
+            window_evidence(&evaluate(Some(&policy), at("2026-03-07T12:00:00Z"), None));
         assert_eq!(next, Some(at("2026-03-09T16:00:00Z")));
     }
 
@@ -612,11 +718,14 @@ emergency:
     fn a_start_in_the_spring_forward_gap_moves_to_the_end_of_the_gap() {
         // Europe/Berlin skips 02:00-03:00 on 2026-03-29.
         let policy = policy("timezone: Europe/Berlin\nallow:\n  - { hours: \"02:30-03:30\" }\n");
-        let (open, ..) = window_evidence(&evaluate(Some(&policy), at("2026-03-29T00:59:00Z"), None));
+        let (open, ..) =
+            window_evidence(&evaluate(Some(&policy), at("2026-03-29T00:59:00Z"), None));
         assert!(!open, "01:59 CET is before the window");
-        let (open, ..) = window_evidence(&evaluate(Some(&policy), at("2026-03-29T01:00:00Z"), None));
+        let (open, ..) =
+            window_evidence(&evaluate(Some(&policy), at("2026-03-29T01:00:00Z"), None));
         assert!(open, "03:00 CEST is the first instant after the gap");
-        let (open, ..) = window_evidence(&evaluate(Some(&policy), at("2026-03-29T01:30:00Z"), None));
+        let (open, ..) =
+            window_evidence(&evaluate(Some(&policy), at("2026-03-29T01:30:00Z"), None));
         assert!(!open, "03:30 CEST closes it");
     }
 
@@ -624,7 +733,12 @@ emergency:
     fn a_repeated_hour_at_fall_back_counts_from_its_first_occurrence() {
         // Europe/Berlin repeats 02:00-03:00 on 2026-10-25: 02:00 CEST is 00:00 UTC, 03:00 CET is 02:00 UTC.
         let policy = policy("timezone: Europe/Berlin\nallow:\n  - { hours: \"02:00-03:00\" }\n");
-        for (now, open) in [("2026-10-24T23:59:00Z", false), ("2026-10-25T00:00:00Z", true), ("2026-10-25T01:30:00Z", true), ("2026-10-25T02:00:00Z", false)] {
+        for (now, open) in [
+            ("2026-10-24T23:59:00Z", false),
+            ("2026-10-25T00:00:00Z", true),
+            ("2026-10-25T01:30:00Z", true),
+            ("2026-10-25T02:00:00Z", false),
+        ] {
             let (is_open, ..) = window_evidence(&evaluate(Some(&policy), at(now), None));
             assert_eq!(is_open, open, "at {now}");
         }
@@ -634,20 +748,33 @@ emergency:
     fn cron_denies_follow_vixie_cron_across_dst() {
         // `30 2 * * *` in Berlin: on the spring-forward day it fires once, at 03:00 CEST.
         let policy = policy("timezone: Europe/Berlin\ndeny:\n  - { name: nightly, cron: \"30 2 * * *\", duration: 1h }\n");
-        let (open, rule, ..) = window_evidence(&evaluate(Some(&policy), at("2026-03-29T01:30:00Z"), None));
+        let (open, rule, ..) =
+            window_evidence(&evaluate(Some(&policy), at("2026-03-29T01:30:00Z"), None));
         assert!(!open);
         assert_eq!(rule, "nightly");
-        let (open, ..) = window_evidence(&evaluate(Some(&policy), at("2026-03-29T02:00:00Z"), None));
+        let (open, ..) =
+            window_evidence(&evaluate(Some(&policy), at("2026-03-29T02:00:00Z"), None));
         assert!(open, "the deny ends one hour after 03:00 CEST");
     }
 
     #[test]
     fn datetime_ranges_are_exact() {
         let policy = policy("deny:\n  - { name: migration, from: \"2026-12-01T18:00:00-08:00\", to: \"2026-12-02T06:00:00-08:00\" }\n");
-        let (open, rule, kind, _, next) = window_evidence(&evaluate(Some(&policy), at("2026-12-02T05:00:00-08:00"), None));
-        assert_eq!((open, rule.as_str(), kind), (false, "migration", RuleKind::Deny));
+        let (open, rule, kind, _, next) = window_evidence(&evaluate(
+            Some(&policy),
+            at("2026-12-02T05:00:00-08:00"),
+            None,
+        ));
+        assert_eq!(
+            (open, rule.as_str(), kind),
+            (false, "migration", RuleKind::Deny)
+        );
         assert_eq!(next, Some(at("2026-12-02T14:00:00Z")));
-        let (open, _, kind, ..) = window_evidence(&evaluate(Some(&policy), at("2026-12-01T17:59:00-08:00"), None));
+        let (open, _, kind, ..) = window_evidence(&evaluate(
+            Some(&policy),
+            at("2026-12-01T17:59:00-08:00"),
+            None,
+        ));
         assert_eq!((open, kind), (true, RuleKind::NoRules));
     }
 
@@ -656,36 +783,81 @@ emergency:
         let policy = policy("deny:\n  - { name: always, days: mon-sun }\n");
         let verdict = evaluate(Some(&policy), at("2026-12-02T05:00:00Z"), None);
         assert_eq!(verdict.status, Status::Fail);
-        assert!(verdict.summary.ends_with("no opening in the next 400 days"), "{}", verdict.summary);
+        assert!(
+            verdict.summary.ends_with("no opening in the next 400 days"),
+            "{}",
+            verdict.summary
+        );
     }
 
     #[test]
     fn no_policy_is_skipped() {
-        assert_eq!(evaluate(None, at("2026-12-02T05:00:00Z"), None).status, Status::Skipped);
+        assert_eq!(
+            evaluate(None, at("2026-12-02T05:00:00Z"), None).status,
+            Status::Skipped
+        );
     }
 
     #[test]
     fn an_emergency_passes_a_closed_window_and_stays_visible() {
         let policy = policy(HOTDASH);
-        let request = EmergencyRequest { reason: "INC-142 checkout returns 500".to_owned(), actor: Some("octocat".to_owned()) };
-        let verdict = evaluate(Some(&policy), at("2026-11-27T10:00:00-08:00"), Some(&request));
+        let request = EmergencyRequest {
+            reason: "INC-142 checkout returns 500".to_owned(),
+            actor: Some("octocat".to_owned()),
+        };
+        let verdict = evaluate(
+            Some(&policy),
+            at("2026-11-27T10:00:00-08:00"),
+            Some(&request),
+        );
         assert_eq!(verdict.status, Status::Pass);
-        assert!(verdict.summary.starts_with("EMERGENCY OVERRIDE"), "{}", verdict.summary);
+        assert!(
+            verdict.summary.starts_with("EMERGENCY OVERRIDE"),
+            "{}",
+            verdict.summary
+        );
         let over = verdict.overridden.expect("override recorded");
-        assert_eq!((over.actor.as_deref(), over.reason.as_str(), over.overrode), (Some("octocat"), "INC-142 checkout returns 500", Status::Fail));
+        assert_eq!(
+            (over.actor.as_deref(), over.reason.as_str(), over.overrode),
+            (
+                Some("octocat"),
+                "INC-142 checkout returns 500",
+                Status::Fail
+            )
+        );
     }
 
     #[test]
     fn an_emergency_is_refused_for_unlisted_actors_and_when_disabled() {
-        let request = EmergencyRequest { reason: "INC-142 checkout returns 500".to_owned(), actor: Some("mallory".to_owned()) };
+        let request = EmergencyRequest {
+            reason: "INC-142 checkout returns 500".to_owned(),
+            actor: Some("mallory".to_owned()),
+        };
         let listed = policy(&format!("{HOTDASH}  actors: [octocat, hubot]\n"));
-        let verdict = evaluate(Some(&listed), at("2026-11-27T10:00:00-08:00"), Some(&request));
+        let verdict = evaluate(
+            Some(&listed),
+            at("2026-11-27T10:00:00-08:00"),
+            Some(&request),
+        );
         assert_eq!(verdict.status, Status::Fail);
         assert!(verdict.overridden.is_none());
-        assert!(verdict.evidence.iter().any(|e| matches!(e, Evidence::Note { text } if text.contains("`mallory` may not override"))));
+        assert!(verdict.evidence.iter().any(
+            |e| matches!(e, Evidence::Note { text } if text.contains("`mallory` may not override"))
+        ));
 
-        let anonymous = EmergencyRequest { actor: None, ..request.clone() };
-        assert_eq!(evaluate(Some(&listed), at("2026-11-27T10:00:00-08:00"), Some(&anonymous)).status, Status::Fail);
+        let anonymous = EmergencyRequest {
+            actor: None,
+            ..request.clone()
+        };
+        assert_eq!(
+            evaluate(
+                Some(&listed),
+                at("2026-11-27T10:00:00-08:00"),
+                Some(&anonymous)
+            )
+            .status,
+            Status::Fail
+        );
 
         let disabled = policy("allow:\n  - { days: mon-fri }\nemergency:\n  allowed: false\n");
         let verdict = evaluate(Some(&disabled), at("2026-11-28T10:00:00Z"), Some(&request));
@@ -695,8 +867,15 @@ emergency:
 
     #[test]
     fn an_emergency_in_an_open_window_is_not_used() {
-        let request = EmergencyRequest { reason: "INC-142 checkout returns 500".to_owned(), actor: None };
-        let verdict = evaluate(Some(&policy(HOTDASH)), at("2026-11-24T10:00:00-08:00"), Some(&request));
+        let request = EmergencyRequest {
+            reason: "INC-142 checkout returns 500".to_owned(),
+            actor: None,
+        };
+        let verdict = evaluate(
+            Some(&policy(HOTDASH)),
+            at("2026-11-24T10:00:00-08:00"),
+            Some(&request),
+        );
         assert_eq!(verdict.status, Status::Pass);
         assert!(verdict.overridden.is_none());
     }
@@ -704,22 +883,45 @@ emergency:
     #[test]
     fn the_reason_must_be_long_enough() {
         let policy = policy(HOTDASH);
-        let short = EmergencyRequest { reason: "   hotfix   ".to_owned(), actor: None };
-        assert_eq!(validate_emergency(&policy, &short), Err("the emergency reason is 6 characters; this config requires at least 15".to_owned()));
-        let long = EmergencyRequest { reason: "hotfix for INC-142".to_owned(), actor: None };
+        let short = EmergencyRequest {
+            reason: "   hotfix   ".to_owned(),
+            actor: None,
+        };
+        assert_eq!(
+            validate_emergency(&policy, &short),
+            Err(
+                "the emergency reason is 6 characters; this config requires at least 15".to_owned()
+            )
+        );
+        let long = EmergencyRequest {
+            reason: "hotfix for INC-142".to_owned(),
+            actor: None,
+        };
         assert_eq!(validate_emergency(&policy, &long), Ok(()));
     }
 
     #[test]
     fn openings_of_thanksgiving_week() {
         let list = openings(&policy(HOTDASH), at("2026-11-23T00:00:00-08:00"), 7);
-        let spans: Vec<(String, String)> = list.iter().map(|o| (o.opens.local.clone(), o.closes.local.clone())).collect();
+        let spans: Vec<(String, String)> = list
+            .iter()
+            .map(|o| (o.opens.local.clone(), o.closes.local.clone()))
+            .collect();
         assert_eq!(
             spans,
             [
-                ("2026-11-23T09:00:00-08:00".to_owned(), "2026-11-23T17:00:00-08:00".to_owned()),
-                ("2026-11-24T09:00:00-08:00".to_owned(), "2026-11-24T17:00:00-08:00".to_owned()),
-                ("2026-11-25T09:00:00-08:00".to_owned(), "2026-11-25T17:00:00-08:00".to_owned()),
+                (
+                    "2026-11-23T09:00:00-08:00".to_owned(),
+                    "2026-11-23T17:00:00-08:00".to_owned()
+                ),
+                (
+                    "2026-11-24T09:00:00-08:00".to_owned(),
+                    "2026-11-24T17:00:00-08:00".to_owned()
+                ),
+                (
+                    "2026-11-25T09:00:00-08:00".to_owned(),
+                    "2026-11-25T17:00:00-08:00".to_owned()
+                ),
             ]
         );
     }
@@ -727,9 +929,17 @@ emergency:
     #[test]
     fn twenty_four_hundred_ends_at_the_next_midnight() {
         let policy = policy("timezone: America/Los_Angeles\ndeny:\n  - { name: late friday, days: fri, hours: \"12:00-24:00\" }\n");
-        let (open, ..) = window_evidence(&evaluate(Some(&policy), at("2026-12-04T23:59:00-08:00"), None));
+        let (open, ..) = window_evidence(&evaluate(
+            Some(&policy),
+            at("2026-12-04T23:59:00-08:00"),
+            None,
+        ));
         assert!(!open);
-        let (open, ..) = window_evidence(&evaluate(Some(&policy), at("2026-12-05T00:00:00-08:00"), None));
+        let (open, ..) = window_evidence(&evaluate(
+            Some(&policy),
+            at("2026-12-05T00:00:00-08:00"),
+            None,
+        ));
         assert!(open);
     }
 }

@@ -5,7 +5,15 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
-const SCRUBBED_PREFIXES: &[&str] = &["GITHUB_", "GH_", "RUNNER_", "ACTIONS_", "INPUT_", "FLY_", "SHIPGATE_"];
+const SCRUBBED_PREFIXES: &[&str] = &[
+    "GITHUB_",
+    "GH_",
+    "RUNNER_",
+    "ACTIONS_",
+    "INPUT_",
+    "FLY_",
+    "SHIPGATE_",
+];
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -24,7 +32,10 @@ pub fn example_config() -> PathBuf {
 pub fn shipgate() -> Command {
     let mut command = Command::cargo_bin("shipgate").expect("the shipgate binary is built");
     for (name, _) in std::env::vars() {
-        if SCRUBBED_PREFIXES.iter().any(|prefix| name.starts_with(prefix)) {
+        if SCRUBBED_PREFIXES
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+        {
             command.env_remove(&name);
         }
     }

@@ -33,7 +33,12 @@ fn good_with(from: &str, to: &str) -> String {
 fn the_example_is_valid() {
     let out = run(with_config(&example_config()).args(["config", "validate"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.ends_with("valid (2 environments: production, staging)\n"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .ends_with("valid (2 environments: production, staging)\n"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
@@ -92,10 +97,18 @@ fn every_bad_config_is_located_named_and_hinted() {
             && first.contains(message)
             && hint_line.starts_with("  hint: ")
             && hint_line.contains(hint)
-            && out.stderr.lines().last().unwrap_or_default().starts_with("error: ")
+            && out
+                .stderr
+                .lines()
+                .last()
+                .unwrap_or_default()
+                .starts_with("error: ")
             && out.stdout.is_empty();
         if !ok {
-            wrong.push(format!("{to:?}\n  wanted {location} {message:?} / {hint:?}\n  got exit {}: {}", out.code, out.stderr));
+            wrong.push(format!(
+                "{to:?}\n  wanted {location} {message:?} / {hint:?}\n  got exit {}: {}",
+                out.code, out.stderr
+            ));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
@@ -103,11 +116,18 @@ fn every_bad_config_is_located_named_and_hinted() {
 
 #[test]
 fn every_problem_is_reported_at_once() {
-    let text = good_with("    app: demo\n", "    app: demo\n    strategy: rollng\n    deploy_timeout: 5 min\n")
-        .replace("\"09:00-17:00\"", "\"17:00-09:00\"");
+    let text = good_with(
+        "    app: demo\n",
+        "    app: demo\n    strategy: rollng\n    deploy_timeout: 5 min\n",
+    )
+    .replace("\"09:00-17:00\"", "\"17:00-09:00\"");
     let out = validate(&text);
     assert_eq!(out.code, 2);
-    let located: Vec<&str> = out.stderr.lines().filter(|l| l.contains("shipgate.yml:")).collect();
+    let located: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("shipgate.yml:"))
+        .collect();
     assert_eq!(located.len(), 3, "{}", out.stderr);
     assert!(out.stderr.ends_with("has 3 problems\n"), "{}", out.stderr);
 }
@@ -115,33 +135,72 @@ fn every_problem_is_reported_at_once() {
 #[test]
 fn a_missing_config_names_the_fix() {
     let dir = tempfile::tempdir().expect("dir");
-    let out = run(shipgate().current_dir(dir.path()).args(["config", "validate"]));
+    let out = run(shipgate()
+        .current_dir(dir.path())
+        .args(["config", "validate"]));
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("error: no config file at .github/shipgate.yml"), "{}", out.stderr);
-    assert!(out.stderr.contains("hint: or point to it with --config PATH"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("error: no config file at .github/shipgate.yml"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("hint: or point to it with --config PATH"),
+        "{}",
+        out.stderr
+    );
 
     let out = run(shipgate().args(["--config", "nope/shipgate.yml", "config", "validate"]));
     assert_eq!(out.code, 2);
-    assert!(out.stderr.starts_with("error: cannot read nope/shipgate.yml"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .starts_with("error: cannot read nope/shipgate.yml"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn the_config_path_comes_from_the_environment_too() {
-    let out = run(shipgate().env("SHIPGATE_CONFIG", example_config()).args(["config", "validate"]));
+    let out = run(shipgate()
+        .env("SHIPGATE_CONFIG", example_config())
+        .args(["config", "validate"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
 #[test]
 fn environment_blocks_override_top_level_fields_they_set() {
-    let text = good_with("    requires: [staging]", "    requires: [staging]\n    windows:\n      runway: 1h\n    checks:\n      wait: 5m");
+    let text = good_with(
+        "    requires: [staging]",
+        "    requires: [staging]\n    windows:\n      runway: 1h\n    checks:\n      wait: 5m",
+    );
     let (_dir, path) = temp_config(&text);
-    let out = run(with_config(&path).args(["config", "explain", "--at", "2026-11-24T10:00:00-08:00"]));
+    let out =
+        run(with_config(&path).args(["config", "explain", "--at", "2026-11-24T10:00:00-08:00"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let production = out.stdout.split("environment `production`").nth(1).expect("production section");
-    assert!(production.contains("runway: refuse when the window closes or a deny starts within 1h"), "{production}");
-    assert!(production.contains("allowed: mon-fri 09:00-17:00"), "inherits allow: {production}");
-    assert!(production.contains("wait up to 5m for pending checks, polling every 15s"), "{production}");
-    assert!(production.contains("required checks: ci"), "inherits required: {production}");
+    let production = out
+        .stdout
+        .split("environment `production`")
+        .nth(1)
+        .expect("production section");
+    assert!(
+        production.contains("runway: refuse when the window closes or a deny starts within 1h"),
+        "{production}"
+    );
+    assert!(
+        production.contains("allowed: mon-fri 09:00-17:00"),
+        "inherits allow: {production}"
+    );
+    assert!(
+        production.contains("wait up to 5m for pending checks, polling every 15s"),
+        "{production}"
+    );
+    assert!(
+        production.contains("required checks: ci"),
+        "inherits required: {production}"
+    );
 }
 
 #[test]
@@ -150,16 +209,32 @@ fn the_schema_describes_the_file() {
     assert_eq!(out.code, 0);
     let schema: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
     assert_eq!(schema["title"], "shipgate configuration");
-    assert_eq!(schema["required"], serde_json::json!(["version", "environments"]));
+    assert_eq!(
+        schema["required"],
+        serde_json::json!(["version", "environments"])
+    );
     assert_eq!(schema["additionalProperties"], false);
     let windows = &schema["$defs"]["RawWindows"]["properties"];
-    assert!(windows["timezone"]["description"].as_str().unwrap_or_default().contains("IANA"), "{windows}");
-    assert!(schema["$defs"]["RawEnvironment"]["required"].as_array().is_some_and(|r| r.contains(&"app".into())));
+    assert!(
+        windows["timezone"]["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("IANA"),
+        "{windows}"
+    );
+    assert!(schema["$defs"]["RawEnvironment"]["required"]
+        .as_array()
+        .is_some_and(|r| r.contains(&"app".into())));
 }
 
 #[test]
 fn explain_tells_the_windows_in_local_time_and_utc() {
-    let out = run(with_config(&example_config()).args(["config", "explain", "--at", "2026-11-23T00:00:00-08:00"]));
+    let out = run(with_config(&example_config()).args([
+        "config",
+        "explain",
+        "--at",
+        "2026-11-23T00:00:00-08:00",
+    ]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     insta::assert_snapshot!("explain_example", out.stdout);
 }
