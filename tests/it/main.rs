@@ -5,4 +5,5 @@ mod common;
 mod checks;
 mod cli;
 mod config;
+mod properties;
 mod window;
