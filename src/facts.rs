@@ -94,11 +94,31 @@ pub struct SavedChecks {
 }
 
 /// One page, or several pages, of a paginated answer.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum Pages<T> {
     Many(Vec<T>),
     One(T),
+}
+
+// Not `#[serde(untagged)]`: that would hide the real error ("missing field `name`") behind
+// "did not match any variant".
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Pages<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PagesVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for PagesVisitor<T> {
+            type Value = Pages<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("one page (an object) or a list of pages")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Pages<T>, A::Error> {
+                Vec::deserialize(serde::de::value::SeqAccessDeserializer::new(seq)).map(Pages::Many)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Pages<T>, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Pages::One)
+            }
+        }
+        deserializer.deserialize_any(PagesVisitor(std::marker::PhantomData))
+    }
 }
 
 impl<T> Pages<T> {

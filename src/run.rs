@@ -216,7 +216,12 @@ fn checks_command(
     })?;
     let saved: SavedChecks = serde_json::from_str(&text).map_err(|error| {
         RunError::input(
-            format!("{}:{}:{}: {error}", path.display(), error.line(), error.column()),
+            {
+                let text = error.to_string();
+                // serde_json ends its message with " at line L column C"; the location leads instead.
+                let message = text.rsplit_once(" at line ").map_or(text.as_str(), |(message, _)| message);
+                format!("{}:{}:{}: {message}", path.display(), error.line(), error.column())
+            },
             "the file holds GitHub's answers as returned: keys `check_runs`, `status`, `statuses`, `branch_rules`, `branch`, `required_status_checks`, `sha`",
         )
     })?;
