@@ -7,6 +7,7 @@ use shipgate::config::ConfigError;
 use shipgate::env::{Ambient, SHIPGATE_LOG};
 use shipgate::run::{self, RunError};
 
+#[allow(clippy::disallowed_methods)] // the one clock reading of a run
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.verbose);

@@ -31,6 +31,7 @@ pub fn example_config() -> PathBuf {
 /// `shipgate` with a clean environment, run from the crate root.
 pub fn shipgate() -> Command {
     let mut command = Command::cargo_bin("shipgate").expect("the shipgate binary is built");
+    #[allow(clippy::disallowed_methods)] // scrubbing the ambient environment is the point
     for (name, _) in std::env::vars() {
         if SCRUBBED_PREFIXES
             .iter()
