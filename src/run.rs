@@ -222,7 +222,7 @@ fn checks_command(
                 let message = text.rsplit_once(" at line ").map_or(text.as_str(), |(message, _)| message);
                 format!("{}:{}:{}: {message}", path.display(), error.line(), error.column())
             },
-            "the file holds GitHub's answers as returned: keys `check_runs`, `status`, `statuses`, `branch_rules`, `branch`, `required_status_checks`, `sha`",
+            "the file holds GitHub's answers as returned: keys `check_runs`, `status`, `statuses`, `branch_rules`, `branch`, `required_status_checks`, `sha`, `own_check_run_ids`",
         )
     })?;
     let sha = saved.sha.clone();

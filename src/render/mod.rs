@@ -74,6 +74,12 @@ pub(crate) fn evidence_lines(evidence: &Evidence) -> Vec<String> {
             ..
         } => {
             let pin = app_id.map(|id| format!(" [app {id}]")).unwrap_or_default();
+            if let (true, Some(id)) = (sources.is_empty(), app_id) {
+                return vec![format!(
+                    "{}: {name}{pin} (no check run from app {id} on this commit)",
+                    state.as_str()
+                )];
+            }
             vec![format!(
                 "{}: {name}{pin} ({})",
                 state.as_str(),

@@ -18,13 +18,8 @@ fn label(status: Status) -> &'static str {
 
 pub fn render(decision: &Decision) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "shipgate {}: {} ({})",
-        decision.command,
-        decision.outcome.as_str(),
-        decision.summary
-    );
+    // The summary starts with the outcome: "blocked by ...", "go: ...".
+    let _ = writeln!(out, "shipgate {}: {}", decision.command, decision.summary);
     let subject = &decision.subject;
     if let Some(env) = &subject.environment {
         let app = subject
