@@ -553,7 +553,10 @@ fn every_renderer_draws_the_same_failing_decision() {
     let fixture = fixture("checks/failing-and-missing.json");
     for format in ["text", "markdown", "json"] {
         let mut command = with_config(&example_config());
-        command.args(["checks", "--from-file"]).arg(&fixture).args(["--format", format]);
+        command
+            .args(["checks", "--from-file"])
+            .arg(&fixture)
+            .args(["--format", format]);
         let out = run(&mut command);
         assert_eq!(out.code, 1, "{format}: {}", out.stderr);
         insta::assert_snapshot!(format!("checks_failing_and_missing_{format}"), out.stdout);

@@ -109,8 +109,9 @@ fn plan_on_black_friday_is_blocked_and_says_when_it_opens() {
     let out = plan(BLACK_FRIDAY_10_PT, &[]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
-        out.stdout
-            .starts_with("shipgate plan: blocked by deploy-window; not checked: required-checks, staging\n"),
+        out.stdout.starts_with(
+            "shipgate plan: blocked by deploy-window; not checked: required-checks, staging\n"
+        ),
         "{}",
         out.stdout
     );
