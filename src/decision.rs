@@ -376,6 +376,9 @@ fn summarize(outcome: Outcome, verdicts: &[Verdict]) -> String {
         _ if !overridden.is_empty() => {
             format!("go only by EMERGENCY OVERRIDE of {}", overridden.join(", "))
         }
+        _ if verdicts.iter().all(|v| v.status == Status::Skipped) => {
+            "go: no gate applies here".to_owned()
+        }
         _ if not_checked.is_empty() => "go: every gate passed".to_owned(),
         _ => "go so far: nothing evaluated blocks".to_owned(),
     };

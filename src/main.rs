@@ -37,11 +37,13 @@ fn report(error: &RunError) {
             }
             let _ = writeln!(stderr, "error: {error}");
         }
-        RunError::Config(ConfigError::Read { .. }) => {
-            let _ = writeln!(
-                stderr,
-                "error: {error}\nhint: check the path given to --config (or SHIPGATE_CONFIG)"
-            );
+        RunError::Config(ConfigError::Read { source, .. }) => {
+            let hint = if source.kind() == std::io::ErrorKind::InvalidData {
+                "save the file as UTF-8"
+            } else {
+                "check the path given to --config (or SHIPGATE_CONFIG)"
+            };
+            let _ = writeln!(stderr, "error: {error}\nhint: {hint}");
         }
         RunError::Input { message, hints } => {
             let _ = writeln!(stderr, "error: {message}");

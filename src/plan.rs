@@ -89,11 +89,11 @@ pub fn deploy_plan(fly: &str, environment: &Environment, image: Option<&str>) ->
 
     let rollback = &environment.rollback;
     let mut rollback_lines = vec![
-        "record the running release and image (`fly releases --json`) before deploying".to_owned(),
+        "record the running release and its image (PREVIOUS_IMAGE) with `fly releases --json` before deploying".to_owned(),
     ];
     if rollback.direct {
         rollback_lines.push(format!(
-            "on failure: `{fly} deploy --app {} --config {} --image <recorded image> --strategy immediate`, then the health gate",
+            "on failure: `{fly} deploy --app {} --config {} --image PREVIOUS_IMAGE --strategy immediate`, then the health gate",
             environment.app, environment.fly_config
         ));
     }

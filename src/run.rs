@@ -144,6 +144,19 @@ fn environment<'c>(config: &'c Config, name: &str) -> Result<&'c Environment, Ru
     })
 }
 
+/// `--environment` if given; else the only environment, if there is one; else none (the
+/// top-level blocks apply).
+fn chosen_environment<'c>(
+    config: &'c Config,
+    name: Option<&str>,
+) -> Result<Option<&'c Environment>, RunError> {
+    match name {
+        Some(name) => environment(config, name).map(Some),
+        None if config.environments.len() == 1 => Ok(config.environments.values().next()),
+        None => Ok(None),
+    }
+}
+
 fn subject(
     repo: Option<String>,
     environment: Option<&Environment>,
@@ -172,11 +185,21 @@ fn window_command(
     ambient: &Ambient,
     clock: impl Fn() -> DateTime<Utc>,
 ) -> Result<Decision, RunError> {
-    let env = args
-        .environment
-        .as_deref()
-        .map(|name| environment(config, name))
-        .transpose()?;
+    let env = chosen_environment(config, args.environment.as_deref())?;
+    if env.is_none() && config.windows.is_none() {
+        let with_windows: Vec<&str> = config
+            .environments
+            .values()
+            .filter(|e| e.windows.is_some())
+            .map(|e| e.name.as_str())
+            .collect();
+        if !with_windows.is_empty() {
+            return Err(RunError::input(
+                "there is no top-level `windows` block, and environments have their own",
+                format!("name one: --environment {}", with_windows.join(" | ")),
+            ));
+        }
+    }
     let policy = match env {
         Some(env) => env.windows.as_ref(),
         None => config.windows.as_ref(),
@@ -201,11 +224,7 @@ fn checks_command(
     args: &ChecksArgs,
     repo: Option<String>,
 ) -> Result<Decision, RunError> {
-    let env = args
-        .environment
-        .as_deref()
-        .map(|name| environment(config, name))
-        .transpose()?;
+    let env = chosen_environment(config, args.environment.as_deref())?;
     let policy = env.map_or(&config.checks, |e| &e.checks);
     let path = &args.from_file;
     let text = std::fs::read_to_string(path).map_err(|error| {

@@ -67,6 +67,8 @@ pub fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
         file: path.to_owned(),
         diagnostics,
     };
+    // A UTF-8 byte-order mark would otherwise read as a document of its own.
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let raw: raw::RawConfig =
         serde_yaml_ng::from_str(source).map_err(|error| invalid(vec![from_serde(path, &error)]))?;
     validate::validate(&raw).map_err(|issues| {
@@ -111,6 +113,7 @@ fn from_serde(path: &Path, error: &serde_yaml_ng::Error) -> Diagnostic {
         Some(i) if location.is_some() => text[..i].to_owned(),
         _ => text.clone(),
     };
+    let message = plain_types(&message);
     Diagnostic {
         file: path.to_owned(),
         line: location.as_ref().map(|l| l.line()),
@@ -120,7 +123,46 @@ fn from_serde(path: &Path, error: &serde_yaml_ng::Error) -> Diagnostic {
     }
 }
 
+/// serde names Rust types (`struct RawWindows`, `u32`); a config author thinks in YAML.
+fn plain_types(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find("struct Raw") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + "struct Raw".len()..];
+        let end = after
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(after.len());
+        out.push_str("a block of keys");
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    for (rust, plain) in [
+        (" as u128", ""),
+        (" as i128", ""),
+        ("expected u64", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected u16", "expected a whole number"),
+        ("a sequence", "a list"),
+        ("sequence", "list"),
+        ("expected a map", "expected a block of keys"),
+        ("invalid type: map", "invalid type: block of keys"),
+    ] {
+        out = out.replace(rust, plain);
+    }
+    out
+}
+
 fn hint_for_serde(message: &str) -> String {
+    if message.contains("unknown field `<<`") {
+        return "YAML merge keys (`<<: *anchor`) are not supported: write the keys out".to_owned();
+    }
+    if message.contains("duplicate") {
+        return "each key may appear once per block: remove or rename the repeated one".to_owned();
+    }
+    if message.contains("invalid type: unit value") || message.contains("invalid type: null") {
+        return "this value is empty: write it, or remove the key".to_owned();
+    }
     if let Some(rest) = message.split("unknown field `").nth(1) {
         let field = rest.split('`').next().unwrap_or_default();
         let expected: Vec<&str> = rest

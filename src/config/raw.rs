@@ -26,7 +26,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub windows: Option<RawWindows>,
     /// The environments shipgate deploys to, by name (`staging`, `production`, ...).
-    pub environments: BTreeMap<String, RawEnvironment>,
+    pub environments: UniqueMap<RawEnvironment>,
 }
 
 /// The required-checks gate.
@@ -176,7 +176,7 @@ pub struct RawEndpoint {
     /// Accepted status codes. Default `[200]`.
     pub status: Option<Vec<u16>>,
     /// JSON Pointer (`/status`) -> expected value.
-    pub json: Option<BTreeMap<String, serde_json::Value>>,
+    pub json: Option<UniqueMap<serde_json::Value>>,
     /// Tried when this endpoint fails; passing it passes the endpoint.
     pub fallback: Option<RawFallback>,
     /// The body must parse as Prometheus text exposition.
@@ -341,5 +341,50 @@ impl JsonSchema for EnvWindows {
             "description": "`false` turns windows off for this environment; a block overrides the top-level fields it sets.",
             "oneOf": [ { "type": "boolean" }, block ]
         })
+    }
+}
+
+/// A mapping whose keys must be unique. YAML forbids duplicate keys, but a plain map would keep
+/// the last one silently: two `production:` blocks would pass with the second one winning.
+#[derive(Debug, Clone, Default)]
+pub struct UniqueMap<V>(pub BTreeMap<String, V>);
+
+impl<V> std::ops::Deref for UniqueMap<V> {
+    type Target = BTreeMap<String, V>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueMap<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct UniqueVisitor<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for UniqueVisitor<V> {
+            type Value = UniqueMap<V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<UniqueMap<V>, A::Error> {
+                let mut entries = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if entries.contains_key(&key) {
+                        return Err(de::Error::custom(format!("duplicate key `{key}`")));
+                    }
+                    let value = map.next_value()?;
+                    entries.insert(key, value);
+                }
+                Ok(UniqueMap(entries))
+            }
+        }
+        deserializer.deserialize_map(UniqueVisitor(std::marker::PhantomData))
+    }
+}
+
+impl<V: JsonSchema> JsonSchema for UniqueMap<V> {
+    fn schema_name() -> Cow<'static, str> {
+        BTreeMap::<String, V>::schema_name()
+    }
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        BTreeMap::<String, V>::json_schema(generator)
     }
 }

@@ -59,7 +59,7 @@ pub fn validate(raw: &RawConfig) -> Result<Config, Vec<Issue>> {
     let names: BTreeSet<&str> = raw.environments.keys().map(String::as_str).collect();
 
     let mut environments = BTreeMap::new();
-    for (name, env) in &raw.environments {
+    for (name, env) in raw.environments.iter() {
         let path = root.key("environments").key(name);
         if !valid_environment_name(name) {
             issues.push(
@@ -200,12 +200,24 @@ fn environment(
         &path.key("deploy_timeout"),
         issues,
     );
-    let health = health_policy(raw.health.as_ref(), &path.key("health"), issues);
-    if url.is_none() && !health.endpoints.is_empty() && raw.health.is_some() {
+    let health = health_policy(
+        raw.health.as_ref(),
+        &path.key("health"),
+        raw.url.is_some(),
+        issues,
+    );
+    if raw.url.is_none() && !health.endpoints.is_empty() {
         issues.push(
-            &path.key("url"),
+            &path.key("health").key("endpoints"),
             "health endpoints are configured but the environment has no `url`",
-            "add `url: https://<app>.fly.dev` so the endpoints can be probed",
+            "add `url: https://<app>.fly.dev` to the environment so the endpoints can be probed",
+        );
+    }
+    if health.endpoints.is_empty() && !health.machines {
+        issues.push(
+            &path.key("health"),
+            "the health gate would check nothing: no endpoints and `machines: false`",
+            "list endpoints (with the environment's `url`) or set `machines: true`",
         );
     }
     let rollback = rollback_policy(raw.rollback.as_ref(), &path.key("rollback"), issues);
@@ -241,6 +253,22 @@ fn valid_fly_app_name(name: &str) -> bool {
 
 fn parse_url(text: &str, path: &YamlPath, issues: &mut Issues) -> Option<url::Url> {
     match url::Url::parse(text) {
+        Ok(url) if !url.username().is_empty() || url.password().is_some() => {
+            issues.push(
+                path,
+                "the URL carries credentials",
+                "remove `user:password@`: health probes need none, and the URL is printed in plans and summaries",
+            );
+            None
+        }
+        Ok(url) if url.query().is_some() || url.fragment().is_some() => {
+            issues.push(
+                path,
+                format!("`{text}` has a query or fragment"),
+                "write the base URL only (e.g. `https://my-app.fly.dev`); endpoint paths are appended to it",
+            );
+            None
+        }
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
         Ok(_) => {
             issues.push(
@@ -322,14 +350,14 @@ fn checks_policy(
     }
     let wait = duration_field(&layers, |c| c.wait.as_ref(), "wait", "0", issues);
     let interval = duration_field(&layers, |c| c.interval.as_ref(), "interval", "15s", issues);
-    if interval.is_zero() {
+    if interval < Duration::from_secs(1) {
         let path = pick(&layers, |c| c.interval.as_ref())
             .map(|(_, p)| p.key("interval"))
             .unwrap_or(block_path);
         issues.push(
             &path,
-            "the poll interval must be more than 0",
-            "use e.g. `15s`",
+            "the poll interval must be at least 1s",
+            "use e.g. `15s`; unchanged polls are free, but GitHub still counts requests",
         );
     }
     ChecksPolicy {
@@ -549,6 +577,12 @@ fn deny_rule(
                 "must be more than 0",
                 "how long each occurrence denies deploys, e.g. `14h`",
             );
+        } else if duration > MAX_CRON_DURATION {
+            issues.push(
+                &path.key("duration"),
+                format!("longer than {}", duration::Human(MAX_CRON_DURATION)),
+                "for a long freeze use a date range: `from: 2026-12-18` and `to: 2027-01-04`",
+            );
         }
         DenyKind::Cron {
             pattern: pattern.clone(),
@@ -723,8 +757,29 @@ fn parse_hours(text: &str, path: &YamlPath, issues: &mut Issues) -> HourRange {
     })
 }
 
+/// Each occurrence of a cron deny rule lasts at most this long.
+const MAX_CRON_DURATION: Duration = Duration::from_secs(31 * 86_400);
+
 fn parse_date(text: &str, path: &YamlPath, issues: &mut Issues) -> Option<NaiveDate> {
-    match NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
+    let text = text.trim();
+    // chrono's %Y takes `26-12-24` as the year 26; a four-digit year is required.
+    let shape_ok = text.len() == 10
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if !shape_ok {
+        issues.push(
+            path,
+            format!("`{text}` is not a date"),
+            "write dates as YYYY-MM-DD, e.g. `2026-12-24`",
+        );
+        return None;
+    }
+    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         Ok(date) => Some(date),
         Err(error) => {
             issues.push(
@@ -795,7 +850,12 @@ fn parse_cron(pattern: &str, path: &YamlPath, issues: &mut Issues) -> Option<cro
     }
 }
 
-fn health_policy(raw: Option<&RawHealth>, path: &YamlPath, issues: &mut Issues) -> HealthPolicy {
+fn health_policy(
+    raw: Option<&RawHealth>,
+    path: &YamlPath,
+    has_url: bool,
+    issues: &mut Issues,
+) -> HealthPolicy {
     let empty = RawHealth::default();
     let raw = raw.unwrap_or(&empty);
     let d = |text: Option<&DurationText>, key: &str, default: &str, issues: &mut Issues| {
@@ -806,6 +866,13 @@ fn health_policy(raw: Option<&RawHealth>, path: &YamlPath, issues: &mut Issues) 
         None => Duration::from_secs(10),
     };
     let interval = d(raw.interval.as_ref(), "interval", "10s", issues);
+    if interval < Duration::from_secs(1) && !interval.is_zero() {
+        issues.push(
+            &path.key("interval"),
+            "the interval between rounds must be at least 1s",
+            "use e.g. `10s`",
+        );
+    }
     let deadline = d(raw.deadline.as_ref(), "deadline", "5m", issues);
     let request_timeout = d(
         raw.request_timeout.as_ref(),
@@ -835,6 +902,8 @@ fn health_policy(raw: Option<&RawHealth>, path: &YamlPath, issues: &mut Issues) 
     let consecutive_error_limit = raw.consecutive_error_limit.unwrap_or(4);
     let mut endpoints = Vec::new();
     match &raw.endpoints {
+        // Without a URL there is nothing to probe by default; Fly machine state still counts.
+        None if !has_url => {}
         None => endpoints.push(Endpoint {
             path: "/health".to_owned(),
             status: vec![200],
@@ -847,7 +916,7 @@ fn health_policy(raw: Option<&RawHealth>, path: &YamlPath, issues: &mut Issues) 
                 let here = path.key("endpoints").index(i);
                 check_probe_path(&endpoint.path, &here.key("path"), issues);
                 let status = status_codes(endpoint.status.as_ref(), &here.key("status"), issues);
-                let json = endpoint.json.clone().unwrap_or_default();
+                let json = endpoint.json.clone().map(|m| m.0).unwrap_or_default();
                 for pointer in json.keys() {
                     if !(pointer.is_empty() || pointer.starts_with('/')) {
                         issues.push(

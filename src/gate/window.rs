@@ -27,7 +27,12 @@ pub struct EmergencyRequest {
 /// Checks the parts of an emergency request that are input, not policy: a reason long enough.
 /// An error here is bad input (exit 2); a refused override is a decision (exit 1).
 pub fn validate_emergency(policy: &WindowPolicy, request: &EmergencyRequest) -> Result<(), String> {
-    let length = request.reason.trim().chars().count();
+    if request.reason.chars().any(char::is_control) {
+        return Err(
+            "the emergency reason contains a newline or another control character".to_owned(),
+        );
+    }
+    let length = visible_length(request.reason.trim());
     if length < policy.emergency.min_reason_length {
         return Err(format!(
             "the emergency reason is {length} characters; this config requires at least {}",
@@ -35,6 +40,19 @@ pub fn validate_emergency(policy: &WindowPolicy, request: &EmergencyRequest) -> 
         ));
     }
     Ok(())
+}
+
+/// Characters a reader sees: zero-width and format characters, and combining marks (an `é`
+/// written as `e` + U+0301 is one character), do not count towards the reason's length.
+fn visible_length(text: &str) -> usize {
+    text.chars()
+        .filter(|c| {
+            !matches!(*c as u32,
+                0x00AD | 0x034F | 0x061C | 0x180E
+                | 0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F
+                | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0xFE00..=0xFE0F | 0xFEFF)
+        })
+        .count()
 }
 
 /// Why the window is closed at an instant.
@@ -140,7 +158,10 @@ impl Timeline<'_> {
                 }
                 DenyKind::Cron { cron, duration, .. } => {
                     let length = to_chrono(*duration);
-                    let mut cursor = (from - length).with_timezone(&tz);
+                    let Some(start) = from.checked_sub_signed(length) else {
+                        continue;
+                    };
+                    let mut cursor = start.with_timezone(&tz);
                     let mut inclusive = true;
                     // An occurrence at most every minute over the longest horizon searched.
                     for _ in 0..600_000 {
@@ -323,25 +344,35 @@ pub fn when(timezone: Tz, at: DateTime<Utc>) -> When {
 /// One opening of the window: for `config explain`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Opening {
+    /// When the window opens, or the start of the range asked about if it is open by then.
     pub opens: When,
+    /// When it closes, or the end of the range asked about if it is still open then.
     pub closes: When,
+    pub open_before: bool,
+    pub open_after: bool,
+    /// The last moment a deploy may start: `runway` before the close.
+    pub last_start: When,
 }
 
-/// The openings that overlap `[from, from + days)`.
+/// The openings in `[from, from + days)` long enough for the runway, clamped to that range.
 pub fn openings(policy: &WindowPolicy, from: DateTime<Utc>, days: u32) -> Vec<Opening> {
     let timeline = Timeline { policy };
     let to = from + chrono::Duration::days(i64::from(days));
+    let runway = to_chrono(policy.runway);
     let tz = policy.timezone;
+    // Look a little past both ends so that spans crossing them are whole where it matters.
+    let margin = runway.max(chrono::Duration::days(1));
     timeline
-        .open_spans(
-            from - chrono::Duration::days(1),
-            to + chrono::Duration::days(1),
-        )
+        .open_spans(from - margin, to + margin)
         .into_iter()
-        .filter(|(start, end)| *end > from && *start < to)
+        .filter(|(start, end)| *end > from && *start < to && *end - *start >= runway)
+        .filter(|(_, end)| *end - runway >= from)
         .map(|(start, end)| Opening {
-            opens: when(tz, start),
-            closes: when(tz, end),
+            opens: when(tz, start.max(from)),
+            closes: when(tz, end.min(to)),
+            open_before: start < from,
+            open_after: end > to,
+            last_start: when(tz, end - runway),
         })
         .collect()
 }
@@ -386,7 +417,13 @@ pub fn evaluate(
                         false,
                         format!(
                             "runway {runway}: closes at {} ({why})",
-                            end.with_timezone(&tz).format("%H:%M %Z")
+                            end.with_timezone(&tz).format(
+                                if end.with_timezone(&tz).date_naive() == local.date_naive() {
+                                    "%H:%M %Z"
+                                } else {
+                                    "%a %Y-%m-%d %H:%M %Z"
+                                }
+                            )
                         ),
                         RuleKind::Runway,
                         Some(end),
@@ -878,6 +915,22 @@ emergency:
         );
         assert_eq!(verdict.status, Status::Pass);
         assert!(verdict.overridden.is_none());
+    }
+
+    #[test]
+    fn invisible_characters_do_not_make_a_reason_long() {
+        let policy = policy(HOTDASH);
+        let request = |reason: &str| EmergencyRequest {
+            reason: reason.to_owned(),
+            actor: None,
+        };
+        assert!(validate_emergency(&policy, &request(&"\u{200B}".repeat(20))).is_err());
+        assert!(validate_emergency(&policy, &request(&"e\u{301}".repeat(8))).is_err());
+        assert_eq!(
+            validate_emergency(&policy, &request("INC-1234567890 fix\n::warning::x")),
+            Err("the emergency reason contains a newline or another control character".to_owned())
+        );
+        assert!(validate_emergency(&policy, &request("Störung im Checkout, INC-42")).is_ok());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, Utc};
 
 use crate::calendar;
 use crate::config::duration::Human;
-use crate::config::{Config, DenyKind, Environment, HourRange, WindowPolicy};
+use crate::config::{Bound, Config, DenyKind, Environment, HourRange, WindowPolicy};
 use crate::gate::window::{local_instant, openings};
 
 use super::argv_text;
@@ -151,9 +151,12 @@ fn windows_text(out: &mut String, policy: &WindowPolicy, now: DateTime<Utc>) {
             DenyKind::Weekly { days, hours } => {
                 format!("{days} {}", hours_text(policy, *hours, now))
             }
-            DenyKind::Range { from, to } => {
-                format!("from {from} to {to} (dates are whole local days, inclusive)")
-            }
+            DenyKind::Range { from, to } => match (from, to) {
+                (Bound::Date(_), Bound::Date(_)) => {
+                    format!("from {from} to {to} (whole local days, inclusive)")
+                }
+                _ => format!("from {from} to {to} (a date is a whole local day)"),
+            },
             DenyKind::Cron {
                 pattern,
                 cron,
@@ -228,15 +231,28 @@ fn windows_text(out: &mut String, policy: &WindowPolicy, now: DateTime<Utc>) {
             opening.opens.utc.with_timezone(&tz),
             opening.closes.utc.with_timezone(&tz),
         );
+        let same_day = opens.date_naive() == closes.date_naive();
+        let from = if opening.open_before {
+            format!("already open at {}", opens.format("%a %Y-%m-%d %H:%M %Z"))
+        } else {
+            opens.format("%a %Y-%m-%d %H:%M %Z").to_string()
+        };
+        let until = match (opening.open_after, same_day) {
+            (true, _) => format!("still open at {}", closes.format("%a %Y-%m-%d %H:%M %Z")),
+            (false, true) => closes.format("%H:%M %Z").to_string(),
+            (false, false) => closes.format("%a %Y-%m-%d %H:%M %Z").to_string(),
+        };
+        let last_start = if policy.runway.is_zero() || opening.open_after {
+            String::new()
+        } else {
+            format!(
+                ", last start {}",
+                opening.last_start.utc.with_timezone(&tz).format("%H:%M")
+            )
+        };
         let _ = writeln!(
             out,
-            "      {} to {}   ({} to {} UTC)",
-            opens.format("%a %Y-%m-%d %H:%M %Z"),
-            if opens.date_naive() == closes.date_naive() {
-                closes.format("%H:%M %Z").to_string()
-            } else {
-                closes.format("%a %Y-%m-%d %H:%M %Z").to_string()
-            },
+            "      {from} to {until}{last_start}   ({} to {} UTC)",
             opening.opens.utc.format("%a %m-%d %H:%M"),
             opening.closes.utc.format("%a %m-%d %H:%M"),
         );

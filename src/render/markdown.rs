@@ -17,8 +17,25 @@ fn icon(status: Status) -> &'static str {
 }
 
 /// Text from GitHub or the config goes into table cells: keep it from breaking the table.
+///
+/// It may come from outside (check names, a `--reason`): it must not open HTML, links or images,
+/// and must not @-mention anyone.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '[' => out.push_str("\\["),
+            ']' => out.push_str("\\]"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '@' => out.push_str("&#64;"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 pub fn render(decision: &Decision) -> String {
@@ -40,8 +57,9 @@ pub fn render(decision: &Decision) -> String {
         let actor = over.actor.as_deref().unwrap_or("unknown actor");
         let _ = writeln!(
             out,
-            "> [!WARNING]\n> **Emergency override** of `{}` by `{actor}`: {}\n",
+            "> [!WARNING]\n> **Emergency override** of `{}` by {}: {}\n",
             verdict.gate,
+            cell(actor),
             cell(&over.reason)
         );
     }
@@ -67,7 +85,7 @@ pub fn render(decision: &Decision) -> String {
                     Evidence::Check { sources, .. } => {
                         let link = sources
                             .iter()
-                            .find_map(|s| s.url.as_deref())
+                            .find_map(|s| s.url.as_deref().and_then(super::link_target))
                             .map(|u| format!(" ([details]({u}))"))
                             .unwrap_or_default();
                         let _ = writeln!(out, "- {}{link}", cell(&line));
@@ -105,4 +123,35 @@ pub fn render(decision: &Decision) -> String {
         decision.schema
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{link_target, one_line};
+    use super::cell;
+
+    #[test]
+    fn untrusted_text_cannot_open_html_links_or_mentions() {
+        assert_eq!(
+            cell("<img src=x> [a](https://evil.example) @ops-team | ok\r\n::warning::x"),
+            "&lt;img src=x&gt; \\[a\\](https://evil.example) &#64;ops-team \\| ok  ::warning::x"
+        );
+    }
+
+    #[test]
+    fn only_plain_http_links_are_kept() {
+        assert_eq!(
+            link_target("https://ok.example/a) **and** ![p](https://evil.example/p.png"),
+            Some(
+                "https://ok.example/a%29%20**and**%20![p]%28https://evil.example/p.png".to_owned()
+            )
+        );
+        assert_eq!(link_target("javascript:alert(1)"), None);
+        assert_eq!(link_target("not a url"), None);
+    }
+
+    #[test]
+    fn text_output_keeps_untrusted_text_on_one_line() {
+        assert_eq!(one_line("a\n::error::b\r\tc"), "a ::error::b  c");
+    }
 }

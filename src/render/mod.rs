@@ -24,6 +24,24 @@ pub fn render(decision: &crate::decision::Decision, format: Format) -> String {
     }
 }
 
+/// Text that came from outside (GitHub, the config, a `--reason`) on one line: control
+/// characters, newlines included, become spaces, so nothing can start a line of its own (a
+/// `::workflow-command::` in a log, a fake verdict in the text output).
+pub(crate) fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// An http(s) URL safe to put inside a Markdown link, or nothing.
+pub(crate) fn link_target(text: &str) -> Option<String> {
+    let url = url::Url::parse(text).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    Some(url.as_str().replace('(', "%28").replace(')', "%29"))
+}
+
 /// `2026-11-30T09:00:00-08:00 (17:00 UTC)`: local first, UTC beside it.
 pub(crate) fn when_text(when: &When) -> String {
     format!(

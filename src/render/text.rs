@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use crate::decision::{Decision, Status};
 
-use super::{argv_text, evidence_lines};
+use super::{argv_text, evidence_lines, one_line};
 
 fn label(status: Status) -> &'static str {
     match status {
@@ -19,7 +19,12 @@ fn label(status: Status) -> &'static str {
 pub fn render(decision: &Decision) -> String {
     let mut out = String::new();
     // The summary starts with the outcome: "blocked by ...", "go: ...".
-    let _ = writeln!(out, "shipgate {}: {}", decision.command, decision.summary);
+    let _ = writeln!(
+        out,
+        "shipgate {}: {}",
+        decision.command,
+        one_line(&decision.summary)
+    );
     let subject = &decision.subject;
     if let Some(env) = &subject.environment {
         let app = subject
@@ -44,11 +49,12 @@ pub fn render(decision: &Decision) -> String {
         decision.evaluated_at.format("%Y-%m-%dT%H:%M:%SZ")
     );
     for (verdict, over) in decision.overrides() {
-        let actor = over.actor.as_deref().unwrap_or("unknown actor");
+        let actor = one_line(over.actor.as_deref().unwrap_or("unknown actor"));
         let _ = writeln!(
             out,
             "  !! EMERGENCY OVERRIDE of {} by {actor}: {}",
-            verdict.gate, over.reason
+            verdict.gate,
+            one_line(&over.reason)
         );
     }
     out.push('\n');
@@ -64,11 +70,11 @@ pub fn render(decision: &Decision) -> String {
             "  {:<11}  {:<width$}  {}",
             label(verdict.status),
             verdict.gate.as_str(),
-            verdict.summary
+            one_line(&verdict.summary)
         );
         for evidence in &verdict.evidence {
             for line in evidence_lines(evidence) {
-                let _ = writeln!(out, "  {:<11}  {:<width$}    {line}", "", "");
+                let _ = writeln!(out, "  {:<11}  {:<width$}    {}", "", "", one_line(&line));
             }
         }
     }

@@ -54,7 +54,7 @@ fn every_bad_config_is_located_named_and_hinted() {
         ("version: 1", "version: 2", "1:10", "version: unsupported version 2", "set `version: 1`"),
         ("checks:", "chekcs:", "2:1", "unknown field `chekcs`", "did you mean `checks`?"),
         ("      hours:", "      hourz:", "8:7", "windows.allow[0]: unknown field `hourz`", "did you mean `hours`?"),
-        ("  required: [ci]", "  required: ci", "3:13", "checks.required: invalid type: string \"ci\", expected a sequence", "write a sequence here"),
+        ("  required: [ci]", "  required: ci", "3:13", "checks.required: invalid type: string \"ci\", expected a list", "write a list here"),
         ("America/Los_Angeles", "America/Los_Angles", "5:13", "windows.timezone: unknown time zone `America/Los_Angles`", "did you mean `America/Los_Angeles`?"),
         ("\"09:00-17:00\"", "\"17:00-09:00\"", "8:14", "windows.allow[0].hours: `17:00-09:00` ends before it starts", "split it into two rules"),
         ("\"09:00-17:00\"", "\"9am-5pm\"", "8:14", "windows.allow[0].hours: `9am` is not HH:MM", "24-hour clock"),
@@ -85,6 +85,16 @@ fn every_bad_config_is_located_named_and_hinted() {
         ("    app: demo\n", "    app: demo\n    health:\n      endpoints:\n        - path: health\n          status: [700]\n", "16:17", "environments.production.health.endpoints[0].path: `health` is not a path on the app", "starting with `/`"),
         ("    app: demo\n", "    app: demo\n    rollback:\n      direct: false\n", "15:7", "environments.production.rollback: no rollback path", "`workflow: rollback-production.yml`"),
         ("    app: demo\n", "    app: demo\n    windows: {timezone: Mars/Olympus}\n", "14:25", "environments.production.windows.timezone: unknown time zone `Mars/Olympus`", "IANA name"),
+        ("    requires: [staging]", "    requires: [staging]\n    url: https://admin:hunter2@demo.fly.dev", "15:10", "environments.production.url: the URL carries credentials", "remove `user:password@`"),
+        ("    requires: [staging]", "    requires: [staging]\n    url: https://demo.fly.dev/?x=1#top", "15:10", "has a query or fragment", "write the base URL only"),
+        ("      hours: \"09:00-17:00\"\n", "      hours: \"09:00-17:00\"\n  extra_holidays: [26-12-24]\n", "9:20", "windows.extra_holidays[0]: `26-12-24` is not a date", "YYYY-MM-DD"),
+        ("      hours: \"09:00-17:00\"\n", "      hours: \"09:00-17:00\"\n  deny:\n    - { cron: \"0 0 * * *\", duration: 100000000d }\n", "10:38", "windows.deny[0].duration: longer than 31d", "use a date range"),
+        ("  production:\n", "  staging:\n    app: other\n  production:\n", "10:3", "environments: duplicate key `staging`", "each key may appear once"),
+        ("    app: demo\n", "    app: demo\n    health: { machines: false }\n", "14:13", "environments.production.health: the health gate would check nothing", "set `machines: true`"),
+        ("    app: demo\n", "    app: demo\n    health: { endpoints: [{ path: /health }] }\n", "14:26", "health endpoints are configured but the environment has no `url`", "add `url: https://<app>.fly.dev`"),
+        ("  required: [ci]", "  required: [ci]\n  interval: 1ms", "4:13", "checks.interval: the poll interval must be at least 1s", "`15s`"),
+        ("  required: [ci]", "  required: [ci]\n  <<: {wait: 1m}", "4:3", "unknown field `<<`", "merge keys"),
+        ("  required: [ci]", "  required: [ci]\nwindows: false", "4:10", "windows: invalid type: boolean `false`, expected a block of keys", "write a block of keys here"),
         ("  required: [ci]", "  required: [ci\nwindows2: x", "4:9", "did not find expected ',' or ']'", "check the YAML syntax here"),
     ];
     let mut wrong = Vec::new();
@@ -237,4 +247,39 @@ fn explain_tells_the_windows_in_local_time_and_utc() {
     ]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     insta::assert_snapshot!("explain_example", out.stdout);
+}
+
+#[test]
+fn a_byte_order_mark_is_not_a_document() {
+    let out = validate(&format!("\u{feff}{GOOD}"));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[test]
+fn a_file_that_is_not_utf8_says_so() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("shipgate.yml");
+    std::fs::write(&path, b"version: 1\n\xff\xfe\n").expect("write");
+    let out = run(with_config(&path).args(["config", "validate"]));
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.ends_with("hint: save the file as UTF-8\n"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn explain_lists_only_openings_long_enough_for_the_runway() {
+    let text = good_with("  allow:", "  runway: 9h\n  allow:");
+    let (_dir, path) = temp_config(&text);
+    let out =
+        run(with_config(&path).args(["config", "explain", "--at", "2026-11-23T00:00:00-08:00"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("openings in the next 7 days:\n      none\n"),
+        "{}",
+        out.stdout
+    );
 }

@@ -138,3 +138,23 @@ fn only_listed_actors_may_override() {
         "GitHub logins are case-insensitive"
     );
 }
+
+#[test]
+fn without_an_environment_the_only_one_or_the_top_level_block_applies() {
+    let only_env_windows = "version: 1\nchecks: { required: [ci] }\nenvironments:\n  production:\n    app: demo\n    windows: { allow: [{ days: mon-fri }] }\n  staging: { app: demo-staging }\n";
+    let (_dir, path) = temp_config(only_env_windows);
+    let out = run(with_config(&path).args(["window", "--at", "2026-11-28T10:00:00Z"]));
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert_eq!(
+        out.stderr,
+        "error: there is no top-level `windows` block, and environments have their own\nhint: name one: --environment production\n"
+    );
+    let single = only_env_windows.replace("  staging: { app: demo-staging }\n", "");
+    let (_dir, path) = temp_config(&single);
+    let out = run(with_config(&path).args(["window", "--at", "2026-11-28T10:00:00Z"]));
+    assert_eq!(
+        out.code, 1,
+        "a Saturday, for the only environment: {}",
+        out.stdout
+    );
+}
