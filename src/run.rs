@@ -131,7 +131,13 @@ fn load(path: &Path, explicit: bool) -> Result<Config, RunError> {
             ],
         });
     }
-    Ok(config::load(path)?)
+    let config = config::load(path)?;
+    tracing::info!(
+        path = %path.display(),
+        environments = config.environments.len(),
+        "config loaded"
+    );
+    Ok(config)
 }
 
 fn environment<'c>(config: &'c Config, name: &str) -> Result<&'c Environment, RunError> {
