@@ -97,13 +97,25 @@ pub struct ChecksArgs {
     #[arg(long, short = 'e', value_name = "ENV")]
     pub environment: Option<String>,
 
-    /// Branch, tag or SHA the checks are about (shown in the output)
-    #[arg(long = "ref", value_name = "REF")]
+    /// Branch, tag or SHA whose checks to evaluate; resolved to a SHA once
+    #[arg(
+        long = "ref",
+        value_name = "REF",
+        required_unless_present = "from_file"
+    )]
     pub git_ref: Option<String>,
+
+    /// Wait this long for pending or missing checks (`20m`; `0` = don't) [default: checks.wait]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_flag, conflicts_with = "from_file")]
+    pub wait: Option<std::time::Duration>,
+
+    /// Branch whose rulesets and protection apply [default: the ref if it is a branch, else the default branch]
+    #[arg(long, value_name = "BRANCH", conflicts_with = "from_file")]
+    pub branch: Option<String>,
 
     /// Evaluate saved GitHub API answers (JSON) instead of asking GitHub
     #[arg(long, value_name = "FILE")]
-    pub from_file: PathBuf,
+    pub from_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +156,11 @@ pub enum ConfigCommand {
 fn parse_time(text: &str) -> Result<DateTime<FixedOffset>, String> {
     DateTime::parse_from_rfc3339(text.trim())
         .map_err(|error| format!("{error}; write an RFC 3339 time with an offset, e.g. 2026-11-27T10:00:00-08:00 or 2026-11-27T18:00:00Z"))
+}
+
+fn parse_duration_flag(text: &str) -> Result<std::time::Duration, String> {
+    crate::config::duration::parse(text)
+        .map_err(|error| format!("{error}; write e.g. 90s, 20m or 1h30m"))
 }
 
 fn parse_repo(text: &str) -> Result<String, String> {

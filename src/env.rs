@@ -16,7 +16,9 @@ pub const SHIPGATE_LOG: &str = "SHIPGATE_LOG";
 #[derive(Debug, Clone, Default)]
 pub struct Ambient {
     pub actor: Option<String>,
-    pub has_github_token: bool,
+    pub github_token: Option<crate::secret::Secret>,
+    /// `GITHUB_API_URL`, or `https://api.github.com`.
+    pub api_url: String,
     /// The fly binary's name or path, as `deploy` will run it.
     pub fly: String,
 }
@@ -27,9 +29,11 @@ impl Ambient {
         let non_empty = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         Ambient {
             actor: non_empty(GITHUB_ACTOR),
-            has_github_token: non_empty(GITHUB_TOKEN)
+            github_token: non_empty(GITHUB_TOKEN)
                 .or_else(|| non_empty(GH_TOKEN))
-                .is_some(),
+                .and_then(crate::secret::Secret::new),
+            api_url: non_empty(GITHUB_API_URL)
+                .unwrap_or_else(|| "https://api.github.com".to_owned()),
             fly: non_empty(SHIPGATE_FLY).unwrap_or_else(|| "flyctl".to_owned()),
         }
     }

@@ -17,3 +17,4 @@ pub mod github;
 pub mod plan;
 pub mod render;
 pub mod run;
+pub mod secret;

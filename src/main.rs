@@ -45,7 +45,7 @@ fn report(error: &RunError) {
             };
             let _ = writeln!(stderr, "error: {error}\nhint: {hint}");
         }
-        RunError::Input { message, hints } => {
+        RunError::Input { message, hints } | RunError::Unavailable { message, hints } => {
             let _ = writeln!(stderr, "error: {message}");
             for hint in hints {
                 let _ = writeln!(stderr, "hint: {hint}");

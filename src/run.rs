@@ -13,6 +13,8 @@ use crate::facts::SavedChecks;
 use crate::gate::{checks, window};
 use crate::render::{self, Format};
 
+mod online;
+
 /// A run that could not reach a decision. Each variant knows its exit code and its hints.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -20,6 +22,9 @@ pub enum RunError {
     Config(#[from] ConfigError),
     #[error("{message}")]
     Input { message: String, hints: Vec<String> },
+    /// GitHub or Fly could not be reached (after retries) before anything changed: exit 5.
+    #[error("{message}")]
+    Unavailable { message: String, hints: Vec<String> },
 }
 
 impl RunError {
@@ -32,7 +37,10 @@ impl RunError {
 
     /// Bad input or config: exit 2.
     pub fn exit_code(&self) -> u8 {
-        2
+        match self {
+            RunError::Unavailable { .. } => 5,
+            RunError::Config(_) | RunError::Input { .. } => 2,
+        }
     }
 }
 
@@ -110,7 +118,7 @@ pub fn run(
         }
         Command::Checks(args) => {
             let config = load(&config_path, cli.global.config.is_some())?;
-            checks_command(&config, args, cli.global.repo.clone())
+            checks_command(&config, args, cli.global.repo.clone(), ambient, clock)
                 .map(|d| Output::Decision(Box::new(d)))
         }
         Command::Plan(args) => {
@@ -229,10 +237,26 @@ fn checks_command(
     config: &Config,
     args: &ChecksArgs,
     repo: Option<String>,
+    ambient: &Ambient,
+    clock: impl Fn() -> DateTime<Utc>,
 ) -> Result<Decision, RunError> {
     let env = chosen_environment(config, args.environment.as_deref())?;
     let policy = env.map_or(&config.checks, |e| &e.checks);
-    let path = &args.from_file;
+    let Some(path) = &args.from_file else {
+        let git_ref = args.git_ref.as_deref().unwrap_or_default();
+        let request = online::ChecksRequest {
+            repo: online::repo(repo.as_deref())?,
+            git_ref,
+            branch: args.branch.as_deref(),
+            wait: args.wait.unwrap_or(policy.wait),
+            interval: policy.interval,
+        };
+        let (verdict, sha, now) =
+            online::block_on(online::required_checks(ambient, policy, &request, &clock))?;
+        let mut subject = subject(repo, env, Some(git_ref.to_owned()));
+        subject.sha = Some(sha);
+        return Ok(Decision::from_gates("checks", subject, now, vec![verdict]));
+    };
     let text = std::fs::read_to_string(path).map_err(|error| {
         RunError::input(
             format!("cannot read {}: {error}", path.display()),
@@ -282,11 +306,15 @@ fn plan_command(
     let env = environment(config, &args.environment)?;
     let now = args.at.at.map_or_else(&clock, |t| t.with_timezone(&Utc));
     let why_offline = if args.offline {
-        "--offline"
-    } else if !ambient.has_github_token {
-        "no GITHUB_TOKEN or GH_TOKEN"
+        Some("--offline")
+    } else if ambient.github_token.is_none() {
+        Some("no GITHUB_TOKEN or GH_TOKEN")
+    } else if repo.is_none() {
+        Some("no --repo or GITHUB_REPOSITORY")
+    } else if args.git_ref.is_none() {
+        Some("no --ref")
     } else {
-        "this build evaluates offline only"
+        None
     };
     let mut required = env.checks.required.join(", ");
     if env.checks.from_branch_rules {
@@ -296,12 +324,38 @@ fn plan_command(
             ", plus the branch's rulesets and protection"
         });
     }
-    let mut verdicts = vec![
-        Verdict::new(
+    let mut sha = None;
+    let checks_verdict = match (why_offline, args.git_ref.as_deref()) {
+        (None, Some(git_ref)) => {
+            // A dry run does not wait: it reports the checks as they stand.
+            let request = online::ChecksRequest {
+                repo: online::repo(repo.as_deref())?,
+                git_ref,
+                branch: None,
+                wait: std::time::Duration::ZERO,
+                interval: env.checks.interval,
+            };
+            let (verdict, resolved, _) = online::block_on(online::required_checks(
+                ambient,
+                &env.checks,
+                &request,
+                &clock,
+            ))?;
+            sha = Some(resolved);
+            verdict
+        }
+        (why, _) => Verdict::new(
             GateId::RequiredChecks,
             Status::NotChecked,
-            format!("not checked ({why_offline}): would require {required}"),
+            format!(
+                "not checked ({}): would require {required}",
+                why.unwrap_or("offline")
+            ),
         ),
+    };
+    let why_offline = why_offline.unwrap_or("reading staging deployments is not built yet");
+    let mut verdicts = vec![
+        checks_verdict,
         window::evaluate(env.windows.as_ref(), now, None),
         Verdict::new(
             GateId::Health,
@@ -318,12 +372,9 @@ fn plan_command(
             format!("not checked ({why_offline}): needs this commit deployed successfully to {} and healthy now", env.requires.join(", ")),
         )
     });
-    let mut decision = Decision::from_gates(
-        "plan",
-        subject(repo, Some(env), args.git_ref.clone()),
-        now,
-        verdicts,
-    );
+    let mut subject = subject(repo, Some(env), args.git_ref.clone());
+    subject.sha = sha;
+    let mut decision = Decision::from_gates("plan", subject, now, verdicts);
     decision.plan = Some(crate::plan::deploy_plan(&ambient.fly, env, None));
     Ok(decision)
 }

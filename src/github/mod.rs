@@ -1,5 +1,11 @@
-//! GitHub. `model` holds the REST API's JSON shapes, deserialized leniently: every enum GitHub
-//! sends is an open set (adding values is a non-breaking change for GitHub), so unknown values are
-//! kept as text and never fail deserialization.
+//! GitHub: the edge that reads facts and (later) writes results. No policy lives here.
+//!
+//! - `model`: the REST API's JSON shapes, deserialized leniently: every enum GitHub sends is an
+//!   open set (adding values is a non-breaking change for GitHub), so unknown values are kept as
+//!   text and never fail deserialization.
+//! - `client`: transport, retries, rate limits, pagination, conditional requests.
+//! - `gather`: one function per endpoint read.
 
+pub mod client;
+pub mod gather;
 pub mod model;

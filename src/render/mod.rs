@@ -27,7 +27,7 @@ pub fn render(decision: &crate::decision::Decision, format: Format) -> String {
 /// Text that came from outside (GitHub, the config, a `--reason`) on one line: control
 /// characters, newlines included, become spaces, so nothing can start a line of its own (a
 /// `::workflow-command::` in a log, a fake verdict in the text output).
-pub(crate) fn one_line(text: &str) -> String {
+pub fn one_line(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()

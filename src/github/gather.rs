@@ -1,0 +1,222 @@
+//! Gathering facts from GitHub: no policy here, only reading. Each function names the endpoint it
+//! reads (reference/github.md) and turns GitHub's answer into the lenient models.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use super::client::{Client, GitHubError, Page};
+use super::model::{
+    Branch, BranchRule, CheckRun, CheckRunsPage, CombinedStatus, CommitStatus, RequiredContext,
+    RequiredStatusChecks,
+};
+use crate::facts::Readable;
+
+/// `owner/name`, already validated by the CLI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repo {
+    pub owner: String,
+    pub name: String,
+}
+
+impl Repo {
+    pub fn parse(text: &str) -> Option<Repo> {
+        let (owner, name) = text.split_once('/')?;
+        (!owner.is_empty() && !name.is_empty() && !name.contains('/')).then(|| Repo {
+            owner: owner.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    fn path(&self, rest: &str) -> String {
+        format!("/repos/{}/{}{rest}", enc(&self.owner), enc(&self.name))
+    }
+}
+
+impl std::fmt::Display for Repo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+/// Percent-encodes one path segment (branch names may hold `/`, `#`, `%`...).
+fn enc(segment: &str) -> String {
+    url::form_urlencoded::byte_serialize(segment.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+fn decode<T: DeserializeOwned>(path: &str, body: &str) -> Result<T, GitHubError> {
+    serde_json::from_str(body).map_err(|e| GitHubError::Decode {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    })
+}
+
+fn decode_pages<T: DeserializeOwned>(path: &str, pages: &[Page]) -> Result<Vec<T>, GitHubError> {
+    pages.iter().map(|p| decode(path, &p.body)).collect()
+}
+
+/// `GET /repos/{o}/{r}/commits/{ref}`: the SHA a branch, tag or SHA names, read once.
+pub async fn resolve_ref(
+    client: &Client,
+    repo: &Repo,
+    git_ref: &str,
+) -> Result<String, GitHubError> {
+    #[derive(Deserialize)]
+    struct Commit {
+        sha: String,
+    }
+    let path = repo.path(&format!("/commits/{}", enc(git_ref)));
+    let commit: Commit = decode(&path, &client.get(&path).await?)?;
+    Ok(commit.sha)
+}
+
+/// `GET /repos/{o}/{r}`: the default branch, whose rules apply when the ref is not a branch.
+pub async fn default_branch(client: &Client, repo: &Repo) -> Result<String, GitHubError> {
+    #[derive(Deserialize)]
+    struct Repository {
+        default_branch: String,
+    }
+    let path = repo.path("");
+    let repository: Repository = decode(&path, &client.get(&path).await?)?;
+    Ok(repository.default_branch)
+}
+
+/// `GET /repos/{o}/{r}/branches/{branch}`; `None` when there is no such branch.
+pub async fn branch(
+    client: &Client,
+    repo: &Repo,
+    name: &str,
+) -> Result<Option<Branch>, GitHubError> {
+    let path = repo.path(&format!("/branches/{}", enc(name)));
+    match client.get(&path).await {
+        Ok(body) => decode(&path, &body).map(Some),
+        Err(error) if error.status() == Some(404) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+/// `GET /repos/{o}/{r}/rules/branches/{branch}`: required checks of the active rulesets.
+pub async fn ruleset_checks(
+    client: &Client,
+    repo: &Repo,
+    branch: &str,
+) -> Result<Readable<Vec<RequiredContext>>, GitHubError> {
+    let path = repo.path(&format!("/rules/branches/{}?per_page=100", enc(branch)));
+    match client.get_pages(&path).await {
+        Ok(pages) => {
+            let rules: Vec<Vec<BranchRule>> = decode_pages(&path, &pages)?;
+            Ok(Readable::Read(
+                rules
+                    .iter()
+                    .flatten()
+                    .flat_map(BranchRule::required_checks)
+                    .collect(),
+            ))
+        }
+        Err(error) if matches!(error.status(), Some(403 | 404)) => {
+            Ok(Readable::Unknown(error.to_string()))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Required checks of classic branch protection: the admin endpoint when the token may read it
+/// (a 403 is "unknown", never "none"), else the partial view on the branch.
+pub async fn protection_checks(
+    client: &Client,
+    repo: &Repo,
+    branch: Option<&Branch>,
+) -> Result<Readable<Vec<RequiredContext>>, GitHubError> {
+    let Some(branch) = branch else {
+        return Ok(Readable::Read(Vec::new()));
+    };
+    if !branch.protected {
+        return Ok(Readable::Read(Vec::new()));
+    }
+    let path = repo.path(&format!(
+        "/branches/{}/protection/required_status_checks",
+        enc(&branch.name)
+    ));
+    match client.get(&path).await {
+        Ok(body) => Ok(Readable::Read(
+            decode::<RequiredStatusChecks>(&path, &body)?.required(),
+        )),
+        Err(error) if error.status() == Some(404) => Ok(Readable::Read(Vec::new())),
+        Err(error) if error.status() == Some(403) => {
+            // The default GITHUB_TOKEN cannot read protection; the branch's partial view can help.
+            match branch
+                .protection
+                .as_ref()
+                .and_then(|p| p.required_status_checks.as_ref())
+            {
+                Some(partial) => Ok(Readable::Read(partial.required())),
+                None => Ok(Readable::Unknown(format!(
+                    "{error} (the token cannot read branch protection)"
+                ))),
+            }
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// `GET /repos/{o}/{r}/commits/{sha}/check-runs?filter=latest&per_page=100`, every page,
+/// conditionally. Returns the runs and whether any page changed since the last call.
+pub async fn check_runs(
+    client: &Client,
+    repo: &Repo,
+    sha: &str,
+) -> Result<(Vec<CheckRun>, bool), GitHubError> {
+    let path = repo.path(&format!(
+        "/commits/{}/check-runs?filter=latest&per_page=100",
+        enc(sha)
+    ));
+    let pages = client.get_pages(&path).await?;
+    let changed = pages.iter().any(|p| !p.not_modified);
+    let decoded: Vec<CheckRunsPage> = decode_pages(&path, &pages)?;
+    Ok((
+        decoded.into_iter().flat_map(|p| p.check_runs).collect(),
+        changed,
+    ))
+}
+
+/// `GET /repos/{o}/{r}/commits/{sha}/status?per_page=100`: the latest status per context,
+/// every page, conditionally.
+pub async fn statuses(
+    client: &Client,
+    repo: &Repo,
+    sha: &str,
+) -> Result<(Vec<CommitStatus>, bool), GitHubError> {
+    let path = repo.path(&format!("/commits/{}/status?per_page=100", enc(sha)));
+    let pages = client.get_pages(&path).await?;
+    let changed = pages.iter().any(|p| !p.not_modified);
+    let decoded: Vec<CombinedStatus> = decode_pages(&path, &pages)?;
+    Ok((
+        decoded.into_iter().flat_map(|p| p.statuses).collect(),
+        changed,
+    ))
+}
+
+/// A pull request's head and base (`GET /repos/{o}/{r}/pulls/{n}`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PullRequest {
+    pub number: u64,
+    pub head: PullRef,
+    pub base: PullRef,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PullRef {
+    pub sha: String,
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+}
+
+pub async fn pull_request(
+    client: &Client,
+    repo: &Repo,
+    number: u64,
+) -> Result<PullRequest, GitHubError> {
+    let path = repo.path(&format!("/pulls/{number}"));
+    decode(&path, &client.get(&path).await?)
+}
