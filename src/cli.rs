@@ -59,6 +59,12 @@ pub enum Command {
     Checks(ChecksArgs),
     /// The deploy-window gate alone, with the rule that decided and the next opening
     Window(WindowArgs),
+    /// Branch-protection gate: wait for the required checks of the head commit (excluding
+    /// itself), then complete one check run. One required check to rule them all
+    Gate(GateArgs),
+    /// Readiness of a PR or commit for an environment: checks, window, staging; posts the sticky
+    /// PR comment and/or a check run
+    Readiness(ReadinessArgs),
     /// Validate the config, print its JSON Schema, or explain it in plain words
     Config {
         #[command(subcommand)]
@@ -116,6 +122,54 @@ pub struct ChecksArgs {
     /// Evaluate saved GitHub API answers (JSON) instead of asking GitHub
     #[arg(long, value_name = "FILE")]
     pub from_file: Option<PathBuf>,
+}
+
+/// What to look at: a PR, a ref, or (in Actions) the event's commit.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Pull request number: its head commit, with its base branch's rules
+    #[arg(long, value_name = "N", conflicts_with = "git_ref")]
+    pub pr: Option<u64>,
+
+    /// Branch, tag or SHA; resolved to a SHA once
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Name of the gate's check run (the one branch protection requires); never waited on
+    #[arg(long, value_name = "NAME", default_value = "shipgate")]
+    pub check_name: String,
+
+    /// Environment whose `checks` block applies [default: the only one, else the top-level block]
+    #[arg(long, short = 'e', value_name = "ENV")]
+    pub environment: Option<String>,
+
+    /// Wait this long for pending or missing checks [default: checks.wait]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_flag)]
+    pub wait: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReadinessArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// The environment to check readiness for [default: the only one]
+    #[arg(long, short = 'e', value_name = "ENV")]
+    pub environment: Option<String>,
+
+    /// Create or update the sticky readiness comment on the PR
+    #[arg(long)]
+    pub comment: bool,
+
+    /// Post the readiness as a check run on the commit
+    #[arg(long)]
+    pub check_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,11 @@ pub const GH_TOKEN: &str = "GH_TOKEN";
 pub const GITHUB_API_URL: &str = "GITHUB_API_URL";
 pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
 pub const GITHUB_ACTOR: &str = "GITHUB_ACTOR";
+pub const GITHUB_EVENT_NAME: &str = "GITHUB_EVENT_NAME";
+pub const GITHUB_EVENT_PATH: &str = "GITHUB_EVENT_PATH";
+pub const GITHUB_SHA: &str = "GITHUB_SHA";
+pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
+pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
 pub const FLY_API_TOKEN: &str = "FLY_API_TOKEN";
 pub const SHIPGATE_CONFIG: &str = "SHIPGATE_CONFIG";
 pub const SHIPGATE_FLY: &str = "SHIPGATE_FLY";
@@ -21,6 +26,22 @@ pub struct Ambient {
     pub api_url: String,
     /// The fly binary's name or path, as `deploy` will run it.
     pub fly: String,
+    /// The workflow run's context, when running in GitHub Actions.
+    pub event_name: Option<String>,
+    pub event_path: Option<std::path::PathBuf>,
+    pub sha: Option<String>,
+    pub server_url: Option<String>,
+    pub run_id: Option<String>,
+}
+
+impl Ambient {
+    /// `https://github.com/OWNER/NAME/actions/runs/ID` when running in Actions.
+    pub fn run_url(&self, repo: &str) -> Option<String> {
+        let server = self.server_url.as_deref().unwrap_or("https://github.com");
+        self.run_id
+            .as_ref()
+            .map(|id| format!("{}/{repo}/actions/runs/{id}", server.trim_end_matches('/')))
+    }
 }
 
 impl Ambient {
@@ -35,6 +56,11 @@ impl Ambient {
             api_url: non_empty(GITHUB_API_URL)
                 .unwrap_or_else(|| "https://api.github.com".to_owned()),
             fly: non_empty(SHIPGATE_FLY).unwrap_or_else(|| "flyctl".to_owned()),
+            event_name: non_empty(GITHUB_EVENT_NAME),
+            event_path: non_empty(GITHUB_EVENT_PATH).map(std::path::PathBuf::from),
+            sha: non_empty(GITHUB_SHA),
+            server_url: non_empty(GITHUB_SERVER_URL),
+            run_id: non_empty(GITHUB_RUN_ID),
         }
     }
 }

@@ -121,6 +121,28 @@ pub fn run(
             checks_command(&config, args, cli.global.repo.clone(), ambient, clock)
                 .map(|d| Output::Decision(Box::new(d)))
         }
+        Command::Gate(args) => {
+            let config = load(&config_path, cli.global.config.is_some())?;
+            let env = chosen_environment(&config, args.environment.as_deref())?;
+            let policy = env.map_or(&config.checks, |e| &e.checks);
+            let repo = online::repo(cli.global.repo.as_deref())?;
+            online::block_on(online::gate(ambient, policy, env, &repo, args, &clock))
+                .map(|d| Output::Decision(Box::new(d)))
+        }
+        Command::Readiness(args) => {
+            let config = load(&config_path, cli.global.config.is_some())?;
+            let env =
+                chosen_environment(&config, args.environment.as_deref())?.ok_or_else(|| {
+                    let names: Vec<&str> = config.environments.keys().map(String::as_str).collect();
+                    RunError::input(
+                        "which environment?",
+                        format!("pass --environment {}", names.join(" | ")),
+                    )
+                })?;
+            let repo = online::repo(cli.global.repo.as_deref())?;
+            online::block_on(online::readiness(ambient, env, &repo, args, &clock))
+                .map(|d| Output::Decision(Box::new(d)))
+        }
         Command::Plan(args) => {
             let config = load(&config_path, cli.global.config.is_some())?;
             plan_command(&config, args, cli.global.repo.clone(), ambient, clock)
@@ -171,7 +193,7 @@ fn chosen_environment<'c>(
     }
 }
 
-fn subject(
+pub(crate) fn subject(
     repo: Option<String>,
     environment: Option<&Environment>,
     git_ref: Option<String>,

@@ -9,3 +9,4 @@
 pub mod client;
 pub mod gather;
 pub mod model;
+pub mod write;

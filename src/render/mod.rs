@@ -2,6 +2,7 @@
 //! writing happens at the edges.
 
 pub mod explain;
+pub mod github;
 pub mod json;
 pub mod markdown;
 pub mod text;

@@ -1,9 +1,12 @@
 //! One integration-test binary: every test runs the real `shipgate` binary.
 
 mod common;
+#[path = "../support/mod.rs"]
+mod support;
 
 mod checks;
 mod cli;
 mod config;
+mod fake_github_selftest;
 mod properties;
 mod window;

@@ -1,0 +1,369 @@
+//! What shipgate writes to GitHub: the gate check run, the sticky PR comment, Deployments and
+//! workflow dispatches. Writes go out once (see `Client::write`); where a write may have raced
+//! with another run, the state is read again and put right.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::client::{Client, GitHubError};
+use super::gather::Repo;
+use crate::render::github::parse_marker;
+
+fn decode<T: serde::de::DeserializeOwned>(path: &str, body: &str) -> Result<T, GitHubError> {
+    serde_json::from_str(body).map_err(|e| GitHubError::Decode {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    })
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[derive(Deserialize)]
+struct Id {
+    id: u64,
+}
+
+/// `POST /repos/{o}/{r}/check-runs` with status `in_progress`.
+pub async fn start_check_run(
+    client: &Client,
+    repo: &Repo,
+    name: &str,
+    sha: &str,
+    started_at: DateTime<Utc>,
+    details_url: Option<&str>,
+    title: &str,
+) -> Result<u64, GitHubError> {
+    let path = format!("/repos/{repo}/check-runs");
+    let mut body = json!({
+        "name": name,
+        "head_sha": sha,
+        "status": "in_progress",
+        "started_at": rfc3339(started_at),
+        "output": { "title": title, "summary": "shipgate is waiting for the required checks." },
+    });
+    if let Some(url) = details_url {
+        body["details_url"] = json!(url);
+    }
+    let (_, answer) = client.write("POST", &path, Some(&body)).await?;
+    Ok(decode::<Id>(&path, &answer)?.id)
+}
+
+/// `PATCH /repos/{o}/{r}/check-runs/{id}`: completed, with the conclusion and the report.
+pub async fn complete_check_run(
+    client: &Client,
+    repo: &Repo,
+    id: u64,
+    conclusion: &str,
+    completed_at: DateTime<Utc>,
+    title: &str,
+    summary: &str,
+) -> Result<(), GitHubError> {
+    let path = format!("/repos/{repo}/check-runs/{id}");
+    let body = json!({
+        "status": "completed",
+        "conclusion": conclusion,
+        "completed_at": rfc3339(completed_at),
+        "output": { "title": title, "summary": summary },
+    });
+    client.write("PATCH", &path, Some(&body)).await.map(drop)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Comment {
+    id: u64,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    user: Option<User>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct User {
+    login: String,
+}
+
+/// What happened to the sticky comment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommentAction {
+    Created(u64),
+    Updated(u64),
+    Unchanged(u64),
+}
+
+/// The login comments are written as: the token's user, or `github-actions[bot]` for the
+/// Actions token (which may not read `/user`).
+pub async fn identity(client: &Client) -> Result<String, GitHubError> {
+    match client.get("/user").await {
+        Ok(body) => Ok(decode::<User>("/user", &body)?.login),
+        Err(error) if matches!(error.status(), Some(401 | 403)) => {
+            Ok("github-actions[bot]".to_owned())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+async fn own_comments(
+    client: &Client,
+    repo: &Repo,
+    pr: u64,
+    key: &str,
+    login: &str,
+) -> Result<Vec<(Comment, u64)>, GitHubError> {
+    let path = format!("/repos/{repo}/issues/{pr}/comments?per_page=100");
+    let mut found = Vec::new();
+    for page in client.get_pages(&path).await? {
+        for comment in decode::<Vec<Comment>>(&path, &page.body)? {
+            let mine = comment
+                .user
+                .as_ref()
+                .is_some_and(|u| u.login.eq_ignore_ascii_case(login));
+            let marker = comment.body.as_deref().and_then(parse_marker);
+            if let (true, Some((found_key, hash))) = (mine, marker) {
+                if found_key == key {
+                    found.push((comment, hash));
+                }
+            }
+        }
+    }
+    found.sort_by_key(|(c, _)| c.id);
+    Ok(found)
+}
+
+/// Creates or updates shipgate's one comment for `key` on a PR. Found by the hidden marker and
+/// the writer's login; not written when the report's hash is unchanged; duplicates left by a race
+/// between two runs are collapsed onto the oldest.
+pub async fn upsert_comment(
+    client: &Client,
+    repo: &Repo,
+    pr: u64,
+    key: &str,
+    login: &str,
+    body: &str,
+) -> Result<CommentAction, GitHubError> {
+    let hash = parse_marker(body).map(|(_, h)| h);
+    let existing = own_comments(client, repo, pr, key, login).await?;
+    let action = match existing.first() {
+        Some((oldest, old_hash)) if Some(*old_hash) == hash => CommentAction::Unchanged(oldest.id),
+        Some((oldest, _)) => {
+            let path = format!("/repos/{repo}/issues/comments/{}", oldest.id);
+            client
+                .write("PATCH", &path, Some(&json!({ "body": body })))
+                .await?;
+            CommentAction::Updated(oldest.id)
+        }
+        None => {
+            let path = format!("/repos/{repo}/issues/{pr}/comments");
+            let (_, answer) = client
+                .write("POST", &path, Some(&json!({ "body": body })))
+                .await?;
+            CommentAction::Created(decode::<Id>(&path, &answer)?.id)
+        }
+    };
+    // Another run may have posted at the same time: keep the oldest, remove the rest.
+    let after = if matches!(action, CommentAction::Created(_)) {
+        own_comments(client, repo, pr, key, login).await?
+    } else {
+        existing
+    };
+    if after.len() > 1 {
+        let keep = after[0].0.id;
+        for (duplicate, _) in &after[1..] {
+            client
+                .write(
+                    "DELETE",
+                    &format!("/repos/{repo}/issues/comments/{}", duplicate.id),
+                    None,
+                )
+                .await?;
+        }
+        if let CommentAction::Created(id) = action {
+            if id != keep {
+                client
+                    .write(
+                        "PATCH",
+                        &format!("/repos/{repo}/issues/comments/{keep}"),
+                        Some(&json!({ "body": body })),
+                    )
+                    .await?;
+                return Ok(CommentAction::Updated(keep));
+            }
+        }
+    }
+    Ok(action)
+}
+
+/// `POST /repos/{o}/{r}/deployments`: never auto-merges and never re-checks contexts (shipgate
+/// already did); the reason and any override travel in `payload`.
+pub async fn create_deployment(
+    client: &Client,
+    repo: &Repo,
+    sha: &str,
+    environment: &str,
+    production: bool,
+    description: &str,
+    payload: serde_json::Value,
+) -> Result<u64, GitHubError> {
+    let path = format!("/repos/{repo}/deployments");
+    let body = json!({
+        "ref": sha,
+        "environment": environment,
+        "auto_merge": false,
+        "required_contexts": [],
+        "description": description.chars().take(140).collect::<String>(),
+        "production_environment": production,
+        "transient_environment": false,
+        "payload": payload,
+    });
+    let (_, answer) = client.write("POST", &path, Some(&body)).await?;
+    Ok(decode::<Id>(&path, &answer)?.id)
+}
+
+/// `POST /repos/{o}/{r}/deployments/{id}/statuses`.
+pub async fn set_deployment_status(
+    client: &Client,
+    repo: &Repo,
+    deployment: u64,
+    state: &str,
+    log_url: Option<&str>,
+    environment_url: Option<&str>,
+    description: &str,
+) -> Result<(), GitHubError> {
+    let path = format!("/repos/{repo}/deployments/{deployment}/statuses");
+    let mut body = json!({
+        "state": state,
+        "description": description.chars().take(140).collect::<String>(),
+        "auto_inactive": true,
+    });
+    if let Some(url) = log_url {
+        body["log_url"] = json!(url);
+    }
+    if let Some(url) = environment_url {
+        body["environment_url"] = json!(url);
+    }
+    client.write("POST", &path, Some(&body)).await.map(drop)
+}
+
+/// The latest deployment of `sha` to `environment` and its latest status state, if any.
+pub async fn latest_deployment_state(
+    client: &Client,
+    repo: &Repo,
+    sha: &str,
+    environment: &str,
+) -> Result<Option<(u64, Option<String>)>, GitHubError> {
+    #[derive(Deserialize)]
+    struct State {
+        state: String,
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("sha", sha)
+        .append_pair("environment", environment)
+        .append_pair("per_page", "1")
+        .finish();
+    let path = format!("/repos/{repo}/deployments?{query}");
+    let deployments: Vec<Id> = decode(&path, &client.get(&path).await?)?;
+    let Some(latest) = deployments.first() else {
+        return Ok(None);
+    };
+    let path = format!(
+        "/repos/{repo}/deployments/{}/statuses?per_page=1",
+        latest.id
+    );
+    let statuses: Vec<State> = decode(&path, &client.get(&path).await?)?;
+    Ok(Some((
+        latest.id,
+        statuses.into_iter().next().map(|s| s.state),
+    )))
+}
+
+/// A dispatched workflow run, when GitHub said which one it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispatched {
+    pub run_id: Option<u64>,
+    pub run_url: Option<String>,
+}
+
+/// `POST .../actions/workflows/{workflow}/dispatches` with `return_run_details: true`. GitHub
+/// answers 200 with the run, or 204 (older servers) with nothing: then the run is found by the
+/// correlation id that the workflow puts in its `run-name`.
+pub async fn dispatch_workflow(
+    client: &Client,
+    repo: &Repo,
+    workflow: &str,
+    git_ref: &str,
+    inputs: &serde_json::Map<String, serde_json::Value>,
+    correlation_id: &str,
+    since: DateTime<Utc>,
+) -> Result<Dispatched, GitHubError> {
+    #[derive(Deserialize)]
+    struct Details {
+        workflow_run_id: Option<u64>,
+        html_url: Option<String>,
+    }
+    let path = format!("/repos/{repo}/actions/workflows/{workflow}/dispatches");
+    let body = json!({ "ref": git_ref, "inputs": inputs, "return_run_details": true });
+    let (status, answer) = client.write("POST", &path, Some(&body)).await?;
+    if status == 200 {
+        if let Ok(details) = serde_json::from_str::<Details>(&answer) {
+            if details.workflow_run_id.is_some() {
+                return Ok(Dispatched {
+                    run_id: details.workflow_run_id,
+                    run_url: details.html_url,
+                });
+            }
+        }
+    }
+    find_run_by_correlation(client, repo, workflow, correlation_id, since).await
+}
+
+async fn find_run_by_correlation(
+    client: &Client,
+    repo: &Repo,
+    workflow: &str,
+    correlation_id: &str,
+    since: DateTime<Utc>,
+) -> Result<Dispatched, GitHubError> {
+    #[derive(Deserialize)]
+    struct Runs {
+        workflow_runs: Vec<Run>,
+    }
+    #[derive(Deserialize)]
+    struct Run {
+        id: u64,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        display_title: Option<String>,
+        #[serde(default)]
+        html_url: Option<String>,
+    }
+    let created = format!(">={}", rfc3339(since - chrono::Duration::minutes(1)));
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("event", "workflow_dispatch")
+        .append_pair("per_page", "100")
+        .append_pair("created", &created)
+        .finish();
+    let path = format!("/repos/{repo}/actions/workflows/{workflow}/runs?{query}");
+    // The run appears a moment after the dispatch: look a few times.
+    for attempt in 0..5u32 {
+        let runs: Runs = decode(&path, &client.get(&path).await?)?;
+        let found = runs.workflow_runs.into_iter().find(|run| {
+            [&run.display_title, &run.name]
+                .iter()
+                .any(|t| t.as_deref().is_some_and(|t| t.contains(correlation_id)))
+        });
+        if let Some(run) = found {
+            return Ok(Dispatched {
+                run_id: Some(run.id),
+                run_url: run.html_url,
+            });
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1 + u64::from(attempt))).await;
+    }
+    Ok(Dispatched {
+        run_id: None,
+        run_url: None,
+    })
+}
