@@ -56,8 +56,8 @@ fn report(error: &RunError) {
 
 fn init_logging(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "warn,octocrab=off",
+        1 => "info,octocrab=off",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env(SHIPGATE_LOG)

@@ -8,5 +8,6 @@ mod checks;
 mod cli;
 mod config;
 mod fake_github_selftest;
+mod github;
 mod properties;
 mod window;

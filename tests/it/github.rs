@@ -1,0 +1,321 @@
+//! The GitHub side against the stateful fake: gathering, waiting, retries and write-backs.
+
+use std::time::Duration;
+
+use crate::common::*;
+use crate::support::fake_github::*;
+
+const REPO: &str = "hotdash-dev/hotdash";
+const SHA: &str = "3e7a91c4b2d5f60718293a4b5c6d7e8f90a1b2c3";
+const TOKEN: &str = "ghs_testtoken0123456789";
+const HOTDASH: [&str; 5] = [
+    "Docs Policy",
+    "Danger",
+    "Gitleaks",
+    "AI Config",
+    "Health Check",
+];
+
+fn shipgate_against(fake: &FakeGitHub) -> assert_cmd::Command {
+    let mut command = with_config(&example_config());
+    command
+        .env("GITHUB_API_URL", fake.url())
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("GITHUB_REPOSITORY", REPO);
+    command
+}
+
+/// main -> SHA, the five HotDash checks green, and a ruleset that requires `build`.
+fn hotdash(fake: &FakeGitHub) {
+    fake.set_ref(REPO, "main", SHA);
+    fake.add_check_runs(
+        REPO,
+        SHA,
+        HOTDASH
+            .iter()
+            .enumerate()
+            .map(|(i, name)| check_run(100 + i as u64, name, "completed", Some("success"))),
+    );
+    fake.repo(REPO, |repo| {
+        repo.set_rules(
+            "main",
+            vec![required_status_checks_rule(
+                REPO,
+                7,
+                &[("build", None)],
+                true,
+            )],
+        );
+        // Protected, but the partial view shows no checks and the token may not read the rest.
+        repo.set_branch_protection("main", serde_json::json!({ "enabled": true }));
+        repo.set_classic_protection("*", ClassicProtection::Forbidden);
+    });
+    fake.add_check_runs(
+        REPO,
+        SHA,
+        [check_run(200, "build", "completed", Some("success"))],
+    );
+}
+
+fn json_out(out: &Run) -> serde_json::Value {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
+}
+
+#[test]
+fn checks_on_a_ref_read_github_and_pass() {
+    let fake = FakeGitHub::start();
+    hotdash(&fake);
+    let out = run(shipgate_against(&fake).args(["checks", "--ref", "main", "--format", "json"]));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let decision = json_out(&out);
+    assert_eq!(decision["subject"]["sha"], SHA);
+    assert_eq!(
+        decision["verdicts"][0]["summary"],
+        "6 of 6 required checks pass"
+    );
+    // The ruleset counted; classic protection answered 403 and is "unknown", not "none".
+    let evidence = decision["verdicts"][0]["evidence"]
+        .as_array()
+        .expect("evidence");
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e["source"] == "ruleset" && e["names"] == serde_json::json!(["build"])),
+        "{evidence:?}"
+    );
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e["source"] == "branch_protection" && e["state"] == "unknown"),
+        "{evidence:?}"
+    );
+
+    let requests = fake.requests();
+    assert!(!requests.is_empty());
+    for request in &requests {
+        assert_eq!(
+            request.header("x-github-api-version").as_deref(),
+            Some("2022-11-28"),
+            "{request:?}"
+        );
+        assert_eq!(
+            request.header("authorization").as_deref(),
+            Some(format!("Bearer {TOKEN}").as_str())
+        );
+        assert_eq!(request.method, "GET", "checks never writes");
+    }
+    let check_runs = requests
+        .iter()
+        .find(|r| r.path.ends_with("/check-runs"))
+        .expect("check runs read");
+    assert_eq!(check_runs.param("per_page").as_deref(), Some("100"));
+    assert_eq!(check_runs.param("filter").as_deref(), Some("latest"));
+    assert!(
+        !out.stdout.contains(TOKEN) && !out.stderr.contains(TOKEN),
+        "the token never prints"
+    );
+}
+
+#[test]
+fn a_required_check_that_never_appears_waits_then_fails_as_missing() {
+    let fake = FakeGitHub::start();
+    hotdash(&fake);
+    fake.repo(REPO, |repo| {
+        repo.set_rules(
+            "main",
+            vec![required_status_checks_rule(REPO, 7, &[("e2e", None)], true)],
+        );
+    });
+    let out = run(shipgate_against(&fake).args([
+        "checks", "--ref", "main", "--wait", "2s", "--format", "json",
+    ]));
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let decision = json_out(&out);
+    assert_eq!(decision["verdicts"][0]["status"], "fail");
+    assert_eq!(
+        decision["verdicts"][0]["summary"],
+        "missing: e2e (never reported on this commit)"
+    );
+    assert!(
+        out.stderr
+            .contains("shipgate: waiting 0s of 2s: e2e (missing)"),
+        "{}",
+        out.stderr
+    );
+    // Every poll after the first is answered 304: unchanged polls cost no rate limit.
+    let polls: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/check-runs"))
+        .collect();
+    assert!(polls.len() >= 2, "{polls:?}");
+    assert!(
+        polls[1..].iter().all(|r| r.status == 304),
+        "{:?}",
+        polls.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(polls[1..]
+        .iter()
+        .all(|r| r.header("if-none-match").is_some()));
+}
+
+#[test]
+fn a_check_that_finishes_while_waiting_passes_the_gate() {
+    let fake = FakeGitHub::start();
+    hotdash(&fake);
+    fake.add_check_runs(
+        REPO,
+        SHA,
+        [check_run(300, "deploy-preview", "in_progress", None)],
+    );
+    fake.repo(REPO, |repo| {
+        repo.set_rules(
+            "main",
+            vec![required_status_checks_rule(
+                REPO,
+                7,
+                &[("deploy-preview", None)],
+                true,
+            )],
+        );
+    });
+    fake.on_poll("/check-runs", 2, |state| {
+        state
+            .repo(REPO)
+            .set_check_run(300, "completed", Some("success"));
+    });
+    let out = run(shipgate_against(&fake).args(["checks", "--ref", "main", "--wait", "30s"]));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("deploy-preview (in_progress)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_failure_while_others_are_pending_fails_fast() {
+    let fake = FakeGitHub::start();
+    hotdash(&fake);
+    fake.add_check_runs(
+        REPO,
+        SHA,
+        [
+            check_run(301, "Gitleaks", "completed", Some("failure")),
+            check_run(302, "Danger", "in_progress", None),
+        ],
+    );
+    let started = std::time::Instant::now();
+    let out = run(shipgate_against(&fake).args(["checks", "--ref", "main", "--wait", "10m"]));
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("failing: Gitleaks; pending: Danger"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "it did not wait for the pending check"
+    );
+}
+
+#[test]
+fn server_errors_are_retried_and_rate_limits_waited_out() {
+    let fake = FakeGitHub::start();
+    hotdash(&fake);
+    fake.fail_next("/check-runs", Fault::Status(502), 1);
+    fake.fail_next(
+        "/status",
+        Fault::SecondaryRateLimit {
+            retry_after_secs: 1,
+        },
+        1,
+    );
+    let out = run(shipgate_against(&fake).args(["checks", "--ref", "main"]));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let statuses: Vec<u16> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/check-runs") || r.path.ends_with("/status"))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, [502, 200, 403, 200]);
+}
+
+#[test]
+fn github_down_is_unavailable_exit_5() {
+    let fake = FakeGitHub::start();
+    hotdash(&fake);
+    fake.fail_next("/commits/main", Fault::Status(503), 10);
+    let out = run(shipgate_against(&fake).args(["checks", "--ref", "main"]));
+    assert_eq!(out.code, 5, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.starts_with("error: GitHub answered 503"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        fake.count("GET", "/commits/main"),
+        4,
+        "four attempts, then give up"
+    );
+}
+
+#[test]
+fn an_unknown_ref_or_bad_token_is_bad_input() {
+    let fake = FakeGitHub::start();
+    hotdash(&fake);
+    let out = run(shipgate_against(&fake).args(["checks", "--ref", "nope"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("hint: check --ref"), "{}", out.stderr);
+
+    fake.require_token(Some("the-right-one"));
+    let out = run(shipgate_against(&fake).args(["checks", "--ref", "main"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Bad credentials") && out.stderr.contains("hint: check GITHUB_TOKEN"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(TOKEN));
+}
+
+#[test]
+fn a_thousand_check_runs_are_read_in_ten_pages() {
+    let fake = FakeGitHub::start();
+    fake.set_ref(REPO, "main", SHA);
+    fake.add_check_runs(REPO, SHA, bulk_check_runs(10_000, 1000));
+    fake.add_check_runs(
+        REPO,
+        SHA,
+        HOTDASH
+            .iter()
+            .enumerate()
+            .map(|(i, name)| check_run(100 + i as u64, name, "completed", Some("success"))),
+    );
+    fake.repo(REPO, |repo| {
+        repo.set_rules(
+            "main",
+            vec![required_status_checks_rule(
+                REPO,
+                7,
+                &[("check 0999", None)],
+                true,
+            )],
+        );
+    });
+    let out = run(shipgate_against(&fake)
+        .args(["checks", "--ref", "main", "--wait", "0", "--format", "json"]));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        fake.count("GET", "/check-runs"),
+        11,
+        "ceil(1005 / 100) pages"
+    );
+    let decision = json_out(&out);
+    assert_eq!(
+        decision["verdicts"][0]["summary"],
+        "6 of 6 required checks pass"
+    );
+}
