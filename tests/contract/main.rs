@@ -797,3 +797,106 @@ fn rejected_unknown_path() {
         "Route not resolved",
     );
 }
+
+// --------------------------------------------------------------------------------------------
+// Every request shipgate really sends: commands run against the fake GitHub, then replayed
+// --------------------------------------------------------------------------------------------
+
+#[path = "../support/mod.rs"]
+#[allow(dead_code)]
+mod support;
+
+#[test]
+fn every_request_of_checks_gate_and_readiness_matches_githubs_contract() {
+    use support::fake_github::*;
+    const RECORDED_REPO: &str = "hotdash-dev/hotdash";
+    let fake = FakeGitHub::start();
+    fake.set_ref(RECORDED_REPO, "main", SHA);
+    fake.add_check_runs(
+        RECORDED_REPO,
+        SHA,
+        [
+            "Docs Policy",
+            "Danger",
+            "Gitleaks",
+            "AI Config",
+            "Health Check",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| check_run(100 + i as u64, name, "completed", Some("success"))),
+    );
+    fake.add_statuses(
+        RECORDED_REPO,
+        SHA,
+        [commit_status(900, "ci/legacy", "success")],
+    );
+    fake.repo(RECORDED_REPO, |repo| {
+        repo.set_rules(
+            "main",
+            vec![required_status_checks_rule(
+                RECORDED_REPO,
+                7,
+                &[("ci/legacy", None)],
+                true,
+            )],
+        );
+        repo.set_branch_protection("main", json!({ "enabled": true }));
+        repo.add_pull(pull_request(RECORDED_REPO, 7, SHA, "feature", "main"));
+    });
+    let shipgate = |args: &[&str]| {
+        #[allow(clippy::disallowed_methods)] // the ambient CI variables must not leak in
+        let ambient: Vec<String> = std::env::vars()
+            .map(|(k, _)| k)
+            .filter(|k| k.starts_with("GITHUB_") || k.starts_with("RUNNER_"))
+            .collect();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_shipgate"));
+        for name in ambient {
+            command.env_remove(name);
+        }
+        let output = command
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["--config", "examples/shipgate.yml", "--repo", RECORDED_REPO])
+            .args(args)
+            .env("GITHUB_API_URL", fake.url())
+            .env("GITHUB_TOKEN", "ghs_contract")
+            .output()
+            .expect("shipgate runs");
+        assert!(
+            output.status.code().is_some_and(|c| c <= 1),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    shipgate(&["checks", "--ref", "main", "--wait", "0"]);
+    shipgate(&["gate", "--ref", "main", "--wait", "0"]);
+    shipgate(&[
+        "readiness",
+        "--pr",
+        "7",
+        "-e",
+        "production",
+        "--comment",
+        "--check-run",
+    ]);
+    shipgate(&["readiness", "--pr", "7", "-e", "production", "--comment"]);
+
+    let recorded: Vec<RecordedRequest> = fake
+        .requests()
+        .into_iter()
+        .map(|r| {
+            let path = if r.query.is_empty() {
+                r.path.clone()
+            } else {
+                format!("{}?{}", r.path, r.query)
+            };
+            (r.method.clone(), path, r.headers.clone(), r.body.clone())
+        })
+        .collect();
+    let methods: Vec<&str> = recorded.iter().map(|r| r.0.as_str()).collect();
+    assert!(
+        methods.contains(&"POST") && methods.contains(&"PATCH"),
+        "the session wrote: {methods:?}"
+    );
+    replay(&recorded);
+}
