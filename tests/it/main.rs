@@ -9,5 +9,6 @@ mod cli;
 mod config;
 mod fake_github_selftest;
 mod github;
+mod github_writes;
 mod properties;
 mod window;
