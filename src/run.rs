@@ -130,7 +130,19 @@ pub fn run(
                 .map(|d| Output::Decision(Box::new(d)))
         }
         Command::Readiness(args) => {
-            let config = load(&config_path, cli.global.config.is_some())?;
+            let config = match load(&config_path, cli.global.config.is_some()) {
+                Ok(config) => config,
+                // A PR that breaks the config hears about it where it is reviewed.
+                Err(RunError::Config(error)) if args.comment => {
+                    if let Ok(repo) = online::repo(cli.global.repo.as_deref()) {
+                        let _ = online::block_on(online::comment_invalid_config(
+                            ambient, &repo, args, &error,
+                        ));
+                    }
+                    return Err(RunError::Config(error));
+                }
+                Err(error) => return Err(error),
+            };
             let env =
                 chosen_environment(&config, args.environment.as_deref())?.ok_or_else(|| {
                     let names: Vec<&str> = config.environments.keys().map(String::as_str).collect();

@@ -49,6 +49,29 @@ pub fn comment_body(decision: &Decision, key: &str, run_url: Option<&str>) -> St
     truncate(&format!("{head}\n{report}"), COMMENT_LIMIT, run_url)
 }
 
+/// The sticky comment when the config itself is invalid: what is wrong, where, and the fix.
+pub fn invalid_config_body(
+    key: &str,
+    diagnostics: &[crate::config::Diagnostic],
+    run_url: Option<&str>,
+) -> String {
+    let mut report = String::from("### shipgate readiness: **invalid config**\n\nNo gate can be evaluated until the config is fixed:\n\n");
+    for diagnostic in diagnostics {
+        let location = match (diagnostic.line, diagnostic.column) {
+            (Some(line), Some(column)) => format!("{}:{line}:{column}", diagnostic.file.display()),
+            _ => diagnostic.file.display().to_string(),
+        };
+        report.push_str(&format!(
+            "- `{}`: {}\n  hint: {}\n",
+            location.replace('`', "'"),
+            super::markdown::cell(&diagnostic.message),
+            super::markdown::cell(&diagnostic.hint)
+        ));
+    }
+    let head = marker(key, content_hash(&report));
+    truncate(&format!("{head}\n{report}"), COMMENT_LIMIT, run_url)
+}
+
 /// The gate check run's conclusion: only a go passes branch protection.
 pub fn check_run_conclusion(outcome: Outcome) -> &'static str {
     match outcome {

@@ -20,7 +20,7 @@ fn icon(status: Status) -> &'static str {
 ///
 /// It may come from outside (check names, a `--reason`): it must not open HTML, links or images,
 /// and must not @-mention anyone.
-fn cell(text: &str) -> String {
+pub(crate) fn cell(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

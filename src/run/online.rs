@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::RunError;
 use crate::cli::{GateArgs, ReadinessArgs};
 use crate::config::duration::Human;
-use crate::config::{ChecksPolicy, Environment};
+use crate::config::{ChecksPolicy, ConfigError, Environment};
 use crate::decision::{CheckState, Evidence, Status, Verdict};
 use crate::decision::{Decision, GateId, Outcome};
 use crate::env::Ambient;
@@ -596,4 +596,43 @@ pub fn staging_verdict(required: &[StagingFact]) -> Verdict {
     Verdict::new(GateId::Staging, status, parts.join("; ")).with_evidence(vec![Evidence::Note {
         text: "the environment's health now is probed by `deploy`".to_owned(),
     }])
+}
+
+/// `readiness --comment` when the config cannot be loaded: the comment says what to fix.
+pub async fn comment_invalid_config(
+    ambient: &Ambient,
+    repo: &Repo,
+    args: &ReadinessArgs,
+    error: &ConfigError,
+) -> Result<(), RunError> {
+    let ConfigError::Invalid { diagnostics, .. } = error else {
+        return Ok(());
+    };
+    let client = client(ambient, repo, Duration::from_secs(60))?;
+    let target = resolve_target(
+        &client,
+        repo,
+        ambient,
+        args.target.pr,
+        args.target.git_ref.as_deref(),
+    )
+    .await?;
+    let Some(pr) = target.pr else { return Ok(()) };
+    let key = format!(
+        "readiness:{}",
+        args.environment.as_deref().unwrap_or("config")
+    );
+    let body = github::invalid_config_body(
+        &key,
+        diagnostics,
+        ambient.run_url(&repo.to_string()).as_deref(),
+    );
+    let result = match write::identity(&client).await {
+        Ok(login) => write::upsert_comment(&client, repo, pr, &key, &login, &body).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = result {
+        eprintln!("warning: {}", write_warning("PR comment", &error));
+    }
+    Ok(())
 }

@@ -319,3 +319,41 @@ fn a_thousand_check_runs_are_read_in_ten_pages() {
         "6 of 6 required checks pass"
     );
 }
+
+#[test]
+fn readiness_on_a_pr_that_breaks_the_config_says_so_in_the_comment() {
+    let fake = FakeGitHub::start();
+    hotdash(&fake);
+    fake.repo(REPO, |repo| {
+        repo.add_pull(pull_request(REPO, 9, SHA, "feature", "main"));
+    });
+    let (_dir, path) =
+        temp_config("version: 1\nenvironments:\n  production: { app: demo, strategy: rollng }\n");
+    let mut command = with_config(&path);
+    command
+        .env("GITHUB_API_URL", fake.url())
+        .env("GITHUB_TOKEN", TOKEN)
+        .env("GITHUB_REPOSITORY", REPO)
+        .args(["readiness", "--pr", "9", "-e", "production", "--comment"]);
+    let out = run(&mut command);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let posted = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST" && r.path.ends_with("/issues/9/comments"))
+        .expect("a comment");
+    let body = posted.json()["body"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        body.starts_with("<!-- shipgate:readiness:production hash="),
+        "{body}"
+    );
+    assert!(body.contains("**invalid config**"), "{body}");
+    assert!(
+        body.contains(":3:38`: environments.production.strategy: unknown strategy `rollng`"),
+        "{body}"
+    );
+    assert!(body.contains("hint: use one of: `rolling`"), "{body}");
+}
