@@ -11,6 +11,7 @@ pub const GITHUB_EVENT_PATH: &str = "GITHUB_EVENT_PATH";
 pub const GITHUB_SHA: &str = "GITHUB_SHA";
 pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
 pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
+pub const GITHUB_JOB: &str = "GITHUB_JOB";
 pub const FLY_API_TOKEN: &str = "FLY_API_TOKEN";
 pub const SHIPGATE_CONFIG: &str = "SHIPGATE_CONFIG";
 pub const SHIPGATE_FLY: &str = "SHIPGATE_FLY";
@@ -32,6 +33,7 @@ pub struct Ambient {
     pub sha: Option<String>,
     pub server_url: Option<String>,
     pub run_id: Option<String>,
+    pub job: Option<String>,
 }
 
 impl Ambient {
@@ -61,6 +63,7 @@ impl Ambient {
             sha: non_empty(GITHUB_SHA),
             server_url: non_empty(GITHUB_SERVER_URL),
             run_id: non_empty(GITHUB_RUN_ID),
+            job: non_empty(GITHUB_JOB),
         }
     }
 }

@@ -40,6 +40,30 @@ pub enum Readable<T> {
 pub struct OwnChecks {
     pub names: Vec<String>,
     pub check_run_ids: Vec<u64>,
+    /// The Actions job running shipgate, when known: its check run is unfinished, belongs to this
+    /// workflow run, and is named after the job (`gate`, or `gate (matrix values)`).
+    pub job: Option<CurrentJob>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentJob {
+    /// `GITHUB_RUN_ID`
+    pub run_id: String,
+    /// `GITHUB_JOB`: the job's id, which is its check run's name unless the job sets `name:`.
+    pub job: String,
+}
+
+impl CurrentJob {
+    /// Whether `run` is this job's check run.
+    pub fn is(&self, run: &crate::github::model::CheckRun) -> bool {
+        let in_this_run = [&run.html_url, &run.details_url].iter().any(|u| {
+            u.as_deref()
+                .is_some_and(|u| u.contains(&format!("/actions/runs/{}/job/", self.run_id)))
+        });
+        let named = run.name == self.job || run.name.starts_with(&format!("{} (", self.job));
+        let unfinished = run.status != crate::github::model::CheckRunStatus::Completed;
+        in_this_run && named && unfinished
+    }
 }
 
 impl Default for OwnChecks {
@@ -47,6 +71,7 @@ impl Default for OwnChecks {
         OwnChecks {
             names: vec![DEFAULT_GATE_CHECK_NAME.to_owned()],
             check_run_ids: Vec::new(),
+            job: None,
         }
     }
 }

@@ -104,7 +104,10 @@ pub fn evaluate(policy: &ChecksPolicy, facts: &ChecksFacts, round: Round) -> Ver
     let own_jobs: Vec<&str> = facts
         .check_runs
         .iter()
-        .filter(|run| facts.own.check_run_ids.contains(&run.id))
+        .filter(|run| {
+            facts.own.check_run_ids.contains(&run.id)
+                || facts.own.job.as_ref().is_some_and(|job| job.is(run))
+        })
         .map(|run| run.name.as_str())
         .collect();
     required.retain(|name, _| {

@@ -1,7 +1,7 @@
 //! What shipgate writes to GitHub, as pure text: the sticky PR comment (with its hidden marker),
 //! the gate check run's output, and size limits applied without breaking the Markdown.
 
-use crate::decision::{Decision, Outcome};
+use crate::decision::{Decision, Evidence, GateId, Outcome};
 
 /// GitHub rejects an issue comment body over 65,536 characters.
 pub const COMMENT_LIMIT: usize = 65_536;
@@ -36,17 +36,31 @@ pub fn content_hash(text: &str) -> u64 {
     })
 }
 
-/// The sticky comment: marker, then the Markdown report. The hash covers the report without
-/// its time stamp, so re-running on the same facts changes nothing.
+/// The sticky comment: marker, then the Markdown report. The hash covers what the report says
+/// about the facts, not when it was made: the time of evaluation and the window's "now" are left
+/// out, so re-running on the same facts writes nothing.
 pub fn comment_body(decision: &Decision, key: &str, run_url: Option<&str>) -> String {
     let report = super::markdown::render(decision);
-    let stable: String = report
-        .lines()
-        .filter(|l| !l.starts_with("<sub>evaluated at"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let head = marker(key, content_hash(&stable));
+    let head = marker(key, fingerprint(decision));
     truncate(&format!("{head}\n{report}"), COMMENT_LIMIT, run_url)
+}
+
+fn fingerprint(decision: &Decision) -> u64 {
+    let mut stable = decision.clone();
+    stable.evaluated_at = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+    for verdict in &mut stable.verdicts {
+        if verdict.gate == GateId::DeployWindow {
+            // "open at Tue 10:00 PST (...)": the rule, state and next opening stay in the evidence.
+            verdict.summary.clear();
+        }
+        for evidence in &mut verdict.evidence {
+            if let Evidence::Window { at, .. } = evidence {
+                at.utc = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+                at.local.clear();
+            }
+        }
+    }
+    content_hash(&serde_json::to_string(&stable).unwrap_or_default())
 }
 
 /// The sticky comment when the config itself is invalid: what is wrong, where, and the fix.

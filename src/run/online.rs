@@ -12,7 +12,7 @@ use crate::config::{ChecksPolicy, ConfigError, Environment};
 use crate::decision::{CheckState, Evidence, Status, Verdict};
 use crate::decision::{Decision, GateId, Outcome};
 use crate::env::Ambient;
-use crate::facts::{ChecksFacts, OwnChecks, Readable};
+use crate::facts::{ChecksFacts, CurrentJob, OwnChecks, Readable};
 use crate::gate::checks::{self, Round};
 use crate::github::client::{Client, GitHubError, RetryPolicy};
 use crate::github::gather::{self, Repo};
@@ -404,22 +404,44 @@ pub async fn gate(
     let own = OwnChecks {
         names: vec![args.check_name.clone()],
         check_run_ids: check_run.into_iter().collect(),
-    };
-    let rules = required_rules(&client, repo, policy, target.branch.as_deref()).await?;
-    let mut verdict = poll_checks(
-        &client,
-        repo,
-        policy,
-        &target.sha,
-        &rules,
-        &Poll {
-            wait,
-            interval: policy.interval,
-            own,
-            snapshot: false,
+        job: match (&ambient.run_id, &ambient.job) {
+            (Some(run_id), Some(job)) => Some(CurrentJob {
+                run_id: run_id.clone(),
+                job: job.clone(),
+            }),
+            _ => None,
         },
-    )
-    .await?;
+    };
+    let poll = Poll {
+        wait,
+        interval: policy.interval,
+        own,
+        snapshot: false,
+    };
+    let decided = async {
+        let rules = required_rules(&client, repo, policy, target.branch.as_deref()).await?;
+        poll_checks(&client, repo, policy, &target.sha, &rules, &poll).await
+    }
+    .await;
+    let mut verdict = match (decided, check_run) {
+        (Ok(verdict), _) => verdict,
+        (Err(error), Some(id)) => {
+            // Never leave the gate in progress: it would block forever without saying why.
+            let summary = format!("shipgate could not decide: {error}");
+            let title: String = summary.chars().take(200).collect();
+            if let Err(write_error) =
+                write::complete_check_run(&client, repo, id, "failure", clock(), &title, &summary)
+                    .await
+            {
+                eprintln!(
+                    "warning: {}",
+                    write_warning("gate check run's result", &write_error)
+                );
+            }
+            return Err(error);
+        }
+        (Err(error), None) => return Err(error),
+    };
     verdict
         .evidence
         .extend(notes.into_iter().map(|text| Evidence::Note { text }));
