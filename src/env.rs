@@ -12,6 +12,7 @@ pub const GITHUB_SHA: &str = "GITHUB_SHA";
 pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
 pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
 pub const GITHUB_JOB: &str = "GITHUB_JOB";
+pub const GITHUB_REF: &str = "GITHUB_REF";
 pub const FLY_API_TOKEN: &str = "FLY_API_TOKEN";
 pub const SHIPGATE_CONFIG: &str = "SHIPGATE_CONFIG";
 pub const SHIPGATE_FLY: &str = "SHIPGATE_FLY";
@@ -34,6 +35,8 @@ pub struct Ambient {
     pub server_url: Option<String>,
     pub run_id: Option<String>,
     pub job: Option<String>,
+    /// `GITHUB_REF`, e.g. `refs/heads/main`.
+    pub git_ref: Option<String>,
 }
 
 impl Ambient {
@@ -64,6 +67,7 @@ impl Ambient {
             server_url: non_empty(GITHUB_SERVER_URL),
             run_id: non_empty(GITHUB_RUN_ID),
             job: non_empty(GITHUB_JOB),
+            git_ref: non_empty(GITHUB_REF),
         }
     }
 }

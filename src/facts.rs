@@ -207,3 +207,10 @@ impl SavedChecks {
         }
     }
 }
+
+/// The latest deployment of the commit to one environment required first.
+pub struct StagingFact {
+    pub environment: String,
+    /// `(deployment id, latest status state)`, or `None` when never deployed.
+    pub deployment: Option<(u64, Option<String>)>,
+}

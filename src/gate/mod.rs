@@ -6,8 +6,9 @@
 //! |---|---|
 //! | `required-checks` | [`checks`] |
 //! | `deploy-window` | [`window`] |
-//! | `staging` | evaluated with GitHub facts (not yet gathered offline) |
+//! | `staging` | [`staging`] |
 //! | `health` | evaluated from probe samples (after a deploy) |
 
 pub mod checks;
+pub mod staging;
 pub mod window;

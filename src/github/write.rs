@@ -83,6 +83,8 @@ struct Comment {
 #[derive(Debug, Clone, Deserialize)]
 struct User {
     login: String,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
 }
 
 /// What happened to the sticky comment.
@@ -93,14 +95,12 @@ pub enum CommentAction {
     Unchanged(u64),
 }
 
-/// The login comments are written as: the token's user, or `github-actions[bot]` for the
-/// Actions token (which may not read `/user`).
-pub async fn identity(client: &Client) -> Result<String, GitHubError> {
+/// Who writes the comments: a user token's login (`GET /user`), or, for an app's installation
+/// token (the Actions token among them, which may not read `/user`), `None`: any bot.
+pub async fn identity(client: &Client) -> Result<Option<String>, GitHubError> {
     match client.get("/user").await {
-        Ok(body) => Ok(decode::<User>("/user", &body)?.login),
-        Err(error) if matches!(error.status(), Some(401 | 403)) => {
-            Ok("github-actions[bot]".to_owned())
-        }
+        Ok(body) => Ok(Some(decode::<User>("/user", &body)?.login)),
+        Err(error) if matches!(error.status(), Some(401 | 403)) => Ok(None),
         Err(error) => Err(error),
     }
 }
@@ -110,16 +110,18 @@ async fn own_comments(
     repo: &Repo,
     pr: u64,
     key: &str,
-    login: &str,
+    login: Option<&str>,
 ) -> Result<Vec<(Comment, u64)>, GitHubError> {
     let path = format!("/repos/{repo}/issues/{pr}/comments?per_page=100");
     let mut found = Vec::new();
     for page in client.get_pages(&path).await? {
         for comment in decode::<Vec<Comment>>(&path, &page.body)? {
-            let mine = comment
-                .user
-                .as_ref()
-                .is_some_and(|u| u.login.eq_ignore_ascii_case(login));
+            // The marker says "shipgate wrote this"; the author says "and not someone
+            // imitating it": the token's user, or a bot when the token is an app's.
+            let mine = comment.user.as_ref().is_some_and(|u| match login {
+                Some(login) => u.login.eq_ignore_ascii_case(login),
+                None => u.kind.as_deref() == Some("Bot") && u.login.ends_with("[bot]"),
+            });
             let marker = comment.body.as_deref().and_then(parse_marker);
             if let (true, Some((found_key, hash))) = (mine, marker) {
                 if found_key == key {
@@ -140,7 +142,7 @@ pub async fn upsert_comment(
     repo: &Repo,
     pr: u64,
     key: &str,
-    login: &str,
+    login: Option<&str>,
     body: &str,
 ) -> Result<CommentAction, GitHubError> {
     let hash = parse_marker(body).map(|(_, h)| h);

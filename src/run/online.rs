@@ -275,9 +275,14 @@ pub async fn resolve_target(
     match &ambient.sha {
         Some(sha) => Ok(Target {
             sha: sha.clone(),
-            label: sha.clone(),
+            label: ambient.git_ref.clone().unwrap_or_else(|| sha.clone()),
             pr: None,
-            branch: None,
+            // On a push, the pushed branch's rules apply.
+            branch: ambient
+                .git_ref
+                .as_deref()
+                .and_then(|r| r.strip_prefix("refs/heads/"))
+                .map(str::to_owned),
         }),
         None => Err(RunError::Input {
             message: "no commit to look at".to_owned(),
@@ -500,12 +505,12 @@ pub async fn readiness(
         let state = write::latest_deployment_state(&client, repo, &target.sha, name)
             .await
             .map_err(fail)?;
-        required.push(StagingFact {
+        required.push(crate::facts::StagingFact {
             environment: name.clone(),
             deployment: state,
         });
     }
-    let staging_verdict = staging_verdict(&required);
+    let staging_verdict = crate::gate::staging::evaluate(&required);
     let mut subject = super::subject(
         Some(repo.to_string()),
         Some(env),
@@ -530,7 +535,7 @@ pub async fn readiness(
             Some(pr) => {
                 let body = github::comment_body(&decision, &format!("readiness:{}", env.name), run_url.as_deref());
                 let result = match write::identity(&client).await {
-                    Ok(login) => write::upsert_comment(&client, repo, pr, &format!("readiness:{}", env.name), &login, &body).await,
+                    Ok(login) => write::upsert_comment(&client, repo, pr, &format!("readiness:{}", env.name), login.as_deref(), &body).await,
                     Err(error) => Err(error),
                 };
                 match result {
@@ -568,58 +573,6 @@ pub async fn readiness(
     Ok(decision)
 }
 
-/// The latest deployment of the commit to one environment required first.
-pub struct StagingFact {
-    pub environment: String,
-    /// `(deployment id, latest status state)`, or `None` when never deployed.
-    pub deployment: Option<(u64, Option<String>)>,
-}
-
-/// The `staging` gate over gathered deployment facts. Probing the environment's health now
-/// belongs to `deploy`, which has the probes.
-pub fn staging_verdict(required: &[StagingFact]) -> Verdict {
-    if required.is_empty() {
-        return Verdict::new(
-            GateId::Staging,
-            Status::Skipped,
-            "no environment is required first",
-        );
-    }
-    let mut status = Status::Pass;
-    let mut parts = Vec::new();
-    for fact in required {
-        let (state, text) = match &fact.deployment {
-            None => (
-                Status::Fail,
-                format!("{}: this commit was never deployed there", fact.environment),
-            ),
-            Some((id, None)) => (
-                Status::Pending,
-                format!("{}: deployment {id} has no status yet", fact.environment),
-            ),
-            Some((id, Some(state))) => match state.as_str() {
-                "success" => (
-                    Status::Pass,
-                    format!("{}: deployment {id} succeeded", fact.environment),
-                ),
-                "queued" | "pending" | "in_progress" => (
-                    Status::Pending,
-                    format!("{}: deployment {id} is {state}", fact.environment),
-                ),
-                other => (
-                    Status::Fail,
-                    format!("{}: deployment {id} is {other}", fact.environment),
-                ),
-            },
-        };
-        status = status.max(state);
-        parts.push(text);
-    }
-    Verdict::new(GateId::Staging, status, parts.join("; ")).with_evidence(vec![Evidence::Note {
-        text: "the environment's health now is probed by `deploy`".to_owned(),
-    }])
-}
-
 /// `readiness --comment` when the config cannot be loaded: the comment says what to fix.
 pub async fn comment_invalid_config(
     ambient: &Ambient,
@@ -650,7 +603,7 @@ pub async fn comment_invalid_config(
         ambient.run_url(&repo.to_string()).as_deref(),
     );
     let result = match write::identity(&client).await {
-        Ok(login) => write::upsert_comment(&client, repo, pr, &key, &login, &body).await,
+        Ok(login) => write::upsert_comment(&client, repo, pr, &key, login.as_deref(), &body).await,
         Err(error) => Err(error),
     };
     if let Err(error) = result {
