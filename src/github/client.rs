@@ -495,3 +495,40 @@ mod tests {
         assert_eq!(next_link(last), None);
     }
 }
+
+#[cfg(test)]
+mod url_tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn enterprise_server_paths_keep_api_v3() {
+        let client = Client::new(
+            "https://ghe.example.com/api/v3/",
+            None,
+            RetryPolicy::default(),
+        )
+        .expect("client");
+        assert_eq!(
+            client.url("/repos/o/r/commits/main"),
+            "https://ghe.example.com/api/v3/repos/o/r/commits/main"
+        );
+        // Link headers already carry the full URL.
+        let next = "https://ghe.example.com/api/v3/repos/o/r/commits/x/check-runs?page=2";
+        assert_eq!(client.url(next), next);
+        let github =
+            Client::new("https://api.github.com", None, RetryPolicy::default()).expect("client");
+        assert_eq!(github.url("/user"), "https://api.github.com/user");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_bad_api_url_is_refused() {
+        assert!(matches!(
+            Client::new("ftp://example.com", None, RetryPolicy::default()),
+            Err(GitHubError::BadUrl { .. })
+        ));
+        assert!(matches!(
+            Client::new("not a url", None, RetryPolicy::default()),
+            Err(GitHubError::BadUrl { .. })
+        ));
+    }
+}
