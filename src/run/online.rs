@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::RunError;
-use crate::cli::{GateArgs, ReadinessArgs};
+use crate::cli::{GateArgs, ReadinessArgs, TargetArgs};
 use crate::config::duration::Human;
 use crate::config::{ChecksPolicy, ConfigError, Environment};
 use crate::decision::{CheckState, Evidence, Status, Verdict};
@@ -242,10 +242,10 @@ pub async fn resolve_target(
     client: &Client,
     repo: &Repo,
     ambient: &Ambient,
-    pr: Option<u64>,
-    git_ref: Option<&str>,
+    target: &TargetArgs,
 ) -> Result<Target, RunError> {
     let fail = |e: GitHubError| github_error(e, repo);
+    let (pr, git_ref) = (target.pr, target.git_ref.as_deref());
     if let Some(number) = pr {
         let pull = gather::pull_request(client, repo, number)
             .await
@@ -377,14 +377,7 @@ pub async fn gate(
 ) -> Result<Decision, RunError> {
     let wait = args.wait.unwrap_or(policy.wait);
     let client = client(ambient, repo, wait)?;
-    let target = resolve_target(
-        &client,
-        repo,
-        ambient,
-        args.target.pr,
-        args.target.git_ref.as_deref(),
-    )
-    .await?;
+    let target = resolve_target(&client, repo, ambient, &args.target).await?;
     let run_url = ambient.run_url(&repo.to_string());
     let mut notes = Vec::new();
     let check_run = match write::start_check_run(
@@ -481,14 +474,7 @@ pub async fn readiness(
 ) -> Result<Decision, RunError> {
     let client = client(ambient, repo, Duration::from_secs(60))?;
     let fail = |e: GitHubError| github_error(e, repo);
-    let target = resolve_target(
-        &client,
-        repo,
-        ambient,
-        args.target.pr,
-        args.target.git_ref.as_deref(),
-    )
-    .await?;
+    let target = resolve_target(&client, repo, ambient, &args.target).await?;
     let rules = required_rules(&client, repo, &env.checks, target.branch.as_deref()).await?;
     let poll = Poll {
         wait: Duration::ZERO,
@@ -584,14 +570,7 @@ pub async fn comment_invalid_config(
         return Ok(());
     };
     let client = client(ambient, repo, Duration::from_secs(60))?;
-    let target = resolve_target(
-        &client,
-        repo,
-        ambient,
-        args.target.pr,
-        args.target.git_ref.as_deref(),
-    )
-    .await?;
+    let target = resolve_target(&client, repo, ambient, &args.target).await?;
     let Some(pr) = target.pr else { return Ok(()) };
     let key = format!(
         "readiness:{}",
