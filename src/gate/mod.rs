@@ -7,8 +7,9 @@
 //! | `required-checks` | [`checks`] |
 //! | `deploy-window` | [`window`] |
 //! | `staging` | [`staging`] |
-//! | `health` | evaluated from probe samples (after a deploy) |
+//! | `health` | [`health`] |
 
 pub mod checks;
+pub mod health;
 pub mod staging;
 pub mod window;

@@ -1,0 +1,1165 @@
+//! The `health` gate: rounds of probe samples (and, with `machines`, Fly machine state) taken
+//! after a deploy, judged against the `health:` policy.
+//!
+//! Each measurement is a success, a failure (the service answered, badly) or an error (it could
+//! not be measured), and the three are counted apart, as in Argo Rollouts' analysis
+//! (`failureLimit` vs `consecutiveErrorLimit`). The probe and Fly edges turn what they saw into
+//! [`Round`]s; this module only reads them, so a test is a table of literal rounds.
+//!
+//! Rounds are read in the order they were taken, and the first rule that decides ends the gate:
+//!
+//! 1. a round taken after `deadline` is not counted: the gate fails at the deadline;
+//! 2. more failed rounds than `failure_limit` fail;
+//! 3. more rounds in a row that could not measure than `consecutive_error_limit` fail;
+//! 4. `consecutive_successes` healthy rounds in a row pass, unless the p95 latency of every
+//!    answered sample so far is over `p95_latency`, which fails;
+//! 5. no more rounds coming (`finished`) without a pass fails at the deadline;
+//!
+//! and otherwise the gate is pending.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::config::duration::Human;
+use crate::config::HealthPolicy;
+use crate::decision::{Evidence, GateId, Status, Verdict};
+
+/// One probe of one configured endpoint in one round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sample {
+    /// The configured endpoint's path (`/health`), also when its fallback answered.
+    pub endpoint: String,
+    /// Which path gave this outcome: the endpoint itself or its fallback.
+    pub via: Via,
+    pub outcome: Outcome,
+    /// Time to the complete response; `None` for an error (and ignored there: nothing answered).
+    pub latency: Option<Duration>,
+}
+
+/// The path a sample's outcome came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Endpoint,
+    Fallback,
+}
+
+/// What one measurement showed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// The service answered, badly: a status not in the list, a JSON Pointer mismatch, a body that
+    /// is not Prometheus text, a missing header, a certificate expiring within `tls_min_days`.
+    /// `reason` reads after the path: `answered 503`, `answered {"status":"degraded"}`.
+    Failure {
+        reason: String,
+    },
+    /// Nothing could be measured: connection refused, DNS, timeout, TLS handshake.
+    /// `reason` reads after the path: `connection refused`, `timed out after 5s`.
+    Error {
+        reason: String,
+    },
+}
+
+/// The machines of the new version, as Fly reported them in one round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineState {
+    /// Machines of the new version in state `started`.
+    pub started: usize,
+    /// Machines of the new version, whatever their state.
+    pub total: usize,
+    /// Started machines whose Fly health checks all pass (a machine with no checks configured
+    /// counts as passing, as `fly deploy` treats it).
+    pub checks_passing: usize,
+    /// Ids of the machines that are not started or whose checks do not all pass.
+    pub unhealthy: Vec<String>,
+}
+
+impl MachineState {
+    /// At least one machine, and every one started with its checks passing.
+    pub fn healthy(&self) -> bool {
+        self.total > 0 && self.started == self.total && self.checks_passing == self.total
+    }
+}
+
+/// Everything measured in one round.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Round {
+    /// When the round started, since the gate began (so the first is at about `initial_delay`).
+    pub offset: Duration,
+    pub samples: Vec<Sample>,
+    /// `None` when machine state was not read, or could not be.
+    pub machines: Option<MachineState>,
+}
+
+/// p95 by nearest rank: the latencies sorted ascending, the value at 1-based rank
+/// `ceil(0.95 × n)`. It is always a measured value, never an interpolation: with fewer than 20
+/// samples it is the largest, with 20 the second largest (rank 19), with 100 the 95th.
+/// `None` for no samples.
+pub fn p95(latencies: &[Duration]) -> Option<Duration> {
+    if latencies.is_empty() {
+        return None;
+    }
+    let mut sorted = latencies.to_vec();
+    sorted.sort_unstable();
+    let rank = (sorted.len() * 95).div_ceil(100);
+    sorted.get(rank.max(1) - 1).copied()
+}
+
+/// Whether the gate has decided on these rounds alone, so that no more rounds are needed.
+/// `false` means: take another round (or, at the deadline, call [`evaluate`] with `finished`).
+pub fn decided(policy: &HealthPolicy, rounds: &[Round]) -> bool {
+    evaluate(policy, rounds, false).status != Status::Pending
+}
+
+/// The `health` gate over the rounds taken so far. `finished` says that no more rounds will come
+/// (the deadline passed on the clock of the edge that takes them): an undecided gate then fails.
+pub fn evaluate(policy: &HealthPolicy, rounds: &[Round], finished: bool) -> Verdict {
+    // Validation requires at least 1; 0 would pass a gate that saw nothing.
+    let needed = policy.consecutive_successes.max(1) as usize;
+    let mut tally = Tally::new(policy);
+    let mut end = None;
+    for round in rounds {
+        if round.offset > policy.deadline {
+            end = Some(End::Deadline {
+                late_round: Some(round.offset),
+            });
+            break;
+        }
+        tally.add(policy, round);
+        if tally.failed > policy.failure_limit as usize {
+            end = Some(End::FailureLimit);
+        } else if tally.error_streak > policy.consecutive_error_limit as usize {
+            end = Some(End::ErrorLimit);
+        } else if tally.success_streak >= needed {
+            end = Some(End::Streak);
+        }
+        if end.is_some() {
+            break;
+        }
+    }
+    if end.is_none() && finished {
+        end = Some(End::Deadline { late_round: None });
+    }
+
+    let latency = p95(&tally.latencies);
+    let over_limit = match (latency, policy.p95_latency) {
+        (Some(latency), Some(limit)) => latency > limit,
+        _ => false,
+    };
+    let (status, mut summary) = match &end {
+        None if tally.rounds == 0 => (Status::Pending, "no health rounds yet".to_owned()),
+        None => (
+            Status::Pending,
+            format!(
+                "{} of {needed} rounds in a row healthy so far ({} failed, {} could not measure)",
+                tally.success_streak, tally.failed, tally.unmeasured
+            ),
+        ),
+        Some(End::Streak) if over_limit => (
+            Status::Fail,
+            format!(
+                "p95 latency {} is over the {} limit (after {needed} rounds in a row healthy)",
+                Human(latency.unwrap_or_default()),
+                Human(policy.p95_latency.unwrap_or_default())
+            ),
+        ),
+        Some(End::Streak) => (
+            Status::Pass,
+            match latency {
+                Some(latency) => {
+                    format!("{needed} rounds in a row healthy (p95 {})", Human(latency))
+                }
+                None => format!("{needed} rounds in a row healthy"),
+            },
+        ),
+        Some(End::FailureLimit) => {
+            let headline = tally
+                .worst(Kind::Failed)
+                .map(|p| format!("{} in {} of {} rounds", p.text, p.rounds, tally.rounds))
+                .unwrap_or_else(|| format!("{} failed rounds", tally.failed));
+            (
+                Status::Fail,
+                format!("{headline} (failure_limit {})", policy.failure_limit),
+            )
+        }
+        Some(End::ErrorLimit) => {
+            let cause = tally
+                .last_error
+                .as_ref()
+                .map(|text| format!(": {text}"))
+                .unwrap_or_default();
+            (
+                Status::Fail,
+                format!(
+                    "could not measure in {} rounds in a row (consecutive_error_limit {}){cause}",
+                    tally.error_streak, policy.consecutive_error_limit
+                ),
+            )
+        }
+        Some(End::Deadline { .. }) => (
+            Status::Fail,
+            format!(
+                "no {needed} rounds in a row healthy by the {} deadline (longest {}; {} failed, {} could not measure)",
+                Human(policy.deadline),
+                tally.longest_success,
+                tally.failed,
+                tally.unmeasured
+            ),
+        ),
+    };
+    // Zero started machines is the cause whatever rule ended the gate: say so plainly.
+    if status == Status::Fail {
+        if let Some(zero) = tally.last_machines.as_ref().and_then(no_machines_started) {
+            summary = zero;
+        }
+    }
+
+    let mut evidence = vec![
+        note(format!(
+            "rounds: {} taken; {} healthy, {} failed (failure_limit {}), {} could not measure",
+            tally.rounds,
+            tally.healthy,
+            tally.failed,
+            policy.failure_limit,
+            tally.unmeasured
+        )),
+        note(format!(
+            "in a row: {} healthy now, longest {} (need {needed}); {} could not measure now, longest {} (consecutive_error_limit {})",
+            tally.success_streak,
+            tally.longest_success,
+            tally.error_streak,
+            tally.longest_error,
+            policy.consecutive_error_limit
+        )),
+        note(match latency {
+            Some(latency) => format!(
+                "p95 latency {} (nearest rank over {} answered samples; {})",
+                Human(latency),
+                tally.latencies.len(),
+                match policy.p95_latency {
+                    Some(limit) if over_limit => format!("over the {} limit", Human(limit)),
+                    Some(limit) => format!("limit {}", Human(limit)),
+                    None => "no limit set".to_owned(),
+                }
+            ),
+            None => "p95 latency: no answered samples".to_owned(),
+        }),
+    ];
+    for problem in &tally.problems {
+        let label = match problem.kind {
+            Kind::Failed => "failed",
+            Kind::Unmeasured => "could not measure",
+        };
+        evidence.push(note(format!(
+            "{label}: {} in {} of {} rounds",
+            problem.text, problem.rounds, tally.rounds
+        )));
+    }
+    if let Some((path, stats)) = tally.worst_endpoint() {
+        evidence.push(note(format!(
+            "worst endpoint: {path} ({} ok, {} failed, {} could not measure{})",
+            stats.ok,
+            stats.failed,
+            stats.errors,
+            p95(&stats.latencies)
+                .map(|l| format!(", p95 {}", Human(l)))
+                .unwrap_or_default()
+        )));
+    }
+    for (path, stats) in &tally.endpoints {
+        if stats.via_fallback > 0 {
+            evidence.push(note(format!(
+                "{path} was answered by its fallback in {} of {} rounds",
+                stats.via_fallback, tally.rounds
+            )));
+        }
+    }
+    if policy.machines {
+        if !tally.unhealthy_machines.is_empty() {
+            let ids: Vec<String> = tally
+                .unhealthy_machines
+                .iter()
+                .map(|(id, rounds)| format!("{id} ({rounds} of {} rounds)", tally.rounds))
+                .collect();
+            evidence.push(note(format!(
+                "machines not healthy on the new version: {}",
+                ids.join(", ")
+            )));
+        }
+        if let Some(state) = &tally.last_machines {
+            evidence.push(note(format!(
+                "machines of the new version, last read: {} of {} started, {} with checks passing",
+                state.started, state.total, state.checks_passing
+            )));
+        }
+    } else {
+        evidence.push(note(
+            "machine state not gated (`machines: false`)".to_owned(),
+        ));
+    }
+    match end {
+        Some(End::Deadline {
+            late_round: Some(offset),
+        }) => evidence.push(note(format!(
+            "a round at {} came after the {} deadline and was not counted",
+            Human(offset),
+            Human(policy.deadline)
+        ))),
+        Some(_) if tally.rounds < rounds.len() => evidence.push(note(format!(
+            "{} later rounds ignored: the gate was decided by round {}",
+            rounds.len() - tally.rounds,
+            tally.rounds
+        ))),
+        _ => {}
+    }
+    Verdict::new(GateId::Health, status, summary).with_evidence(evidence)
+}
+
+/// What ended the gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Streak,
+    FailureLimit,
+    ErrorLimit,
+    /// A round came after the deadline, or no more rounds will come.
+    Deadline {
+        late_round: Option<Duration>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Failed,
+    Unmeasured,
+}
+
+/// One thing that went wrong, counted in the rounds it happened in.
+#[derive(Debug, Clone)]
+struct Problem {
+    kind: Kind,
+    /// Stable across rounds (the text of a machine problem changes with the ids).
+    key: String,
+    /// As last seen, reading like `/health answered 503`.
+    text: String,
+    rounds: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+struct EndpointStats {
+    ok: usize,
+    failed: usize,
+    errors: usize,
+    via_fallback: usize,
+    latencies: Vec<Duration>,
+}
+
+#[derive(Debug, Default)]
+struct Tally {
+    rounds: usize,
+    healthy: usize,
+    failed: usize,
+    unmeasured: usize,
+    success_streak: usize,
+    error_streak: usize,
+    longest_success: usize,
+    longest_error: usize,
+    /// Latencies of every answered sample (successes and failures), for the p95.
+    latencies: Vec<Duration>,
+    /// In first-seen order.
+    problems: Vec<Problem>,
+    last_error: Option<String>,
+    /// Configured endpoints first, in policy order; then any other path sampled.
+    endpoints: Vec<(String, EndpointStats)>,
+    unhealthy_machines: BTreeMap<String, usize>,
+    last_machines: Option<MachineState>,
+}
+
+impl Tally {
+    fn new(policy: &HealthPolicy) -> Self {
+        Tally {
+            endpoints: policy
+                .endpoints
+                .iter()
+                .map(|e| (e.path.clone(), EndpointStats::default()))
+                .collect(),
+            ..Tally::default()
+        }
+    }
+
+    fn add(&mut self, policy: &HealthPolicy, round: &Round) {
+        let mut found: Vec<(Kind, String, String)> = Vec::new();
+        for sample in &round.samples {
+            let fallback = policy
+                .endpoints
+                .iter()
+                .find(|e| e.path == sample.endpoint)
+                .and_then(|e| e.fallback.as_ref())
+                .filter(|_| sample.via == Via::Fallback);
+            let path = match fallback {
+                Some(fallback) => format!("{} (fallback {})", sample.endpoint, fallback.path),
+                None if sample.via == Via::Fallback => format!("{} (fallback)", sample.endpoint),
+                None => sample.endpoint.clone(),
+            };
+            let stats = self.endpoint(&sample.endpoint);
+            if sample.via == Via::Fallback {
+                stats.via_fallback += 1;
+            }
+            match &sample.outcome {
+                Outcome::Success => stats.ok += 1,
+                Outcome::Failure { reason } => {
+                    stats.failed += 1;
+                    let text = format!("{path} {reason}");
+                    found.push((Kind::Failed, text.clone(), text));
+                }
+                Outcome::Error { reason } => {
+                    stats.errors += 1;
+                    let text = format!("{path} {reason}");
+                    found.push((Kind::Unmeasured, text.clone(), text));
+                }
+            }
+            if !matches!(sample.outcome, Outcome::Error { .. }) {
+                if let Some(latency) = sample.latency {
+                    stats.latencies.push(latency);
+                    self.latencies.push(latency);
+                }
+            }
+        }
+        // A configured endpoint with no sample was not measured this round.
+        for endpoint in &policy.endpoints {
+            if !round.samples.iter().any(|s| s.endpoint == endpoint.path) {
+                self.endpoint(&endpoint.path).errors += 1;
+                let text = format!("{} was not probed", endpoint.path);
+                found.push((Kind::Unmeasured, text.clone(), text));
+            }
+        }
+        if policy.machines {
+            match &round.machines {
+                None => found.push((
+                    Kind::Unmeasured,
+                    "machines unread".to_owned(),
+                    "machine state could not be read".to_owned(),
+                )),
+                Some(state) => {
+                    for id in &state.unhealthy {
+                        *self.unhealthy_machines.entry(id.clone()).or_default() += 1;
+                    }
+                    if let Some(text) = no_machines_started(state) {
+                        found.push((Kind::Failed, "machines none".to_owned(), text));
+                    } else if !state.healthy() {
+                        found.push((
+                            Kind::Failed,
+                            "machines unhealthy".to_owned(),
+                            unhealthy(state),
+                        ));
+                    }
+                    self.last_machines = Some(state.clone());
+                }
+            }
+        }
+        if round.samples.is_empty() && policy.endpoints.is_empty() && !policy.machines {
+            let text = "nothing was measured".to_owned();
+            found.push((Kind::Unmeasured, text.clone(), text));
+        }
+
+        self.rounds += 1;
+        let kind = if found.iter().any(|(k, ..)| *k == Kind::Failed) {
+            Some(Kind::Failed)
+        } else if found.iter().any(|(k, ..)| *k == Kind::Unmeasured) {
+            Some(Kind::Unmeasured)
+        } else {
+            None
+        };
+        match kind {
+            None => {
+                self.healthy += 1;
+                self.success_streak += 1;
+                self.error_streak = 0;
+            }
+            Some(Kind::Failed) => {
+                self.failed += 1;
+                self.success_streak = 0;
+                self.error_streak = 0;
+            }
+            Some(Kind::Unmeasured) => {
+                self.unmeasured += 1;
+                self.success_streak = 0;
+                self.error_streak += 1;
+                self.last_error = found
+                    .iter()
+                    .find(|(k, ..)| *k == Kind::Unmeasured)
+                    .map(|(.., text)| text.clone());
+            }
+        }
+        self.longest_success = self.longest_success.max(self.success_streak);
+        self.longest_error = self.longest_error.max(self.error_streak);
+
+        let mut seen: Vec<&str> = Vec::new();
+        for (kind, key, text) in &found {
+            if seen.contains(&key.as_str()) {
+                continue;
+            }
+            seen.push(key);
+            match self.problems.iter_mut().find(|p| p.key == *key) {
+                Some(problem) => {
+                    problem.rounds += 1;
+                    problem.text.clone_from(text);
+                }
+                None => self.problems.push(Problem {
+                    kind: *kind,
+                    key: key.clone(),
+                    text: text.clone(),
+                    rounds: 1,
+                }),
+            }
+        }
+    }
+
+    fn endpoint(&mut self, path: &str) -> &mut EndpointStats {
+        let index = match self.endpoints.iter().position(|(p, _)| p == path) {
+            Some(index) => index,
+            None => {
+                self.endpoints
+                    .push((path.to_owned(), EndpointStats::default()));
+                self.endpoints.len() - 1
+            }
+        };
+        &mut self.endpoints[index].1
+    }
+
+    /// The problem of this kind seen in the most rounds; the first seen wins a tie.
+    fn worst(&self, kind: Kind) -> Option<&Problem> {
+        let mut worst: Option<&Problem> = None;
+        for problem in self.problems.iter().filter(|p| p.kind == kind) {
+            if worst.is_none_or(|w| problem.rounds > w.rounds) {
+                worst = Some(problem);
+            }
+        }
+        worst
+    }
+
+    /// Most failures, then most errors, then the highest p95; the first configured wins a tie.
+    fn worst_endpoint(&self) -> Option<(&str, &EndpointStats)> {
+        let rank = |s: &EndpointStats| (s.failed, s.errors, p95(&s.latencies));
+        let mut worst: Option<(&str, &EndpointStats)> = None;
+        for (path, stats) in &self.endpoints {
+            if worst.is_none_or(|(_, w)| rank(stats) > rank(w)) {
+                worst = Some((path, stats));
+            }
+        }
+        worst
+    }
+}
+
+fn no_machines_started(state: &MachineState) -> Option<String> {
+    match (state.started, state.total) {
+        (0, 0) => Some("0 machines started on the new version".to_owned()),
+        (0, total) => Some(format!("0 of {total} machines started on the new version")),
+        _ => None,
+    }
+}
+
+fn unhealthy(state: &MachineState) -> String {
+    let mut text = format!(
+        "{} of {} machines started and {} with checks passing on the new version",
+        state.started, state.total, state.checks_passing
+    );
+    if !state.unhealthy.is_empty() {
+        text.push_str(&format!(" (not healthy: {})", state.unhealthy.join(", ")));
+    }
+    text
+}
+
+fn note(text: String) -> Evidence {
+    Evidence::Note { text }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config::{Endpoint, Fallback};
+
+    const SICK_MACHINE: &str = "148ed193b95089";
+
+    fn policy() -> HealthPolicy {
+        HealthPolicy {
+            initial_delay: Duration::from_secs(10),
+            interval: Duration::from_secs(10),
+            deadline: Duration::from_secs(300),
+            consecutive_successes: 3,
+            failure_limit: 0,
+            consecutive_error_limit: 4,
+            request_timeout: Duration::from_secs(5),
+            p95_latency: None,
+            machines: false,
+            tls_min_days: None,
+            headers: Vec::new(),
+            endpoints: vec![Endpoint {
+                path: "/health".to_owned(),
+                status: vec![200],
+                json: BTreeMap::new(),
+                fallback: Some(Fallback {
+                    path: "/".to_owned(),
+                    status: vec![200, 302],
+                }),
+                prometheus: false,
+            }],
+        }
+    }
+
+    fn sample(via: Via, outcome: Outcome, ms: Option<u64>) -> Sample {
+        Sample {
+            endpoint: "/health".to_owned(),
+            via,
+            outcome,
+            latency: ms.map(Duration::from_millis),
+        }
+    }
+
+    fn failure(reason: &str) -> Outcome {
+        Outcome::Failure {
+            reason: reason.to_owned(),
+        }
+    }
+
+    fn machines(started: usize, total: usize, checks_passing: usize) -> Option<MachineState> {
+        let unhealthy = if checks_passing < total {
+            vec![SICK_MACHINE.to_owned()]
+        } else {
+            Vec::new()
+        };
+        Some(MachineState {
+            started,
+            total,
+            checks_passing,
+            unhealthy,
+        })
+    }
+
+    /// One round per letter, 10s apart from 10s on. Every round but `Z`, `U` and `N` finds the
+    /// two machines of the new version healthy.
+    ///
+    /// S success 100ms · L success 400ms · B success from the fallback · F answered 503 ·
+    /// D answered degraded JSON · G the fallback answered 404 · E connection refused ·
+    /// M /health not probed · Z 0 machines · U a machine failing its checks · N machines unread
+    fn script(letters: &str) -> Vec<Round> {
+        letters
+            .chars()
+            .enumerate()
+            .map(|(i, letter)| {
+                let ok = sample(Via::Endpoint, Outcome::Success, Some(100));
+                let (samples, machines) = match letter {
+                    'S' => (vec![ok], machines(2, 2, 2)),
+                    'L' => (
+                        vec![sample(Via::Endpoint, Outcome::Success, Some(400))],
+                        machines(2, 2, 2),
+                    ),
+                    'B' => (
+                        vec![sample(Via::Fallback, Outcome::Success, Some(100))],
+                        machines(2, 2, 2),
+                    ),
+                    'F' => (
+                        vec![sample(Via::Endpoint, failure("answered 503"), Some(50))],
+                        machines(2, 2, 2),
+                    ),
+                    'D' => (
+                        vec![sample(
+                            Via::Endpoint,
+                            failure(r#"answered {"status":"degraded"}"#),
+                            Some(80),
+                        )],
+                        machines(2, 2, 2),
+                    ),
+                    'G' => (
+                        vec![sample(Via::Fallback, failure("answered 404"), Some(60))],
+                        machines(2, 2, 2),
+                    ),
+                    'E' => (
+                        vec![sample(
+                            Via::Endpoint,
+                            Outcome::Error {
+                                reason: "connection refused".to_owned(),
+                            },
+                            None,
+                        )],
+                        machines(2, 2, 2),
+                    ),
+                    'M' => (Vec::new(), machines(2, 2, 2)),
+                    'Z' => (vec![ok], machines(0, 0, 0)),
+                    'U' => (vec![ok], machines(2, 2, 1)),
+                    'N' => (vec![ok], None),
+                    other => panic!("no round is scripted by {other:?}"),
+                };
+                Round {
+                    offset: Duration::from_secs(10 + 10 * i as u64),
+                    samples,
+                    machines,
+                }
+            })
+            .collect()
+    }
+
+    fn notes(verdict: &Verdict) -> Vec<&str> {
+        verdict
+            .evidence
+            .iter()
+            .filter_map(|e| match e {
+                Evidence::Note { text } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    type Tweak = fn(&mut HealthPolicy);
+
+    #[test]
+    fn rounds_decide_by_streaks_limits_and_deadline() {
+        let table: &[(&str, Tweak, &str, bool, Status, &str)] = &[
+            (
+                "three healthy rounds in a row pass",
+                |_| {},
+                "SSS",
+                false,
+                Status::Pass,
+                "3 rounds in a row healthy (p95 100ms)",
+            ),
+            (
+                "two are not yet enough",
+                |_| {},
+                "SS",
+                false,
+                Status::Pending,
+                "2 of 3 rounds in a row healthy so far (0 failed, 0 could not measure)",
+            ),
+            (
+                "no rounds is pending, not a pass",
+                |_| {},
+                "",
+                false,
+                Status::Pending,
+                "no health rounds yet",
+            ),
+            (
+                "a tolerated failure breaks the streak, which starts again",
+                |p| p.failure_limit = 1,
+                "SSFSSS",
+                false,
+                Status::Pass,
+                "3 rounds in a row healthy (p95 100ms)",
+            ),
+            (
+                "the streak counts only rounds after the failure",
+                |p| p.failure_limit = 1,
+                "SSFSS",
+                false,
+                Status::Pending,
+                "2 of 3 rounds in a row healthy so far (1 failed, 0 could not measure)",
+            ),
+            (
+                "failure_limit 0: one bad answer fails",
+                |_| {},
+                "D",
+                false,
+                Status::Fail,
+                r#"/health answered {"status":"degraded"} in 1 of 1 rounds (failure_limit 0)"#,
+            ),
+            (
+                "a failing fallback names both paths",
+                |_| {},
+                "SG",
+                false,
+                Status::Fail,
+                "/health (fallback /) answered 404 in 1 of 2 rounds (failure_limit 0)",
+            ),
+            (
+                "the fallback answering well is a success",
+                |_| {},
+                "BSB",
+                false,
+                Status::Pass,
+                "3 rounds in a row healthy (p95 100ms)",
+            ),
+            (
+                "flapping is pending while rounds come",
+                |p| p.failure_limit = 10,
+                "SFSFSF",
+                false,
+                Status::Pending,
+                "0 of 3 rounds in a row healthy so far (3 failed, 0 could not measure)",
+            ),
+            (
+                "flapping never reaches the streak: fail when the rounds end",
+                |p| p.failure_limit = 10,
+                "SFSFSF",
+                true,
+                Status::Fail,
+                "no 3 rounds in a row healthy by the 5m deadline (longest 1; 3 failed, 0 could not measure)",
+            ),
+            (
+                "flapping until a round comes after the deadline",
+                |p| {
+                    p.failure_limit = 10;
+                    p.deadline = Duration::from_secs(45);
+                },
+                "SFSFS",
+                false,
+                Status::Fail,
+                "no 3 rounds in a row healthy by the 45s deadline (longest 1; 2 failed, 0 could not measure)",
+            ),
+            (
+                "failures past failure_limit fail",
+                |p| p.failure_limit = 2,
+                "FSFSF",
+                false,
+                Status::Fail,
+                "/health answered 503 in 3 of 5 rounds (failure_limit 2)",
+            ),
+            (
+                "failures up to failure_limit are tolerated",
+                |p| p.failure_limit = 2,
+                "FSF",
+                false,
+                Status::Pending,
+                "0 of 3 rounds in a row healthy so far (2 failed, 0 could not measure)",
+            ),
+            (
+                "errors in a row past consecutive_error_limit fail",
+                |p| p.consecutive_error_limit = 2,
+                "SEEE",
+                false,
+                Status::Fail,
+                "could not measure in 3 rounds in a row (consecutive_error_limit 2): /health connection refused",
+            ),
+            (
+                "errors that are not in a row do not fail",
+                |p| p.consecutive_error_limit = 2,
+                "EESEE",
+                false,
+                Status::Pending,
+                "0 of 3 rounds in a row healthy so far (0 failed, 4 could not measure)",
+            ),
+            (
+                "a failed round also breaks an error streak",
+                |p| {
+                    p.consecutive_error_limit = 2;
+                    p.failure_limit = 1;
+                },
+                "EEFEE",
+                false,
+                Status::Pending,
+                "0 of 3 rounds in a row healthy so far (1 failed, 4 could not measure)",
+            ),
+            (
+                "errors do not count as failures",
+                |_| {},
+                "EESSS",
+                false,
+                Status::Pass,
+                "3 rounds in a row healthy (p95 100ms)",
+            ),
+            (
+                "an endpoint with no sample could not be measured",
+                |_| {},
+                "MMMMM",
+                false,
+                Status::Fail,
+                "could not measure in 5 rounds in a row (consecutive_error_limit 4): /health was not probed",
+            ),
+            (
+                "the deadline reached while pending fails",
+                |_| {},
+                "SS",
+                true,
+                Status::Fail,
+                "no 3 rounds in a row healthy by the 5m deadline (longest 2; 0 failed, 0 could not measure)",
+            ),
+            (
+                "a round after the deadline does not complete the streak",
+                |p| p.deadline = Duration::from_secs(25),
+                "SSS",
+                false,
+                Status::Fail,
+                "no 3 rounds in a row healthy by the 25s deadline (longest 2; 0 failed, 0 could not measure)",
+            ),
+            (
+                "a round exactly at the deadline counts",
+                |p| p.deadline = Duration::from_secs(30),
+                "SSS",
+                false,
+                Status::Pass,
+                "3 rounds in a row healthy (p95 100ms)",
+            ),
+            (
+                "p95 over the limit fails although every round was healthy",
+                |p| p.p95_latency = Some(Duration::from_millis(300)),
+                "SSL",
+                false,
+                Status::Fail,
+                "p95 latency 400ms is over the 300ms limit (after 3 rounds in a row healthy)",
+            ),
+            (
+                "p95 at the limit passes",
+                |p| p.p95_latency = Some(Duration::from_millis(400)),
+                "SSL",
+                false,
+                Status::Pass,
+                "3 rounds in a row healthy (p95 400ms)",
+            ),
+            (
+                "p95 is judged at the end, not while pending",
+                |p| p.p95_latency = Some(Duration::from_millis(300)),
+                "LL",
+                false,
+                Status::Pending,
+                "2 of 3 rounds in a row healthy so far (0 failed, 0 could not measure)",
+            ),
+            (
+                "machines: healthy machines and endpoints pass",
+                |p| p.machines = true,
+                "SSS",
+                false,
+                Status::Pass,
+                "3 rounds in a row healthy (p95 100ms)",
+            ),
+            (
+                "machines: zero machines fails, said plainly",
+                |p| p.machines = true,
+                "Z",
+                false,
+                Status::Fail,
+                "0 machines started on the new version",
+            ),
+            (
+                "machines: zero machines is a failed round under failure_limit",
+                |p| {
+                    p.machines = true;
+                    p.failure_limit = 2;
+                },
+                "ZZ",
+                false,
+                Status::Pending,
+                "0 of 3 rounds in a row healthy so far (2 failed, 0 could not measure)",
+            ),
+            (
+                "machines: zero machines in the last read is the cause at the deadline",
+                |p| {
+                    p.machines = true;
+                    p.failure_limit = 5;
+                },
+                "SZ",
+                true,
+                Status::Fail,
+                "0 machines started on the new version",
+            ),
+            (
+                "machines: a machine failing its checks fails the round",
+                |p| p.machines = true,
+                "SU",
+                false,
+                Status::Fail,
+                "2 of 2 machines started and 1 with checks passing on the new version (not healthy: 148ed193b95089) in 1 of 2 rounds (failure_limit 0)",
+            ),
+            (
+                "machines: unread machine state could not be measured",
+                |p| p.machines = true,
+                "NNNNN",
+                false,
+                Status::Fail,
+                "could not measure in 5 rounds in a row (consecutive_error_limit 4): machine state could not be read",
+            ),
+            (
+                "machines: ignored with `machines: false`",
+                |_| {},
+                "ZUN",
+                false,
+                Status::Pass,
+                "3 rounds in a row healthy (p95 100ms)",
+            ),
+        ];
+        for (name, tweak, letters, finished, status, summary) in table {
+            let mut policy = policy();
+            tweak(&mut policy);
+            let rounds = script(letters);
+            let verdict = evaluate(&policy, &rounds, *finished);
+            assert_eq!(verdict.gate, GateId::Health, "{name}");
+            assert_eq!(
+                (verdict.status, verdict.summary.as_str()),
+                (*status, *summary),
+                "{name}"
+            );
+            assert!(!verdict.summary.contains('\n'), "{name}: one line");
+            assert_eq!(
+                decided(&policy, &rounds),
+                evaluate(&policy, &rounds, false).status != Status::Pending,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn p95_is_the_nearest_rank() {
+        let table: &[(&[u64], Option<u64>)] = &[
+            (&[], None),
+            (&[7], Some(7)),
+            (&[1, 2], Some(2)),
+            (&[300, 100, 200], Some(300)),
+            (&[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], Some(10)),
+            // ceil(0.95 × 20) = 19: the second largest.
+            (
+                &[
+                    20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1,
+                ],
+                Some(19),
+            ),
+            // ceil(0.95 × 21) = 20.
+            (
+                &[
+                    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+                ],
+                Some(20),
+            ),
+            (&[5, 5, 5, 1000], Some(1000)),
+        ];
+        for (ms, expected) in table {
+            let latencies: Vec<Duration> = ms.iter().map(|&m| Duration::from_millis(m)).collect();
+            assert_eq!(
+                p95(&latencies),
+                expected.map(Duration::from_millis),
+                "{ms:?}"
+            );
+        }
+        let hundred: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(p95(&hundred), Some(Duration::from_millis(95)));
+    }
+
+    #[test]
+    fn decided_says_whether_more_rounds_are_needed() {
+        let table = [
+            ("", false),
+            ("SS", false),
+            ("SSS", true),
+            ("F", true),
+            ("EEEE", false),
+            ("EEEEE", true),
+        ];
+        for (letters, expected) in table {
+            assert_eq!(decided(&policy(), &script(letters)), expected, "{letters}");
+        }
+    }
+
+    #[test]
+    fn evidence_tells_successes_failures_and_errors_apart() {
+        let mut policy = policy();
+        policy.failure_limit = 5;
+        policy.machines = true;
+        policy.p95_latency = Some(Duration::from_secs(3));
+        let verdict = evaluate(&policy, &script("SFEUSS"), true);
+        assert_eq!(
+            (verdict.status, verdict.summary.as_str()),
+            (
+                Status::Fail,
+                "no 3 rounds in a row healthy by the 5m deadline (longest 2; 2 failed, 1 could not measure)"
+            )
+        );
+        assert_eq!(
+            notes(&verdict),
+            [
+                "rounds: 6 taken; 3 healthy, 2 failed (failure_limit 5), 1 could not measure",
+                "in a row: 2 healthy now, longest 2 (need 3); 0 could not measure now, longest 1 (consecutive_error_limit 4)",
+                "p95 latency 100ms (nearest rank over 5 answered samples; limit 3s)",
+                "failed: /health answered 503 in 1 of 6 rounds",
+                "could not measure: /health connection refused in 1 of 6 rounds",
+                "failed: 2 of 2 machines started and 1 with checks passing on the new version (not healthy: 148ed193b95089) in 1 of 6 rounds",
+                "worst endpoint: /health (4 ok, 1 failed, 1 could not measure, p95 100ms)",
+                "machines not healthy on the new version: 148ed193b95089 (1 of 6 rounds)",
+                "machines of the new version, last read: 2 of 2 started, 2 with checks passing",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_worst_endpoint_and_the_fallback_are_named() {
+        let mut policy = policy();
+        policy.failure_limit = 5;
+        policy.endpoints.push(Endpoint {
+            path: "/metrics".to_owned(),
+            status: vec![200],
+            json: BTreeMap::new(),
+            fallback: None,
+            prometheus: true,
+        });
+        let metrics = |outcome: Outcome, ms: Option<u64>| Sample {
+            endpoint: "/metrics".to_owned(),
+            via: Via::Endpoint,
+            outcome,
+            latency: ms.map(Duration::from_millis),
+        };
+        let rounds: Vec<Round> = [
+            (
+                sample(Via::Fallback, Outcome::Success, Some(90)),
+                metrics(failure("is not Prometheus text"), Some(30)),
+            ),
+            (
+                sample(Via::Endpoint, Outcome::Success, Some(110)),
+                metrics(Outcome::Success, Some(20)),
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (health, metrics))| Round {
+            offset: Duration::from_secs(10 + 10 * i as u64),
+            samples: vec![health, metrics],
+            machines: None,
+        })
+        .collect();
+        let verdict = evaluate(&policy, &rounds, false);
+        assert_eq!(verdict.status, Status::Pending);
+        let notes = notes(&verdict);
+        for expected in [
+            "failed: /metrics is not Prometheus text in 1 of 2 rounds",
+            "worst endpoint: /metrics (1 ok, 1 failed, 0 could not measure, p95 30ms)",
+            "/health was answered by its fallback in 1 of 2 rounds",
+            "machine state not gated (`machines: false`)",
+            "p95 latency 110ms (nearest rank over 4 answered samples; no limit set)",
+        ] {
+            assert!(notes.contains(&expected), "{expected:?} in {notes:#?}");
+        }
+    }
+
+    #[test]
+    fn rounds_after_the_decision_or_the_deadline_are_noted_not_counted() {
+        let verdict = evaluate(&policy(), &script("SSSFF"), false);
+        assert_eq!(verdict.status, Status::Pass);
+        assert!(
+            notes(&verdict).contains(&"2 later rounds ignored: the gate was decided by round 3")
+        );
+
+        let mut short = policy();
+        short.deadline = Duration::from_secs(25);
+        let verdict = evaluate(&short, &script("SSS"), false);
+        assert!(notes(&verdict)
+            .contains(&"a round at 30s came after the 25s deadline and was not counted"));
+    }
+
+    #[test]
+    fn zero_machines_of_many_started_is_said_plainly() {
+        let mut policy = policy();
+        policy.machines = true;
+        let round = Round {
+            offset: Duration::from_secs(10),
+            samples: vec![sample(Via::Endpoint, Outcome::Success, Some(100))],
+            machines: Some(MachineState {
+                started: 0,
+                total: 3,
+                checks_passing: 0,
+                unhealthy: vec!["a".to_owned(), "b".to_owned(), "c".to_owned()],
+            }),
+        };
+        let verdict = evaluate(&policy, &[round], false);
+        assert_eq!(
+            (verdict.status, verdict.summary.as_str()),
+            (Status::Fail, "0 of 3 machines started on the new version")
+        );
+    }
+}
