@@ -123,11 +123,23 @@ impl Client {
         token: Option<&Secret>,
         retry: RetryPolicy,
     ) -> Result<Client, GitHubError> {
+        let shown = url::Url::parse(api_url)
+            .map(|mut u| {
+                let _ = u.set_password(None);
+                let _ = u.set_username("");
+                u.to_string()
+            })
+            .unwrap_or_else(|_| "(not a URL)".to_owned());
         let bad = |detail: String| GitHubError::BadUrl {
-            url: api_url.to_owned(),
+            url: shown.clone(),
             detail,
         };
         let parsed = url::Url::parse(api_url).map_err(|e| bad(e.to_string()))?;
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(bad(
+                "remove `user:password@` from it: the token goes in GITHUB_TOKEN".to_owned(),
+            ));
+        }
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
             return Err(bad(
                 "use an http(s) URL such as https://api.github.com".to_owned()
@@ -254,6 +266,35 @@ impl Client {
         .then_some(Duration::from_secs(60))
     }
 
+    /// Rate-limit answers waited out for one request before giving up (GitHub asks clients to back
+    /// off, not to hammer: reference A8).
+    const RATE_LIMIT_RETRIES: u32 = 3;
+
+    /// Waits as a rate-limit answer asks: at least 1 s, doubling on each repeat, at most
+    /// `RATE_LIMIT_RETRIES` times for one request.
+    async fn rate_limited(
+        &self,
+        asked: Duration,
+        waits: &mut u32,
+        url: &str,
+    ) -> Result<(), GitHubError> {
+        *waits += 1;
+        if *waits > Self::RATE_LIMIT_RETRIES {
+            return Err(GitHubError::Unavailable {
+                url: url.to_owned(),
+                detail: format!(
+                    "still rate-limited after {} waits",
+                    Self::RATE_LIMIT_RETRIES
+                ),
+            });
+        }
+        self.count(|s| s.rate_limit_waits += 1);
+        let wait = asked
+            .max(Duration::from_secs(1))
+            .saturating_mul(1 << (*waits - 1));
+        self.wait(wait, url, "GitHub's rate limit").await
+    }
+
     async fn wait(&self, wait: Duration, url: &str, why: &str) -> Result<(), GitHubError> {
         let limit = self.retry.max_rate_limit_wait;
         let remaining = self
@@ -289,6 +330,7 @@ impl Client {
     /// A GET under the retry policy. `Ok` holds a 2xx or a 304.
     async fn get_answer(&self, url: &str, etag: Option<&str>) -> Result<Answer, GitHubError> {
         let mut attempt = 0;
+        let mut rate_limit_waits = 0;
         loop {
             attempt += 1;
             let result = self.send("GET", url, None, etag).await;
@@ -300,8 +342,8 @@ impl Client {
                 }
                 Ok(answer) => {
                     if let Some(wait) = Self::rate_limit_wait(answer) {
-                        self.count(|s| s.rate_limit_waits += 1);
-                        self.wait(wait, url, "GitHub's rate limit").await?;
+                        self.rate_limited(wait, &mut rate_limit_waits, url).await?;
+                        attempt -= 1;
                         continue;
                     }
                     if !answer.status.is_server_error() || attempt >= self.retry.attempts {
@@ -347,6 +389,18 @@ impl Client {
             .await?;
         if answer.status == StatusCode::NOT_MODIFIED {
             self.count(|s| s.not_modified += 1);
+            // An ETag covers the body, not the `Link` header: a full last page stays the same
+            // when items are added on a new page after it. Read that one page again in full.
+            if cached
+                .as_ref()
+                .is_some_and(|c| c.next.is_none() && full_page(&c.body))
+            {
+                self.cache
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&url);
+                return Box::pin(self.get_page(path)).await;
+            }
             if let Some(cached) = cached {
                 return Ok(Page {
                     body: cached.body,
@@ -408,16 +462,14 @@ impl Client {
         body: Option<&serde_json::Value>,
     ) -> Result<(u16, String), GitHubError> {
         let url = self.url(path);
+        let mut rate_limit_waits = 0;
         loop {
             let answer = self.send(method, &url, body, None).await?;
             if answer.status.is_success() {
                 return Ok((answer.status.as_u16(), answer.body));
             }
             match Self::rate_limit_wait(&answer) {
-                Some(wait) => {
-                    self.count(|s| s.rate_limit_waits += 1);
-                    self.wait(wait, &url, "GitHub's rate limit").await?;
-                }
+                Some(wait) => self.rate_limited(wait, &mut rate_limit_waits, &url).await?,
                 None => return Err(http_error(method, &url, &answer)),
             }
         }
@@ -459,6 +511,20 @@ fn http_error(method: &'static str, url: &str, answer: &Answer) -> GitHubError {
         status: answer.status.as_u16(),
         message,
     }
+}
+
+/// Whether a page holds 100 items (`per_page` at its maximum): a JSON array, or the first array
+/// in an object (`check_runs`, `statuses`, `workflow_runs`).
+fn full_page(body: &str) -> bool {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
+        return false;
+    };
+    let items = match &value {
+        serde_json::Value::Array(items) => Some(items.len()),
+        serde_json::Value::Object(map) => map.values().find_map(|v| v.as_array().map(Vec::len)),
+        _ => None,
+    };
+    items.is_some_and(|n| n >= 100)
 }
 
 /// The `rel="next"` URL of a `Link` header.

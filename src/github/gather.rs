@@ -142,8 +142,9 @@ pub async fn protection_checks(
         Ok(body) => Ok(Readable::Read(
             decode::<RequiredStatusChecks>(&path, &body)?.required(),
         )),
-        Err(error) if error.status() == Some(404) => Ok(Readable::Read(Vec::new())),
-        Err(error) if error.status() == Some(403) => {
+        // The branch says it is protected, so a 404 here cannot mean "no protection": like a 403,
+        // it is "not visible to this token" (reference A3).
+        Err(error) if matches!(error.status(), Some(403 | 404)) => {
             // The default GITHUB_TOKEN cannot read protection; the branch's partial view can help.
             match branch
                 .protection

@@ -47,8 +47,48 @@ pub async fn start_check_run(
     if let Some(url) = details_url {
         body["details_url"] = json!(url);
     }
-    let (_, answer) = client.write("POST", &path, Some(&body)).await?;
-    Ok(decode::<Id>(&path, &answer)?.id)
+    match client.write("POST", &path, Some(&body)).await {
+        Ok((_, answer)) => match decode::<Id>(&path, &answer) {
+            Ok(id) => Ok(id.id),
+            // Created, but the answer was lost: re-read and take over our own run.
+            Err(error) => find_check_run(client, repo, sha, name).await?.ok_or(error),
+        },
+        Err(error) if error.status().is_none_or(|s| s >= 500) => {
+            find_check_run(client, repo, sha, name).await?.ok_or(error)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// The newest unfinished check run called `name` on `sha`, after a create whose answer was lost.
+async fn find_check_run(
+    client: &Client,
+    repo: &Repo,
+    sha: &str,
+    name: &str,
+) -> Result<Option<u64>, GitHubError> {
+    #[derive(Deserialize)]
+    struct Runs {
+        check_runs: Vec<Run>,
+    }
+    #[derive(Deserialize)]
+    struct Run {
+        id: u64,
+        status: String,
+    }
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("check_name", name)
+        .append_pair("filter", "latest")
+        .append_pair("per_page", "100")
+        .finish();
+    let path = format!("/repos/{repo}/commits/{sha}/check-runs?{query}");
+    let runs: Runs = decode(&path, &client.get(&path).await?)?;
+    Ok(runs
+        .check_runs
+        .into_iter()
+        .filter(|r| r.status != "completed")
+        .map(|r| r.id)
+        .max())
 }
 
 /// `PATCH /repos/{o}/{r}/check-runs/{id}`: completed, with the conclusion and the report.
@@ -68,7 +108,21 @@ pub async fn complete_check_run(
         "completed_at": rfc3339(completed_at),
         "output": { "title": title, "summary": summary },
     });
-    client.write("PATCH", &path, Some(&body)).await.map(drop)
+    // Completing is idempotent (the same PATCH twice leaves the same check run), so unlike
+    // other writes it is tried again: a gate left in progress would block the PR for good.
+    let mut last_error = None;
+    for attempt in 0..3u64 {
+        match client.write("PATCH", &path, Some(&body)).await {
+            Ok(_) => return Ok(()),
+            Err(error) if error.status().is_some_and(|s| s < 500) => return Err(error),
+            Err(error) => last_error = Some(error),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1 + attempt)).await;
+    }
+    Err(last_error.unwrap_or_else(|| GitHubError::Unavailable {
+        url: path,
+        detail: "no answer".to_owned(),
+    }))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -173,13 +227,12 @@ pub async fn upsert_comment(
     if after.len() > 1 {
         let keep = after[0].0.id;
         for (duplicate, _) in &after[1..] {
-            client
-                .write(
-                    "DELETE",
-                    &format!("/repos/{repo}/issues/comments/{}", duplicate.id),
-                    None,
-                )
-                .await?;
+            let path = format!("/repos/{repo}/issues/comments/{}", duplicate.id);
+            match client.write("DELETE", &path, None).await {
+                // Another run removed it first: the goal is reached.
+                Err(error) if error.status() == Some(404) => {}
+                result => drop(result?),
+            }
         }
         if let CommentAction::Created(id) = action {
             if id != keep {
@@ -195,6 +248,25 @@ pub async fn upsert_comment(
         }
     }
     Ok(action)
+}
+
+/// Deletes shipgate's comments for `key` (e.g. the "invalid config" one, once the config is fixed).
+pub async fn delete_comments(
+    client: &Client,
+    repo: &Repo,
+    pr: u64,
+    key: &str,
+    login: Option<&str>,
+) -> Result<usize, GitHubError> {
+    let found = own_comments(client, repo, pr, key, login).await?;
+    for (comment, _) in &found {
+        let path = format!("/repos/{repo}/issues/comments/{}", comment.id);
+        match client.write("DELETE", &path, None).await {
+            Err(error) if error.status() == Some(404) => {}
+            result => drop(result?),
+        }
+    }
+    Ok(found.len())
 }
 
 /// `POST /repos/{o}/{r}/deployments`: never auto-merges and never re-checks contexts (shipgate
@@ -306,7 +378,21 @@ pub async fn dispatch_workflow(
     }
     let path = format!("/repos/{repo}/actions/workflows/{workflow}/dispatches");
     let body = json!({ "ref": git_ref, "inputs": inputs, "return_run_details": true });
-    let (status, answer) = client.write("POST", &path, Some(&body)).await?;
+    let (status, answer) = match client.write("POST", &path, Some(&body)).await {
+        Ok(answered) => answered,
+        // The dispatch may have happened even though its answer was lost: look before failing,
+        // so a rollback is neither reported as not started nor started twice.
+        Err(error) if error.status().is_none_or(|s| s >= 500) => {
+            let found =
+                find_run_by_correlation(client, repo, workflow, correlation_id, since).await?;
+            return if found.run_id.is_some() {
+                Ok(found)
+            } else {
+                Err(error)
+            };
+        }
+        Err(error) => Err(error)?,
+    };
     if status == 200 {
         if let Ok(details) = serde_json::from_str::<Details>(&answer) {
             if details.workflow_run_id.is_some() {
@@ -352,9 +438,12 @@ async fn find_run_by_correlation(
     for attempt in 0..5u32 {
         let runs: Runs = decode(&path, &client.get(&path).await?)?;
         let found = runs.workflow_runs.into_iter().find(|run| {
-            [&run.display_title, &run.name]
-                .iter()
-                .any(|t| t.as_deref().is_some_and(|t| t.contains(correlation_id)))
+            [&run.display_title, &run.name].iter().any(|t| {
+                t.as_deref().is_some_and(|t| {
+                    t.split(|c: char| c.is_whitespace() || "()[],;:".contains(c))
+                        .any(|word| word == correlation_id)
+                })
+            })
         });
         if let Some(run) = found {
             return Ok(Dispatched {

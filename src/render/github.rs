@@ -3,9 +3,9 @@
 
 use crate::decision::{Decision, Evidence, GateId, Outcome};
 
-/// GitHub rejects an issue comment body over 65,536 characters.
+/// GitHub rejects an issue comment body over 65,536 characters (kept in bytes, to be safe).
 pub const COMMENT_LIMIT: usize = 65_536;
-/// ... and a check run's `output.summary` (or `text`) over 65,535.
+/// ... and a check run's `output.summary` (or `text`) over 65,535 bytes.
 pub const CHECK_RUN_LIMIT: usize = 65_535;
 /// A check run title is shown on one line; keep it short.
 const TITLE_LIMIT: usize = 200;
@@ -110,10 +110,11 @@ pub fn check_run_output(decision: &Decision, run_url: Option<&str>) -> (String, 
     )
 }
 
-/// Cuts `text` to at most `limit` characters at a line boundary, closes an open `<details>`,
-/// and says where the whole report is.
+/// Cuts `text` to at most `limit` bytes (GitHub measures a check run's summary in bytes, and
+/// bytes are never fewer than characters) at a line boundary, closes an open `<details>`, and
+/// says where the whole report is.
 pub fn truncate(text: &str, limit: usize, run_url: Option<&str>) -> String {
-    if text.chars().count() <= limit {
+    if text.len() <= limit {
         return text.to_owned();
     }
     let footer = match run_url {
@@ -121,19 +122,21 @@ pub fn truncate(text: &str, limit: usize, run_url: Option<&str>) -> String {
         None => "\n\n… truncated: the full report is in the run's log.".to_owned(),
     };
     let closing = "\n\n</details>";
-    let budget = limit.saturating_sub(footer.chars().count() + closing.chars().count());
+    let budget = limit.saturating_sub(footer.len() + closing.len());
     let mut kept = String::new();
-    let mut count = 0;
     for line in text.split_inclusive('\n') {
-        let length = line.chars().count();
-        if count + length > budget {
+        if kept.len() + line.len() > budget {
             break;
         }
         kept.push_str(line);
-        count += length;
     }
     if kept.is_empty() {
-        kept = text.chars().take(budget).collect();
+        for c in text.chars() {
+            if kept.len() + c.len_utf8() > budget {
+                break;
+            }
+            kept.push(c);
+        }
     }
     let open = kept.matches("<details>").count() > kept.matches("</details>").count();
     if open {
@@ -182,7 +185,12 @@ mod tests {
             cut.matches("</details>").count()
         );
         let cut = truncate(&text, CHECK_RUN_LIMIT, None);
-        assert!(cut.chars().count() <= CHECK_RUN_LIMIT);
+        assert!(cut.len() <= CHECK_RUN_LIMIT);
+        // Multi-byte text: the limit is in bytes.
+        let wide = "- ✅ 检查通过 (check run success)\n".repeat(3000);
+        let cut = truncate(&wide, CHECK_RUN_LIMIT, None);
+        assert!(cut.len() <= CHECK_RUN_LIMIT, "{} bytes", cut.len());
+        assert!(cut.len() > CHECK_RUN_LIMIT - 200);
         assert_eq!(truncate("short", COMMENT_LIMIT, None), "short");
     }
 

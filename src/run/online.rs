@@ -57,7 +57,11 @@ pub fn github_error(error: GitHubError, repo: &Repo) -> RunError {
         ),
         Some(404) => input(error.to_string(), &format!("check that {repo} exists and that the token can see it (private repositories need a token)")),
         Some(422) => input(error.to_string(), "check --ref: it names no commit in this repository"),
-        Some(_) => RunError::Unavailable { message: error.to_string(), hints: vec!["GitHub answered with an error after retries; try again, or see https://www.githubstatus.com".to_owned()] },
+        Some(status) if status >= 500 || status == 408 || status == 429 => RunError::Unavailable {
+            message: error.to_string(),
+            hints: vec!["GitHub answered with an error after retries; try again, or see https://www.githubstatus.com".to_owned()],
+        },
+        Some(_) => input(error.to_string(), "GitHub refused the request as it stands; retrying will not help"),
         None => match error {
             GitHubError::BadUrl { .. } => input(error.to_string(), "set GITHUB_API_URL to https://api.github.com or https://HOST/api/v3"),
             _ => RunError::Unavailable { message: error.to_string(), hints: vec!["nothing was changed; run it again when GitHub answers".to_owned()] },
@@ -94,6 +98,7 @@ pub async fn required_checks(
     clock: &impl Fn() -> DateTime<Utc>,
 ) -> Result<(Verdict, String, DateTime<Utc>), RunError> {
     let repo = &request.repo;
+    let started = tokio::time::Instant::now();
     let client = client(ambient, repo, request.wait)?;
     let fail = |e: GitHubError| github_error(e, repo);
     let sha = gather::resolve_ref(&client, repo, request.git_ref)
@@ -108,6 +113,7 @@ pub async fn required_checks(
     };
     let rules = required_rules(&client, repo, policy, branch.as_deref()).await?;
     let poll = Poll {
+        started,
         wait: request.wait,
         interval: request.interval,
         own: OwnChecks::default(),
@@ -170,6 +176,8 @@ pub struct Rules {
 }
 
 pub struct Poll {
+    /// When the command began: `wait` counts from here, not from the first poll.
+    pub started: tokio::time::Instant,
     pub wait: Duration,
     pub interval: Duration,
     pub own: OwnChecks,
@@ -188,7 +196,7 @@ pub async fn poll_checks(
     poll: &Poll,
 ) -> Result<Verdict, RunError> {
     let fail = |e: GitHubError| github_error(e, repo);
-    let started = tokio::time::Instant::now();
+    let started = poll.started;
     let mut round = 0u32;
     loop {
         round += 1;
@@ -376,6 +384,7 @@ pub async fn gate(
     clock: &impl Fn() -> DateTime<Utc>,
 ) -> Result<Decision, RunError> {
     let wait = args.wait.unwrap_or(policy.wait);
+    let started = tokio::time::Instant::now();
     let client = client(ambient, repo, wait)?;
     let target = resolve_target(&client, repo, ambient, &args.target).await?;
     let run_url = ambient.run_url(&repo.to_string());
@@ -411,6 +420,7 @@ pub async fn gate(
         },
     };
     let poll = Poll {
+        started,
         wait,
         interval: policy.interval,
         own,
@@ -472,11 +482,13 @@ pub async fn readiness(
     args: &ReadinessArgs,
     clock: &impl Fn() -> DateTime<Utc>,
 ) -> Result<Decision, RunError> {
+    let started = tokio::time::Instant::now();
     let client = client(ambient, repo, Duration::from_secs(60))?;
     let fail = |e: GitHubError| github_error(e, repo);
     let target = resolve_target(&client, repo, ambient, &args.target).await?;
     let rules = required_rules(&client, repo, &env.checks, target.branch.as_deref()).await?;
     let poll = Poll {
+        started,
         wait: Duration::ZERO,
         interval: env.checks.interval,
         own: OwnChecks::default(),
@@ -520,8 +532,18 @@ pub async fn readiness(
             None => eprintln!("warning: --comment needs a pull request (--pr N, or a pull_request event); no comment written"),
             Some(pr) => {
                 let body = github::comment_body(&decision, &format!("readiness:{}", env.name), run_url.as_deref());
+                let key = format!("readiness:{}", env.name);
                 let result = match write::identity(&client).await {
-                    Ok(login) => write::upsert_comment(&client, repo, pr, &format!("readiness:{}", env.name), login.as_deref(), &body).await,
+                    Ok(login) => {
+                        let upserted = write::upsert_comment(&client, repo, pr, &key, login.as_deref(), &body).await;
+                        // The comment written while the config was invalid is now out of date.
+                        if upserted.is_ok() {
+                            if let Err(error) = write::delete_comments(&client, repo, pr, INVALID_CONFIG_KEY, login.as_deref()).await {
+                                tracing::warn!(%error, "could not remove the invalid-config comment");
+                            }
+                        }
+                        upserted
+                    }
                     Err(error) => Err(error),
                 };
                 match result {
@@ -558,6 +580,9 @@ pub async fn readiness(
     }
     Ok(decision)
 }
+
+/// The comment key used when the config is invalid and no `--environment` names the comment.
+const INVALID_CONFIG_KEY: &str = "readiness:config";
 
 /// `readiness --comment` when the config cannot be loaded: the comment says what to fix.
 pub async fn comment_invalid_config(

@@ -357,3 +357,70 @@ fn readiness_on_a_pr_that_breaks_the_config_says_so_in_the_comment() {
     );
     assert!(body.contains("hint: use one of: `rolling`"), "{body}");
 }
+
+#[test]
+fn a_404_on_protection_of_a_protected_branch_is_unknown_not_none() {
+    let fake = FakeGitHub::start();
+    hotdash(&fake);
+    fake.repo(REPO, |repo| {
+        // Protected, requiring `lint` in the partial view; the admin endpoint answers 404.
+        repo.set_branch_protection("main", branch_protection("everyone", &[("lint", None)]));
+        repo.set_classic_protection("*", ClassicProtection::NotProtected);
+    });
+    let out = run(shipgate_against(&fake)
+        .args(["checks", "--ref", "main", "--wait", "0", "--format", "json"]));
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let decision = json_out(&out);
+    assert_eq!(
+        decision["verdicts"][0]["summary"],
+        "missing: lint (never reported on this commit)"
+    );
+}
+
+#[test]
+fn rate_limits_are_waited_out_a_few_times_then_reported_unavailable() {
+    let fake = FakeGitHub::start();
+    hotdash(&fake);
+    fake.fail_next(
+        "/commits/main",
+        Fault::TooManyRequests {
+            retry_after_secs: 0,
+        },
+        1000,
+    );
+    let started = std::time::Instant::now();
+    let out = run(shipgate_against(&fake).args(["checks", "--ref", "main", "--wait", "0"]));
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("still rate-limited after 3 waits"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        fake.count("GET", "/commits/main"),
+        4,
+        "the first answer and three waits, not a flood"
+    );
+    // At least 1 s, doubling: 1 + 2 + 4 seconds.
+    assert!(started.elapsed() >= Duration::from_secs(7));
+}
+
+#[test]
+fn a_permanent_refusal_is_bad_input_not_unavailable() {
+    let fake = FakeGitHub::start();
+    hotdash(&fake);
+    fake.fail_next("/commits/main", Fault::Status(409), 1);
+    let out = run(shipgate_against(&fake).args(["checks", "--ref", "main", "--wait", "0"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("hint: GitHub refused the request as it stands"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        fake.count("GET", "/commits/main"),
+        1,
+        "a 4xx is not retried"
+    );
+}
