@@ -6,12 +6,16 @@
 //! draws from. The edges (`cli`, `env`, `run`, and later GitHub, fly and HTTP probes) gather facts,
 //! read the clock once, and write results; they hold no policy.
 
+#[macro_use]
+mod open_enum;
+
 pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod decision;
 pub mod env;
 pub mod facts;
+pub mod fly;
 pub mod gate;
 pub mod github;
 pub mod plan;

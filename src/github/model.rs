@@ -2,44 +2,7 @@
 //! not declared (serde skips them); fields GitHub may omit or null are `Option` or defaulted.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer};
-
-/// An enum of GitHub's that may grow: known values, or the text of an unknown one.
-macro_rules! open_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq)]
-        pub enum $name {
-            $($variant,)*
-            /// A value this version of shipgate does not know.
-            Other(String),
-        }
-
-        impl $name {
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $($name::$variant => $text,)*
-                    $name::Other(text) => text,
-                }
-            }
-        }
-
-        impl From<String> for $name {
-            fn from(text: String) -> Self {
-                match text.as_str() {
-                    $($text => $name::$variant,)*
-                    _ => $name::Other(text),
-                }
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                String::deserialize(deserializer).map($name::from)
-            }
-        }
-    };
-}
+use serde::Deserialize;
 
 open_enum!(
     /// `check_run.status` (spec component `check-run`; `waiting`, `requested` and `pending` are

@@ -8,6 +8,7 @@ mod checks;
 mod cli;
 mod config;
 mod fake_github_selftest;
+mod fly;
 mod github;
 mod github_writes;
 mod properties;

@@ -1,0 +1,359 @@
+//! A fake `flyctl` for tests: the real flags and JSON shapes (reference/flyctl.md) of
+//! `releases`, `status`, `machine list` and `deploy`, with state kept in the JSON file named by
+//! `FAKE_FLY_STATE`. Tests steer it through that file's `"behaviour"`:
+//!
+//! - `"ok"` (default): deploy succeeds; a new `complete` release, every machine on the new image;
+//! - `"fail"`: exit 1 with flyctl's health-check timeout error; the release is `failed`;
+//! - `"hang"`: sleeps (with a child process in its group), writing both pids to `"pid_file"`;
+//! - `"no_machines_started"`: exit 0, but every machine is left `stopped`;
+//! - `"critical_checks"`: exit 0, but every machine's checks are `critical`.
+//!
+//! The token is printed nowhere, except in one debug line when `FAKE_FLY_ECHO_TOKEN=1`.
+
+#![allow(clippy::disallowed_methods)] // a stand-in for flyctl, which reads its environment freely
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("__sleep") {
+        std::thread::sleep(Duration::from_secs(600));
+        return ExitCode::SUCCESS;
+    }
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("Error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[derive(Default)]
+struct Flags {
+    app: Option<String>,
+    config: Option<String>,
+    strategy: Option<String>,
+    image: Option<String>,
+    json: bool,
+    remote_only: bool,
+    yes: bool,
+}
+
+fn parse_flags(args: &[String], allowed: &[&str]) -> Result<Flags, String> {
+    let mut flags = Flags::default();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) if name.starts_with('-') => (name, Some(value.to_owned())),
+            _ => (arg.as_str(), None),
+        };
+        let long = match name {
+            "-a" => "--app",
+            "-c" => "--config",
+            "-i" => "--image",
+            "-j" => "--json",
+            "-y" | "--auto-confirm" => "--yes",
+            other => other,
+        };
+        if !long.starts_with('-') {
+            return Err(format!("unexpected argument {long:?}"));
+        }
+        if !allowed.contains(&long) {
+            return Err(format!("unknown flag: {long}"));
+        }
+        let mut value = || -> Result<String, String> {
+            inline
+                .clone()
+                .or_else(|| rest.next().cloned())
+                .ok_or_else(|| format!("flag needs an argument: {long}"))
+        };
+        match long {
+            "--app" => flags.app = Some(value()?),
+            "--config" => flags.config = Some(value()?),
+            "--strategy" => flags.strategy = Some(value()?),
+            "--image" => flags.image = Some(value()?),
+            "--json" => flags.json = true,
+            "--remote-only" => flags.remote_only = true,
+            "--yes" => flags.yes = true,
+            _ => return Err(format!("unknown flag: {long}")),
+        }
+    }
+    Ok(flags)
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let token = std::env::var("FLY_API_TOKEN").unwrap_or_default();
+    if std::env::var("FAKE_FLY_ECHO_TOKEN").as_deref() == Ok("1") {
+        eprintln!("DEBUG using access token {token}");
+    }
+    let (command, rest) = match args {
+        [first, second, rest @ ..] if is_machine(first) && second == "list" => {
+            ("machine list", rest)
+        }
+        [first, rest @ ..] => (first.as_str(), rest),
+        [] => return Err("no command given".to_owned()),
+    };
+    let flags = match command {
+        "releases" => parse_flags(rest, &["--app", "--config", "--json", "--image"])?,
+        "status" | "machine list" => parse_flags(rest, &["--app", "--config", "--json"])?,
+        "deploy" => parse_flags(
+            rest,
+            &[
+                "--app",
+                "--config",
+                "--strategy",
+                "--image",
+                "--remote-only",
+                "--yes",
+            ],
+        )?,
+        other => return Err(format!("unknown command \"{other}\" for \"flyctl\"")),
+    };
+    if token.trim().is_empty() {
+        return Err("No access token available. Please login with 'flyctl auth login'".to_owned());
+    }
+    let app = flags
+        .app
+        .clone()
+        .ok_or("the config for your app is missing an app name, add an app field to the fly.toml file or specify with the -a flag")?;
+    let path = state_path()?;
+    let mut state = load(&path, &app)?;
+    match command {
+        "releases" => print_json(&state["releases"], flags.json),
+        "machine list" => print_json(&state["machines"], flags.json),
+        "status" => {
+            let status = json!({
+                "AppURL": format!("https://{app}.fly.dev"),
+                "Deployed": true,
+                "Hostname": format!("{app}.fly.dev"),
+                "ID": app,
+                "Machines": state["machines"],
+                "Name": app,
+                "Organization": {"ID": "", "InternalNumericID": "1", "Name": "", "Slug": "personal", "RawSlug": "", "PaidPlan": false},
+                "PlatformVersion": "machines",
+                "Status": "deployed",
+                "Version": state["version"],
+            });
+            print_json(&status, flags.json)
+        }
+        _ => deploy(&path, &mut state, &app, &flags),
+    }
+}
+
+fn is_machine(word: &str) -> bool {
+    matches!(word, "machine" | "machines" | "m")
+}
+
+fn state_path() -> Result<PathBuf, String> {
+    std::env::var_os("FAKE_FLY_STATE")
+        .map(PathBuf::from)
+        .ok_or_else(|| "FAKE_FLY_STATE is not set".to_owned())
+}
+
+/// The state file, with defaults filled in: version 0, no releases, two started machines.
+fn load(path: &PathBuf, app: &str) -> Result<Value, String> {
+    let mut state: Value = match std::fs::read_to_string(path) {
+        Ok(text) if !text.trim().is_empty() => {
+            serde_json::from_str(&text).map_err(|e| format!("fake state: {e}"))?
+        }
+        _ => json!({}),
+    };
+    let object = state.as_object_mut().ok_or("fake state is not an object")?;
+    object.entry("behaviour").or_insert(json!("ok"));
+    object.entry("version").or_insert(json!(0));
+    object.entry("releases").or_insert(json!([]));
+    object.entry("machines").or_insert_with(|| {
+        json!([
+            machine("148e21ea7e3589", "iad", app, None, 0),
+            machine("e286065f969386", "ams", app, None, 0),
+        ])
+    });
+    Ok(state)
+}
+
+fn save(path: &PathBuf, state: &Value) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(state).map_err(|e| e.to_string())?;
+    std::fs::write(path, text).map_err(|e| format!("fake state: {e}"))
+}
+
+fn machine(id: &str, region: &str, app: &str, image: Option<&str>, version: u64) -> Value {
+    let image = image
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("registry.fly.io/{app}:deployment-initial"));
+    json!({
+        "id": id,
+        "name": format!("{region}-machine"),
+        "state": "started",
+        "region": region,
+        "image_ref": image_ref(&image),
+        "instance_id": format!("01FAKEINSTANCE{version:012}"),
+        "version": format!("01FAKEINSTANCE{version:012}"),
+        "private_ip": "fdaa:0:1:a7b:1::2",
+        "created_at": "2026-08-12T16:00:00Z",
+        "updated_at": "2026-08-12T16:21:00Z",
+        "config": {
+            "image": image,
+            "env": {},
+            "guest": {"cpu_kind": "shared", "cpus": 1, "memory_mb": 256},
+            "metadata": {
+                "fly_release_version": version.to_string(),
+                "fly_release_id": format!("rel_{version}"),
+                "fly_process_group": "app",
+                "fly_platform_version": "v2",
+                "fly_flyctl_version": "0.4.87"
+            },
+            "services": [],
+            "checks": {"alive": {"type": "http", "port": 8080, "path": "/healthz"}},
+            "restart": {}
+        },
+        "events": [{"type": "start", "status": "started", "source": "flyd", "timestamp": 1755015660000u64}],
+        "checks": [{"name": "servicecheck-00-http-8080", "status": "passing", "output": "Success", "updated_at": "2026-08-12T16:21:00Z"}],
+        "host_status": "ok",
+        "cordoned": false
+    })
+}
+
+/// Splits `registry/repository[:tag][@digest]` into fly-go's `MachineImageRef` parts.
+fn image_ref(image: &str) -> Value {
+    let (rest, digest) = match image.split_once('@') {
+        Some((rest, digest)) => (rest, digest),
+        None => (image, ""),
+    };
+    let (registry, path) = match rest.split_once('/') {
+        Some((registry, path)) if registry.contains('.') || registry.contains(':') => {
+            (registry, path)
+        }
+        _ => ("docker.io", rest),
+    };
+    let (repository, tag) = match path.rsplit_once(':') {
+        Some((repository, tag)) => (repository, tag),
+        None => (path, ""),
+    };
+    json!({"registry": registry, "repository": repository, "tag": tag, "digest": digest, "labels": {}})
+}
+
+fn print_json(value: &Value, json: bool) -> Result<(), String> {
+    if !json {
+        return Err("the fake supports only --json output".to_owned());
+    }
+    // flyctl's render.JSON indents with four spaces.
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
+    serde::Serialize::serialize(value, &mut serializer).map_err(|e| e.to_string())?;
+    println!("{}", String::from_utf8_lossy(&out));
+    Ok(())
+}
+
+fn deploy(path: &PathBuf, state: &mut Value, app: &str, flags: &Flags) -> Result<(), String> {
+    let behaviour = state["behaviour"].as_str().unwrap_or("ok").to_owned();
+    let version = state["version"].as_u64().unwrap_or(0) + 1;
+    let strategy = flags
+        .strategy
+        .clone()
+        .unwrap_or_else(|| "rolling".to_owned());
+    let image = flags
+        .image
+        .clone()
+        .unwrap_or_else(|| format!("registry.fly.io/{app}:deployment-01FAKE{version:020}"));
+    let config = flags.config.as_deref().unwrap_or("fly.toml");
+    println!("==> Verifying app config");
+    println!("Validating {config}");
+    println!("✓ Configuration is valid");
+    println!("--> Verified app config");
+    if flags.image.is_none() {
+        println!("==> Building image");
+        println!("==> Building image with Depot");
+        println!("--> Pushing image done");
+    }
+    println!("image: {image}");
+    println!("Watch your deployment at https://fly.io/apps/{app}/monitoring");
+    println!("-------");
+    println!("Updating existing machines in '{app}' with {strategy} strategy");
+    state["version"] = json!(version);
+
+    let status = match behaviour.as_str() {
+        "fail" => "failed",
+        "hang" => "running",
+        _ => "complete",
+    };
+    let release = json!({
+        "ID": format!("rel_{version}"),
+        "Version": version,
+        "Stable": status == "complete",
+        "InProgress": false,
+        "Reason": "",
+        "Description": format!("Deploy image {image}"),
+        "Status": status,
+        "DeploymentStrategy": "",
+        "Metadata": null,
+        "User": {"ID": "U1", "Name": "Deploy Bot", "Email": "deploy@example.com", "EnablePaidHobby": false},
+        "EvaluationID": "",
+        "CreatedAt": format!("2026-08-12T16:{:02}:00Z", version % 60),
+        "ImageRef": image,
+    });
+    let releases = state["releases"]
+        .as_array_mut()
+        .ok_or("releases is not a list")?;
+    releases.insert(0, release);
+
+    let first_id = state["machines"][0]["id"]
+        .as_str()
+        .unwrap_or("148e21ea7e3589")
+        .to_owned();
+    if let Some(machines) = state["machines"].as_array_mut() {
+        for m in machines.iter_mut() {
+            let (id, region) = (
+                m["id"].as_str().unwrap_or_default().to_owned(),
+                m["region"].as_str().unwrap_or("iad").to_owned(),
+            );
+            let mut updated = machine(&id, &region, app, Some(&image), version);
+            match behaviour.as_str() {
+                "no_machines_started" => updated["state"] = json!("stopped"),
+                "critical_checks" | "fail" => {
+                    updated["checks"] = json!([{"name": "servicecheck-00-http-8080", "status": "critical", "output": "connect: connection refused", "updated_at": "2026-08-12T16:25:00Z"}]);
+                }
+                _ => {}
+            }
+            *m = updated;
+        }
+    }
+    save(path, state)?;
+
+    match behaviour.as_str() {
+        "fail" => {
+            println!("  Updating {first_id} [app]");
+            println!("  Machine {first_id} [app] update failed");
+            eprintln!("Error: timeout reached waiting for health checks to pass for machine {first_id}: failed to get VM {first_id}: Get \"https://api.machines.dev/v1/apps/{app}/machines/{first_id}\": net/http: request canceled");
+            eprintln!("Your machine never reached the state \"started\".");
+            eprintln!("You can try increasing the timeout with the --wait-timeout flag");
+            std::process::exit(1);
+        }
+        "hang" => {
+            let child =
+                std::process::Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+                    .arg("__sleep")
+                    .stdin(std::process::Stdio::null())
+                    .spawn()
+                    .map_err(|e| e.to_string())?;
+            if let Some(pid_file) = state["pid_file"].as_str() {
+                let pids = format!("{}\n{}\n", std::process::id(), child.id());
+                std::fs::write(pid_file, pids).map_err(|e| e.to_string())?;
+            }
+            println!("  Waiting for {first_id} [app] to have state: started");
+            std::thread::sleep(Duration::from_secs(600));
+            Ok(())
+        }
+        _ => {
+            println!("  Machine {first_id} [app] update succeeded");
+            println!("Checking DNS configuration for {app}.fly.dev");
+            println!("Visit your newly deployed app at https://{app}.fly.dev/");
+            Ok(())
+        }
+    }
+}

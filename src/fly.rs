@@ -1,0 +1,819 @@
+//! The fly edge: runs `flyctl` without a shell, with a timeout, and parses its JSON.
+//!
+//! No policy lives here. Every child runs in its own process group, so a timeout ends flyctl and
+//! everything it started; `FLY_API_TOKEN` is set on the child only, and every line of output has
+//! the token replaced by `***` before it is logged, streamed or returned. Exit 0 from `fly deploy`
+//! does not mean the machines are healthy: the caller checks (reference/flyctl.md §1.3).
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer};
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::process::{Child, Command};
+
+use crate::env::{FLY_API_TOKEN, SHIPGATE_FLY};
+use crate::secret::Secret;
+
+/// How many trailing output lines a `Failed` or `TimedOut` error carries.
+const KEPT_LINES: usize = 20;
+/// How long a process group gets between SIGTERM and SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlyError {
+    #[error("no fly binary found: {detail}; set {SHIPGATE_FLY} to the path of flyctl")]
+    NotFound { detail: String },
+    #[error("could not start {program}: {source}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("fly did not finish within {}s and was stopped", after.as_secs_f64())]
+    TimedOut {
+        after: Duration,
+        last_lines: Vec<String>,
+    },
+    #[error("fly exited with code {code}{}", last_line_suffix(last_lines))]
+    Failed { code: i32, last_lines: Vec<String> },
+    #[error("fly was killed by signal {signal}")]
+    Killed { signal: i32 },
+    #[error("could not read the output of `{command}`: {detail}")]
+    Unparsable { command: String, detail: String },
+}
+
+/// flyctl's own `Error: …` line when there is one (stdout and stderr interleave), else the last.
+fn last_line_suffix(lines: &[String]) -> String {
+    let mut non_empty = lines.iter().rev().filter(|line| !line.trim().is_empty());
+    lines
+        .iter()
+        .rev()
+        .find(|line| line.starts_with("Error: "))
+        .or_else(|| non_empty.next())
+        .map(|line| format!(": {}", line.trim()))
+        .unwrap_or_default()
+}
+
+/// Which of the child's streams a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// One line of output, already masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub stream: Stream,
+    pub text: String,
+}
+
+/// What a finished (exit 0) fly run printed, masked, in the order it was read.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    pub lines: Vec<Line>,
+}
+
+impl Output {
+    /// Standard output alone, one line per line: what the JSON parsers read.
+    pub fn stdout(&self) -> String {
+        self.text_of(Stream::Stdout)
+    }
+
+    pub fn stderr(&self) -> String {
+        self.text_of(Stream::Stderr)
+    }
+
+    fn text_of(&self, stream: Stream) -> String {
+        let mut text = String::new();
+        for line in self.lines.iter().filter(|l| l.stream == stream) {
+            text.push_str(&line.text);
+            text.push('\n');
+        }
+        text
+    }
+}
+
+/// A located fly binary and the token it runs with.
+#[derive(Debug, Clone)]
+pub struct Fly {
+    program: PathBuf,
+    token: Option<Secret>,
+    env: Vec<(String, String)>,
+}
+
+impl Fly {
+    /// `SHIPGATE_FLY` when given (it must name an executable file, or a program on PATH), else
+    /// `flyctl`, else `fly`, searched on PATH without a shell.
+    pub fn locate(ambient_fly: Option<&str>) -> Result<Self, FlyError> {
+        #[allow(clippy::disallowed_methods)] // PATH is the process's own search path, not config
+        let path = std::env::var_os("PATH");
+        Self::locate_in(ambient_fly, path.as_deref())
+    }
+
+    /// `locate` with the search path given: what tests call.
+    pub fn locate_in(ambient_fly: Option<&str>, path: Option<&OsStr>) -> Result<Self, FlyError> {
+        let search = |name: &str| -> Option<PathBuf> {
+            std::env::split_paths(path?)
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .map(|dir| dir.join(name))
+                .find(|candidate| is_executable(candidate))
+        };
+        if let Some(given) = ambient_fly.map(str::trim).filter(|v| !v.is_empty()) {
+            let program = if given.contains('/') {
+                let candidate = PathBuf::from(given);
+                is_executable(&candidate).then_some(candidate)
+            } else {
+                search(given)
+            };
+            return program.map(Fly::at).ok_or_else(|| FlyError::NotFound {
+                detail: format!("{SHIPGATE_FLY}={given} is not an executable file"),
+            });
+        }
+        search("flyctl")
+            .or_else(|| search("fly"))
+            .map(Fly::at)
+            .ok_or_else(|| FlyError::NotFound {
+                detail: "neither `flyctl` nor `fly` is on PATH".to_owned(),
+            })
+    }
+
+    /// A fly binary at a known path, with no token.
+    pub fn at(program: impl Into<PathBuf>) -> Self {
+        Fly {
+            program: program.into(),
+            token: None,
+            env: vec![("NO_COLOR".to_owned(), "1".to_owned())],
+        }
+    }
+
+    /// Sets one more variable on every child (the parent's environment is inherited as is).
+    pub fn with_env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// Runs every command with `FLY_API_TOKEN` set to `token` on the child.
+    pub fn with_token(mut self, token: Option<Secret>) -> Self {
+        self.token = token;
+        self
+    }
+
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
+    /// Runs `fly ARGS` (program name not included), logging each masked line at debug level.
+    pub async fn run(&self, args: &[String], timeout: Duration) -> Result<Output, FlyError> {
+        self.run_streaming(args, timeout, |_| {}).await
+    }
+
+    /// Runs `fly ARGS`, handing each masked line to `on_line` as it arrives. Ok only on exit 0.
+    pub async fn run_streaming(
+        &self,
+        args: &[String],
+        timeout: Duration,
+        mut on_line: impl FnMut(&Line),
+    ) -> Result<Output, FlyError> {
+        let mut command = Command::new(&self.program);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        command.env_remove(FLY_API_TOKEN);
+        if let Some(token) = &self.token {
+            command.env(FLY_API_TOKEN, token.expose());
+        }
+        let mut child = command.spawn().map_err(|source| FlyError::Spawn {
+            program: self.program.display().to_string(),
+            source,
+        })?;
+        let masker = Masker::new(self.token.as_ref());
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let collected = RefCell::new(Vec::<Line>::new());
+        let sink = |line: Line| {
+            tracing::debug!(target: "shipgate::fly", "{}", line.text);
+            on_line(&line);
+            collected.borrow_mut().push(line);
+        };
+        let sink = RefCell::new(sink);
+        let finished = tokio::time::timeout(timeout, async {
+            tokio::join!(
+                pump(stdout, Stream::Stdout, &masker, &sink),
+                pump(stderr, Stream::Stderr, &masker, &sink)
+            );
+            child.wait().await
+        })
+        .await;
+        let lines = collected.into_inner();
+        let last_lines = || -> Vec<String> {
+            let start = lines.len().saturating_sub(KEPT_LINES);
+            lines[start..].iter().map(|l| l.text.clone()).collect()
+        };
+        match finished {
+            Err(_elapsed) => {
+                kill_group(&mut child).await;
+                Err(FlyError::TimedOut {
+                    after: timeout,
+                    last_lines: last_lines(),
+                })
+            }
+            Ok(Err(source)) => Err(FlyError::Spawn {
+                program: self.program.display().to_string(),
+                source,
+            }),
+            Ok(Ok(status)) => match (status.code(), status.signal()) {
+                (Some(0), _) => Ok(Output { lines }),
+                (Some(code), _) => Err(FlyError::Failed {
+                    code,
+                    last_lines: last_lines(),
+                }),
+                (None, Some(signal)) => Err(FlyError::Killed { signal }),
+                (None, None) => Err(FlyError::Killed { signal: 0 }),
+            },
+        }
+    }
+
+    /// `fly releases --app APP --json`: the last 25 releases, newest first.
+    pub async fn releases(&self, app: &str, timeout: Duration) -> Result<Vec<Release>, FlyError> {
+        let output = self
+            .run(&strings(&["releases", "--app", app, "--json"]), timeout)
+            .await?;
+        parse_releases(&output.stdout())
+    }
+
+    /// `fly status --app APP --json`: the current version and the active machines.
+    pub async fn status(&self, app: &str, timeout: Duration) -> Result<AppStatus, FlyError> {
+        let output = self
+            .run(&strings(&["status", "--app", app, "--json"]), timeout)
+            .await?;
+        parse_status(&output.stdout())
+    }
+
+    /// `fly machine list --app APP --json`: every non-destroyed machine.
+    pub async fn machines(&self, app: &str, timeout: Duration) -> Result<Vec<Machine>, FlyError> {
+        let output = self
+            .run(
+                &strings(&["machine", "list", "--app", app, "--json"]),
+                timeout,
+            )
+            .await?;
+        parse_machines(&output.stdout())
+    }
+
+    /// Runs the argument vector of `plan::fly_deploy_args`. Its first element names the program
+    /// and is replaced by this located binary. Ok on exit 0 only, which does not mean healthy.
+    pub async fn deploy(
+        &self,
+        args: &[String],
+        timeout: Duration,
+        on_line: impl FnMut(&Line),
+    ) -> Result<Output, FlyError> {
+        let rest = args.get(1..).unwrap_or_default();
+        self.run_streaming(rest, timeout, on_line).await
+    }
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// Reads `stream` line by line (lossy UTF-8, so odd bytes never stop the read) into `sink`.
+/// Written on `poll_read` so the crate needs only tokio's `process` feature, not `io-util`.
+async fn pump<R: AsyncRead + Unpin>(
+    stream: Option<R>,
+    which: Stream,
+    masker: &Masker,
+    sink: &RefCell<impl FnMut(Line)>,
+) {
+    let Some(mut stream) = stream else { return };
+    let emit = |raw: &[u8]| {
+        let raw = String::from_utf8_lossy(raw);
+        let text = masker.mask(raw.trim_end_matches(['\n', '\r']));
+        // The borrow ends before the next await: the two pumps never hold it together.
+        (sink.borrow_mut())(Line {
+            stream: which,
+            text,
+        });
+    };
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let read = std::future::poll_fn(|cx| {
+            let mut buffer = ReadBuf::new(&mut chunk);
+            std::pin::Pin::new(&mut stream)
+                .poll_read(cx, &mut buffer)
+                .map_ok(|()| buffer.filled().len())
+        })
+        .await;
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                pending.extend_from_slice(&chunk[..n]);
+                while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=end).collect();
+                    emit(&line);
+                }
+            }
+        }
+    }
+    if !pending.is_empty() {
+        emit(&pending);
+    }
+}
+
+/// Replaces the token, and each long part of a `FlyV1 a,b` macaroon token, with `***`.
+struct Masker {
+    needles: Vec<String>,
+}
+
+impl Masker {
+    fn new(token: Option<&Secret>) -> Self {
+        let mut needles = Vec::new();
+        if let Some(token) = token {
+            let value = token.expose();
+            needles.push(value.to_owned());
+            let body = value.strip_prefix("FlyV1 ").unwrap_or(value);
+            needles.extend(
+                body.split(',')
+                    .map(str::trim)
+                    .filter(|part| part.len() >= 16 && *part != value)
+                    .map(str::to_owned),
+            );
+        }
+        // Longest first, so the whole token is masked before its parts.
+        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        Masker { needles }
+    }
+
+    fn mask(&self, line: &str) -> String {
+        self.needles
+            .iter()
+            .fold(line.to_owned(), |text, needle| text.replace(needle, "***"))
+    }
+}
+
+/// Ends the child's whole process group: SIGTERM, then SIGKILL after a short grace. The crate
+/// forbids `unsafe`, so the signal is sent by the system's `kill` program, without a shell.
+async fn kill_group(child: &mut Child) {
+    let Some(pid) = child.id() else { return };
+    let group = format!("-{pid}");
+    signal_group("TERM", &group).await;
+    if tokio::time::timeout(KILL_GRACE, child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.start_kill();
+    }
+    // Members of the group may outlive the leader; SIGKILL reaches any that are left.
+    signal_group("KILL", &group).await;
+    let _ = child.wait().await;
+}
+
+async fn signal_group(signal: &str, group: &str) {
+    let kill = ["/bin/kill", "/usr/bin/kill"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| is_executable(p))
+        .unwrap_or(Path::new("kill"));
+    let _ = Command::new(kill)
+        .args(["-s", signal, "--", group])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await;
+}
+
+// ----- models ---------------------------------------------------------------------------------
+
+open_enum!(
+    /// A release's `Status`, as flyctl writes it during a Machines deploy.
+    ReleaseStatus {
+        Running = "running",
+        Complete = "complete",
+        Failed = "failed",
+        Interrupted = "interrupted",
+    }
+);
+
+open_enum!(
+    /// A machine's `state`; anything but `started` is "not ready".
+    MachineState {
+        Created = "created",
+        Started = "started",
+        Stopped = "stopped",
+        Suspended = "suspended",
+        Destroying = "destroying",
+        Destroyed = "destroyed",
+        Failed = "failed",
+        Replacing = "replacing",
+    }
+);
+
+open_enum!(
+    /// A health check's `status` (Consul's three values).
+    CheckStatus {
+        Passing = "passing",
+        Warning = "warning",
+        Critical = "critical",
+    }
+);
+
+/// One entry of `fly releases --json` (PascalCase: fly-go's `Release` has no json tags).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Release {
+    #[serde(rename = "ID", deserialize_with = "lenient")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub version: Option<u64>,
+    #[serde(deserialize_with = "lenient")]
+    pub stable: Option<bool>,
+    pub status: ReleaseStatus,
+    #[serde(deserialize_with = "lenient")]
+    pub reason: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub description: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub user: Option<User>,
+    #[serde(deserialize_with = "lenient_time")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "non_empty")]
+    pub image_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct User {
+    #[serde(rename = "ID", deserialize_with = "lenient")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub name: Option<String>,
+    #[serde(deserialize_with = "non_empty")]
+    pub email: Option<String>,
+}
+
+/// `fly status --json`: PascalCase at the top, snake_case machines inside.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AppStatus {
+    #[serde(rename = "ID", deserialize_with = "lenient")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub name: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub status: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub deployed: Option<bool>,
+    #[serde(deserialize_with = "lenient")]
+    pub hostname: Option<String>,
+    /// The current release version (0 when there is none).
+    #[serde(deserialize_with = "lenient")]
+    pub version: Option<u64>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub machines: Vec<Machine>,
+}
+
+/// A machine (fly-go's `Machine`, snake_case), as in `fly machine list --json`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Machine {
+    pub id: String,
+    #[serde(deserialize_with = "lenient")]
+    pub name: Option<String>,
+    pub state: MachineState,
+    #[serde(deserialize_with = "lenient")]
+    pub region: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub image_ref: Option<ImageRef>,
+    #[serde(deserialize_with = "lenient")]
+    pub instance_id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub version: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub config: Option<MachineConfig>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub checks: Vec<Check>,
+    #[serde(deserialize_with = "lenient")]
+    pub host_status: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub cordoned: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct ImageRef {
+    #[serde(deserialize_with = "lenient")]
+    pub registry: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub repository: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub tag: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct MachineConfig {
+    #[serde(deserialize_with = "non_empty")]
+    pub image: Option<String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub metadata: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Check {
+    pub name: String,
+    pub status: CheckStatus,
+    #[serde(deserialize_with = "lenient")]
+    pub output: Option<String>,
+}
+
+impl ImageRef {
+    /// fly-go's `FullImageRef`: `registry/repository[:tag][@digest]`; `None` without a repository.
+    pub fn full(&self) -> Option<String> {
+        let present =
+            |s: &Option<String>| s.as_deref().filter(|v| !v.is_empty()).map(str::to_owned);
+        let repository = present(&self.repository)?;
+        let mut image = match present(&self.registry) {
+            Some(registry) => format!("{registry}/{repository}"),
+            None => repository,
+        };
+        if let Some(tag) = present(&self.tag) {
+            image.push(':');
+            image.push_str(&tag);
+        }
+        if let Some(digest) = present(&self.digest) {
+            image.push('@');
+            image.push_str(&digest);
+        }
+        Some(image)
+    }
+}
+
+impl Machine {
+    /// The image the machine runs: `image_ref` in full, else `config.image`.
+    pub fn image(&self) -> Option<String> {
+        self.image_ref
+            .as_ref()
+            .and_then(ImageRef::full)
+            .or_else(|| self.config.as_ref().and_then(|c| c.image.clone()))
+    }
+
+    /// `config.metadata.fly_release_version` (a string in flyctl's output).
+    pub fn release_version(&self) -> Option<u64> {
+        match self.metadata("fly_release_version")? {
+            serde_json::Value::String(text) => text.trim().parse().ok(),
+            serde_json::Value::Number(number) => number.as_u64(),
+            _ => None,
+        }
+    }
+
+    /// `config.metadata.fly_process_group`: set on app machines, not on one-off machines.
+    pub fn process_group(&self) -> Option<&str> {
+        self.metadata("fly_process_group")?
+            .as_str()
+            .filter(|g| !g.is_empty())
+    }
+
+    fn metadata(&self, key: &str) -> Option<&serde_json::Value> {
+        self.config.as_ref()?.metadata.get(key)
+    }
+
+    /// At least one check result, and all of them `passing`.
+    pub fn checks_passing(&self) -> bool {
+        !self.checks.is_empty()
+            && self
+                .checks
+                .iter()
+                .filter(|c| !c.name.starts_with("bg_deployments_compat"))
+                .all(|c| c.status == CheckStatus::Passing)
+    }
+}
+
+impl Release {
+    pub fn version(&self) -> u64 {
+        self.version.unwrap_or(0)
+    }
+}
+
+pub fn parse_releases(json: &str) -> Result<Vec<Release>, FlyError> {
+    let mut releases: Vec<Release> = parse_json(json, "fly releases --json")
+        .map(|v: Option<Vec<Release>>| v.unwrap_or_default())?;
+    releases.sort_by_key(|r| std::cmp::Reverse(r.version()));
+    Ok(releases)
+}
+
+/// Reads the `fly status --json` object; a bare machine array is accepted too.
+pub fn parse_status(json: &str) -> Result<AppStatus, FlyError> {
+    let value: serde_json::Value = parse_json(json, "fly status --json")?;
+    if value.is_array() {
+        return Ok(AppStatus {
+            machines: from_value(value, "fly status --json")?,
+            ..AppStatus::default()
+        });
+    }
+    from_value(value, "fly status --json")
+}
+
+pub fn parse_machines(json: &str) -> Result<Vec<Machine>, FlyError> {
+    parse_json(json, "fly machine list --json").map(|v: Option<Vec<Machine>>| v.unwrap_or_default())
+}
+
+/// Parses the JSON document in `text`, skipping any human lines flyctl printed before it.
+fn parse_json<T: serde::de::DeserializeOwned>(text: &str, command: &str) -> Result<T, FlyError> {
+    let start = text.find(['[', '{']).ok_or_else(|| FlyError::Unparsable {
+        command: command.to_owned(),
+        detail: "no JSON in the output".to_owned(),
+    })?;
+    serde_json::from_str(&text[start..]).map_err(|e| FlyError::Unparsable {
+        command: command.to_owned(),
+        detail: e.to_string(),
+    })
+}
+
+fn from_value<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+    command: &str,
+) -> Result<T, FlyError> {
+    serde_json::from_value(value).map_err(|e| FlyError::Unparsable {
+        command: command.to_owned(),
+        detail: e.to_string(),
+    })
+}
+
+/// A field of the wrong type or shape is treated as absent rather than failing the whole answer.
+fn lenient<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).ok())
+}
+
+fn non_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(lenient::<D, String>(deserializer)?.filter(|s| !s.trim().is_empty()))
+}
+
+fn lenient_time<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    Ok(lenient::<D, String>(deserializer)?
+        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|t| t.with_timezone(&Utc)))
+}
+
+fn null_as_default<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned + Default>(
+    deserializer: D,
+) -> Result<T, D::Error> {
+    Ok(lenient::<D, T>(deserializer)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Shapes from reference/flyctl.md §2 and §4 (fly-go v0.9.6), with an unknown status added.
+    const RELEASES: &str = r#"Some human line flyctl printed first
+[
+    {
+        "ID": "rel_1", "Version": 41, "Stable": true, "InProgress": false, "Reason": "",
+        "Description": "Deploy image", "Status": "complete", "DeploymentStrategy": "",
+        "Metadata": null,
+        "User": {"ID": "U1", "Name": "Me", "Email": "me@example.com", "EnablePaidHobby": false},
+        "EvaluationID": "", "CreatedAt": "2026-08-12T16:21:00Z",
+        "ImageRef": "registry.fly.io/myapp:deployment-01H"
+    },
+    {
+        "ID": "rel_2", "Version": 42, "Stable": false, "Status": "pending_review",
+        "User": null, "CreatedAt": "not a time", "ImageRef": ""
+    }
+]"#;
+
+    const MACHINE: &str = r#"{
+        "id": "148e21ea7e3589", "name": "red-sun", "state": "started", "region": "iad",
+        "image_ref": {"registry": "registry.fly.io", "repository": "myapp", "tag": "deployment-01H",
+                      "digest": "sha256:abc", "labels": {"fly.version": "1"}},
+        "instance_id": "01J", "version": "01J", "private_ip": "fdaa:0:1::2",
+        "config": {"image": "registry.fly.io/myapp:deployment-01H", "env": {}, "guest": {},
+                   "metadata": {"fly_release_version": "42", "fly_process_group": "app"},
+                   "services": [], "checks": {}, "restart": {}},
+        "events": [{"type": "start", "status": "started", "source": "flyd", "timestamp": 1712345678901}],
+        "checks": [{"name": "servicecheck-00-http-8080", "status": "passing", "output": "OK",
+                    "updated_at": "2026-08-12T16:21:00Z"}],
+        "nonce": "n", "host_status": "ok", "cordoned": false, "containers": []
+    }"#;
+
+    #[test]
+    fn releases_parse_newest_first_keeping_unknown_statuses() {
+        let releases = parse_releases(RELEASES).expect("parses");
+        assert_eq!(releases[0].version(), 42);
+        assert_eq!(
+            releases[0].status,
+            ReleaseStatus::Other("pending_review".to_owned())
+        );
+        assert_eq!(releases[0].image_ref, None);
+        assert_eq!(releases[0].created_at, None);
+        assert_eq!(releases[1].status, ReleaseStatus::Complete);
+        assert_eq!(
+            releases[1].user.as_ref().and_then(|u| u.email.as_deref()),
+            Some("me@example.com")
+        );
+        assert_eq!(
+            releases[1].image_ref.as_deref(),
+            Some("registry.fly.io/myapp:deployment-01H")
+        );
+        assert!(releases[1].created_at.is_some());
+    }
+
+    #[test]
+    fn machines_parse_with_image_version_and_checks() {
+        let machines = parse_machines(&format!("[{MACHINE}]")).expect("parses");
+        let machine = &machines[0];
+        assert_eq!(machine.state, MachineState::Started);
+        assert_eq!(
+            machine.image().as_deref(),
+            Some("registry.fly.io/myapp:deployment-01H@sha256:abc")
+        );
+        assert_eq!(machine.release_version(), Some(42));
+        assert_eq!(machine.process_group(), Some("app"));
+        assert!(machine.checks_passing());
+    }
+
+    #[test]
+    fn status_parses_pascal_case_with_snake_case_machines() {
+        let json = format!(
+            r#"{{"AppURL": "", "Deployed": true, "Hostname": "myapp.fly.dev", "ID": "myapp",
+                "Machines": [{MACHINE}], "Name": "myapp",
+                "Organization": {{"Slug": "personal"}}, "PlatformVersion": "machines",
+                "Status": "deployed", "Version": 42}}"#
+        );
+        let status = parse_status(&json).expect("parses");
+        assert_eq!(status.version, Some(42));
+        assert_eq!(status.machines.len(), 1);
+        assert_eq!(
+            parse_status(&format!("[{MACHINE}]"))
+                .expect("bare")
+                .machines
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn image_falls_back_to_config_and_odd_states_stay_text() {
+        let json = r#"[{"id": "m1", "state": "launching", "image_ref": {"registry": "", "repository": ""},
+                        "config": {"image": "registry.fly.io/myapp@sha256:def"},
+                        "checks": [{"name": "c", "status": "critical"}]},
+                       {"id": "m2", "checks": null, "config": null}]"#;
+        let machines = parse_machines(json).expect("parses");
+        assert_eq!(
+            machines[0].state,
+            MachineState::Other("launching".to_owned())
+        );
+        assert_eq!(
+            machines[0].image().as_deref(),
+            Some("registry.fly.io/myapp@sha256:def")
+        );
+        assert!(!machines[0].checks_passing());
+        assert!(!machines[1].checks_passing(), "no results means not yet");
+        assert_eq!(machines[1].image(), None);
+    }
+
+    #[test]
+    fn garbage_is_unparsable_naming_the_command() {
+        let error = parse_releases("Error: not json").expect_err("no JSON");
+        assert!(error.to_string().contains("fly releases --json"), "{error}");
+    }
+
+    #[test]
+    fn masker_hides_the_token_and_its_macaroon_parts() {
+        let token = Secret::new("FlyV1 fm2_aaaaaaaaaaaaaaaaaaaa,fm2_bbbbbbbbbbbbbbbbbbbb");
+        let masker = Masker::new(token.as_ref());
+        assert_eq!(
+            masker.mask("t=FlyV1 fm2_aaaaaaaaaaaaaaaaaaaa,fm2_bbbbbbbbbbbbbbbbbbbb x fm2_bbbbbbbbbbbbbbbbbbbb"),
+            "t=*** x ***"
+        );
+    }
+}
