@@ -65,6 +65,9 @@ pub enum Command {
     /// Readiness of a PR or commit for an environment: checks, window, staging; posts the sticky
     /// PR comment and/or a check run
     Readiness(ReadinessArgs),
+    /// The health gate alone, against the live app: rounds of endpoint probes (and Fly machine
+    /// state) until it passes, fails, or reaches its deadline
+    Health(HealthArgs),
     /// Validate the config, print its JSON Schema, or explain it in plain words
     Config {
         #[command(subcommand)]
@@ -173,6 +176,18 @@ pub struct ReadinessArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["environment", "url"])))]
+pub struct HealthArgs {
+    /// Environment whose `health` block and `url` apply
+    #[arg(long, short = 'e', value_name = "ENV")]
+    pub environment: Option<String>,
+
+    /// Probe this URL: with --environment, instead of its `url`; alone, this exact URL expecting 200
+    #[arg(long, value_name = "URL", value_parser = parse_http_url)]
+    pub url: Option<url::Url>,
+}
+
+#[derive(Debug, Args)]
 pub struct WindowArgs {
     /// Environment whose windows apply [default: the top-level block]
     #[arg(long, short = 'e', value_name = "ENV")]
@@ -215,6 +230,18 @@ fn parse_time(text: &str) -> Result<DateTime<FixedOffset>, String> {
 fn parse_duration_flag(text: &str) -> Result<std::time::Duration, String> {
     crate::config::duration::parse(text)
         .map_err(|error| format!("{error}; write e.g. 90s, 20m or 1h30m"))
+}
+
+fn parse_http_url(text: &str) -> Result<url::Url, String> {
+    let hint = "write an http(s) URL such as https://my-app.fly.dev/health";
+    let url = url::Url::parse(text).map_err(|e| format!("{e}; {hint}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(hint.to_owned());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("remove `user:password@` from the URL".to_owned());
+    }
+    Ok(url)
 }
 
 fn parse_repo(text: &str) -> Result<String, String> {

@@ -28,6 +28,10 @@ pub struct Ambient {
     pub api_url: String,
     /// The fly binary's name or path, as `deploy` will run it.
     pub fly: String,
+    /// `SHIPGATE_FLY` as given (the binary is searched for when it is unset).
+    pub fly_override: Option<String>,
+    /// `FLY_API_TOKEN`, passed to fly only.
+    pub fly_token: Option<crate::secret::Secret>,
     /// The workflow run's context, when running in GitHub Actions.
     pub event_name: Option<String>,
     pub event_path: Option<std::path::PathBuf>,
@@ -61,6 +65,8 @@ impl Ambient {
             api_url: non_empty(GITHUB_API_URL)
                 .unwrap_or_else(|| "https://api.github.com".to_owned()),
             fly: non_empty(SHIPGATE_FLY).unwrap_or_else(|| "flyctl".to_owned()),
+            fly_override: non_empty(SHIPGATE_FLY),
+            fly_token: non_empty(FLY_API_TOKEN).and_then(crate::secret::Secret::new),
             event_name: non_empty(GITHUB_EVENT_NAME),
             event_path: non_empty(GITHUB_EVENT_PATH).map(std::path::PathBuf::from),
             sha: non_empty(GITHUB_SHA),

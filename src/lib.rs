@@ -19,6 +19,7 @@ pub mod fly;
 pub mod gate;
 pub mod github;
 pub mod plan;
+pub mod probe;
 pub mod render;
 pub mod run;
 pub mod secret;

@@ -13,6 +13,7 @@ use crate::facts::SavedChecks;
 use crate::gate::{checks, window};
 use crate::render::{self, Format};
 
+mod health;
 mod online;
 
 /// A run that could not reach a decision. Each variant knows its exit code and its hints.
@@ -153,6 +154,19 @@ pub fn run(
                 })?;
             let repo = online::repo(cli.global.repo.as_deref())?;
             online::block_on(online::readiness(ambient, env, &repo, args, &clock))
+                .map(|d| Output::Decision(Box::new(d)))
+        }
+        Command::Health(args) => {
+            let config = if args.environment.is_some() {
+                Some(load(&config_path, cli.global.config.is_some())?)
+            } else {
+                None
+            };
+            let env = match (&config, args.environment.as_deref()) {
+                (Some(config), Some(name)) => Some(environment(config, name)?),
+                _ => None,
+            };
+            online::block_on(health::health(ambient, env, args.url.as_ref(), &clock))
                 .map(|d| Output::Decision(Box::new(d)))
         }
         Command::Plan(args) => {

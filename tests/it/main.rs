@@ -11,5 +11,6 @@ mod fake_github_selftest;
 mod fly;
 mod github;
 mod github_writes;
+mod probe;
 mod properties;
 mod window;

@@ -1,3 +1,4 @@
 //! Test support shared by the integration tests.
 
 pub mod fake_github;
+pub mod health_app;

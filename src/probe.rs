@@ -1,0 +1,529 @@
+//! The HTTP probe edge: GETs the `health:` endpoints of a running app and turns what it saw into
+//! the health gate's facts ([`Sample`], [`Round`]). It measures and classifies; it holds no
+//! policy (streaks, limits and deadlines are [`crate::gate::health`]'s).
+//!
+//! Each probe is one `GET` of the base URL joined with the endpoint's path, with redirects not
+//! followed (a `302` on `/` is seen as `302`), no proxy, `user-agent: shipgate/<version>`, and
+//! `request_timeout` over the whole exchange, body included. Bodies are read up to
+//! [`BODY_LIMIT`].
+//!
+//! - Nothing measured (connection refused or reset, DNS, timeout, TLS handshake, body read
+//!   error) is an [`Outcome::Error`].
+//! - An answer that does not satisfy the endpoint (status not listed, a JSON Pointer whose value
+//!   differs, a body that is not Prometheus text, a required header missing) is an
+//!   [`Outcome::Failure`]. Reasons read after the path: `answered 503`,
+//!   `answered {"status":"degraded"} (expected /status = "healthy")`,
+//!   `is missing header x-content-type-options`.
+//! - When an endpoint does not succeed and has a `fallback`, the fallback is probed (its own
+//!   status list, and the required headers); if it succeeds the sample is a success
+//!   [`Via::Fallback`], otherwise the endpoint's own outcome is reported.
+//!
+//! Not here yet: the `tls_min_days` check (days left on the certificate of `url`) needs the peer
+//! certificate, which reqwest does not expose; it comes later, with its own TLS connection.
+//! Fly machine state (`Round::machines`) is read by the caller.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::config::duration::Human;
+use crate::config::{Endpoint, HealthPolicy};
+use crate::gate::health::{Outcome, Round, Sample, Via};
+
+/// The most of a body that is read; a larger body is cut here.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The longest body excerpt in a failure reason, in characters.
+const EXCERPT: usize = 120;
+
+/// The prober could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("could not set up the HTTP client for health probes: {0}")]
+    Client(#[source] reqwest::Error),
+}
+
+/// One HTTP client for every probe of a gate.
+#[derive(Debug, Clone)]
+pub struct Prober {
+    client: reqwest::Client,
+    request_timeout: Duration,
+}
+
+/// What one GET saw, before it is judged.
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+    /// The body was longer than [`BODY_LIMIT`] and was cut.
+    cut: bool,
+    latency: Duration,
+}
+
+impl Prober {
+    /// A client with rustls, no redirects followed, no proxy, and `request_timeout` for each
+    /// whole request (connect, headers and body).
+    pub fn new(request_timeout: Duration) -> Result<Prober, ProbeError> {
+        // One TLS crypto provider for the whole binary (ring, as octocrab uses): reqwest is built
+        // without one of its own. Installing twice is harmless; the first one stays.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .user_agent(concat!("shipgate/", env!("CARGO_PKG_VERSION")))
+            .timeout(request_timeout)
+            .connect_timeout(request_timeout)
+            .pool_max_idle_per_host(0)
+            .build()
+            .map_err(ProbeError::Client)?;
+        Ok(Prober {
+            client,
+            request_timeout,
+        })
+    }
+
+    /// One round: every endpoint of `policy` probed in order. `machines` is left `None` for the
+    /// caller to fill from Fly.
+    pub async fn round(&self, base: &url::Url, policy: &HealthPolicy, offset: Duration) -> Round {
+        let mut samples = Vec::with_capacity(policy.endpoints.len());
+        for endpoint in &policy.endpoints {
+            samples.push(self.probe(base, endpoint, &policy.headers).await);
+        }
+        Round {
+            offset,
+            samples,
+            machines: None,
+        }
+    }
+
+    /// Probes `endpoint` (and, if it does not succeed, its fallback) under `base`. `headers` are
+    /// the names every answer must carry (compared case-insensitively).
+    pub async fn probe(&self, base: &url::Url, endpoint: &Endpoint, headers: &[String]) -> Sample {
+        let (outcome, latency) = match self.get(&join(base, &endpoint.path)).await {
+            Ok(answer) => (
+                judge(&answer, &endpoint.status, endpoint, headers),
+                Some(answer.latency),
+            ),
+            Err(reason) => (Outcome::Error { reason }, None),
+        };
+        if outcome != Outcome::Success {
+            if let Some(fallback) = &endpoint.fallback {
+                if let Ok(answer) = self.get(&join(base, &fallback.path)).await {
+                    let plain = Endpoint {
+                        path: fallback.path.clone(),
+                        status: fallback.status.clone(),
+                        json: Default::default(),
+                        fallback: None,
+                        prometheus: false,
+                    };
+                    if judge(&answer, &fallback.status, &plain, headers) == Outcome::Success {
+                        return Sample {
+                            endpoint: endpoint.path.clone(),
+                            via: Via::Fallback,
+                            outcome: Outcome::Success,
+                            latency: Some(answer.latency),
+                        };
+                    }
+                }
+            }
+        }
+        Sample {
+            endpoint: endpoint.path.clone(),
+            via: Via::Endpoint,
+            outcome,
+            latency,
+        }
+    }
+
+    /// One GET, the body read up to [`BODY_LIMIT`]; `Err` is the reason nothing was measured.
+    async fn get(&self, url: &url::Url) -> Result<Answer, String> {
+        let started = Instant::now();
+        let mut response = self
+            .client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| self.transport(&e))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let mut body = Vec::new();
+        let mut cut = false;
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.transport(&e))? {
+            let room = BODY_LIMIT - body.len();
+            if chunk.len() > room {
+                body.extend_from_slice(&chunk[..room]);
+                cut = true;
+                break;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Answer {
+            status,
+            headers,
+            body,
+            cut,
+            latency: started.elapsed(),
+        })
+    }
+
+    /// A short reason for a transport error: `connection refused`, `timed out after 5s`, ...
+    fn transport(&self, error: &reqwest::Error) -> String {
+        if error.is_timeout() {
+            return format!("timed out after {}", Human(self.request_timeout));
+        }
+        let mut chain = Vec::new();
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        while let Some(current) = source {
+            if let Some(io) = current.downcast_ref::<std::io::Error>() {
+                match io.kind() {
+                    std::io::ErrorKind::ConnectionRefused => {
+                        return "connection refused".to_owned()
+                    }
+                    std::io::ErrorKind::ConnectionReset => return "connection reset".to_owned(),
+                    std::io::ErrorKind::TimedOut => {
+                        return format!("timed out after {}", Human(self.request_timeout))
+                    }
+                    _ => {}
+                }
+            }
+            chain.push(current.to_string());
+            source = current.source();
+        }
+        let all = chain.join(": ").to_lowercase();
+        let innermost = one_line(chain.last().map(String::as_str).unwrap_or("unknown error"));
+        if all.contains("dns error") || all.contains("failed to lookup address") {
+            format!("DNS lookup failed: {innermost}")
+        } else if all.contains("certificate") || all.contains("tls") || all.contains("handshake") {
+            format!("TLS handshake failed: {innermost}")
+        } else if error.is_connect() {
+            format!("could not connect: {innermost}")
+        } else if error.is_body() || error.is_decode() {
+            format!("body could not be read: {innermost}")
+        } else {
+            format!("request failed: {innermost}")
+        }
+    }
+}
+
+/// `base` with `path` appended: the base's own path kept as a prefix, no `//` between them, and a
+/// `?query` in `path` kept as the query.
+pub fn join(base: &url::Url, path: &str) -> url::Url {
+    let (path, query) = match path.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (path, None),
+    };
+    let mut url = base.clone();
+    let prefix = base.path().trim_end_matches('/');
+    url.set_path(&format!("{prefix}/{}", path.trim_start_matches('/')));
+    url.set_query(query);
+    url.set_fragment(None);
+    url
+}
+
+/// Judges an answer against an endpoint: status, then body (JSON Pointers, Prometheus text),
+/// then required headers.
+fn judge(answer: &Answer, status: &[u16], endpoint: &Endpoint, headers: &[String]) -> Outcome {
+    let fail = |reason: String| Outcome::Failure { reason };
+    if !status.contains(&answer.status) {
+        return fail(format!("answered {}", answer.status));
+    }
+    let needs_body = !endpoint.json.is_empty() || endpoint.prometheus;
+    if needs_body && answer.cut {
+        return fail(format!(
+            "answered a body over the {} KiB limit",
+            BODY_LIMIT / 1024
+        ));
+    }
+    if !endpoint.json.is_empty() {
+        let parsed: Option<Value> = serde_json::from_slice(&answer.body).ok();
+        let shown = match &parsed {
+            Some(value) => excerpt(&value.to_string()),
+            None => excerpt(&String::from_utf8_lossy(&answer.body)),
+        };
+        for (pointer, expected) in &endpoint.json {
+            let found = parsed.as_ref().and_then(|value| value.pointer(pointer));
+            if found != Some(expected) {
+                return fail(match (&parsed, shown.is_empty()) {
+                    (Some(_), _) => format!("answered {shown} (expected {pointer} = {expected})"),
+                    (None, true) => {
+                        format!(
+                            "answered an empty body (expected JSON with {pointer} = {expected})"
+                        )
+                    }
+                    (None, false) => {
+                        format!("answered {shown} (not JSON; expected {pointer} = {expected})")
+                    }
+                });
+            }
+        }
+    }
+    if endpoint.prometheus {
+        let text = String::from_utf8_lossy(&answer.body);
+        if let Err(problem) = prometheus_text(&text) {
+            return fail(format!(
+                "answered a body that is not Prometheus text ({problem})"
+            ));
+        }
+    }
+    for name in headers {
+        // HeaderMap lookups are case-insensitive for valid names; an invalid name cannot be sent.
+        if !answer
+            .headers
+            .contains_key(name.to_ascii_lowercase().as_str())
+        {
+            return fail(format!("is missing header {}", name.to_ascii_lowercase()));
+        }
+    }
+    Outcome::Success
+}
+
+/// One line, at most [`EXCERPT`] characters, `…` when cut.
+fn excerpt(text: &str) -> String {
+    let line = one_line(text);
+    if line.chars().count() <= EXCERPT {
+        return line;
+    }
+    let mut cut: String = line.chars().take(EXCERPT).collect();
+    cut.push('…');
+    cut
+}
+
+/// Whitespace runs (newlines included) folded to one space, trimmed.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Checks that `text` is Prometheus text exposition (format 0.0.4): every line blank, a comment
+/// (`# HELP name ...`, `# TYPE name counter|gauge|histogram|summary|untyped`, or any other `#`
+/// line), or a sample `name{label="value",...} value [timestamp]` with a valid metric name, a
+/// float value (`NaN`, `+Inf`, `-Inf` included) and an integer timestamp. At least one sample
+/// is required. `Err` names the first bad line, e.g. `line 3: bad value "abc"`.
+pub fn prometheus_text(text: &str) -> Result<(), String> {
+    let mut samples = 0usize;
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        let at = |problem: String| format!("line {}: {problem}", index + 1);
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(comment) = line.strip_prefix('#') {
+            let mut words = comment.split_whitespace();
+            match words.next() {
+                Some("TYPE") => {
+                    let name = words.next().unwrap_or("");
+                    if !metric_name(name) {
+                        return Err(at(format!("bad metric name {:?} in # TYPE", excerpt(name))));
+                    }
+                    let kind = words.next().unwrap_or("");
+                    if !matches!(
+                        kind,
+                        "counter" | "gauge" | "histogram" | "summary" | "untyped"
+                    ) {
+                        return Err(at(format!("unknown metric type {:?}", excerpt(kind))));
+                    }
+                }
+                Some("HELP") => {
+                    let name = words.next().unwrap_or("");
+                    if !metric_name(name) {
+                        return Err(at(format!("bad metric name {:?} in # HELP", excerpt(name))));
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
+        sample_line(line).map_err(at)?;
+        samples += 1;
+    }
+    if samples == 0 {
+        return Err("no samples".to_owned());
+    }
+    Ok(())
+}
+
+/// `name{labels} value [timestamp]`.
+fn sample_line(line: &str) -> Result<(), String> {
+    let name_end = line
+        .find(|c: char| c == '{' || c.is_whitespace())
+        .unwrap_or(line.len());
+    let name = &line[..name_end];
+    if !metric_name(name) {
+        return Err(format!("bad metric name {:?}", excerpt(name)));
+    }
+    let mut rest = &line[name_end..];
+    if let Some(labels) = rest.strip_prefix('{') {
+        rest = label_set(labels)?;
+    }
+    let mut fields = rest.split_whitespace();
+    let value = fields.next().ok_or_else(|| "no value".to_owned())?;
+    if !float(value) {
+        return Err(format!("bad value {:?}", excerpt(value)));
+    }
+    if let Some(timestamp) = fields.next() {
+        if timestamp.parse::<i64>().is_err() {
+            return Err(format!("bad timestamp {:?}", excerpt(timestamp)));
+        }
+    }
+    if let Some(extra) = fields.next() {
+        return Err(format!("unexpected {:?} after the value", excerpt(extra)));
+    }
+    Ok(())
+}
+
+/// Parses `name="value",...}` (after the `{`); returns what follows the `}`.
+fn label_set(text: &str) -> Result<&str, String> {
+    let mut rest = text.trim_start();
+    loop {
+        if let Some(after) = rest.strip_prefix('}') {
+            return Ok(after);
+        }
+        let name_end = rest
+            .find(|c: char| c == '=' || c.is_whitespace())
+            .ok_or_else(|| "unterminated labels".to_owned())?;
+        let name = &rest[..name_end];
+        if !label_name(name) {
+            return Err(format!("bad label name {:?}", excerpt(name)));
+        }
+        rest = rest[name_end..].trim_start();
+        rest = rest
+            .strip_prefix('=')
+            .ok_or_else(|| format!("no `=` after label {name}"))?
+            .trim_start();
+        rest = rest
+            .strip_prefix('"')
+            .ok_or_else(|| format!("label {name} has no quoted value"))?;
+        let mut chars = rest.char_indices();
+        let close = loop {
+            match chars.next() {
+                None => return Err(format!("label {name} has an unterminated value")),
+                Some((_, '\\')) => match chars.next() {
+                    Some((_, '\\' | '"' | 'n')) => {}
+                    _ => return Err(format!("label {name} has a bad escape")),
+                },
+                Some((i, '"')) => break i,
+                Some(_) => {}
+            }
+        };
+        rest = rest[close + 1..].trim_start();
+        if let Some(after) = rest.strip_prefix(',') {
+            rest = after.trim_start();
+        } else if !rest.starts_with('}') {
+            return Err(format!("expected `,` or `}}` after label {name}"));
+        }
+    }
+}
+
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`
+fn metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+/// `[a-zA-Z_][a-zA-Z0-9_]*`
+fn label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A Go-style float as Prometheus writes them: decimal or exponent notation, `NaN`, `+Inf`,
+/// `-Inf` (`Inf` too). Rust's own `inf`/`infinity` spellings are not Prometheus's and are refused.
+fn float(text: &str) -> bool {
+    let unsigned = text.trim_start_matches(['+', '-']);
+    if text.len() - unsigned.len() > 1 {
+        return false;
+    }
+    match unsigned {
+        "Inf" => true,
+        "NaN" => unsigned.len() == text.len(),
+        _ => {
+            unsigned
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+                && unsigned
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_digit() || c == '.')
+                && text.parse::<f64>().is_ok()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_keeps_the_prefix_and_never_doubles_slashes() {
+        let cases = [
+            ("https://a.fly.dev", "/health", "https://a.fly.dev/health"),
+            ("https://a.fly.dev/", "/health", "https://a.fly.dev/health"),
+            (
+                "https://a.fly.dev/api",
+                "/health",
+                "https://a.fly.dev/api/health",
+            ),
+            (
+                "https://a.fly.dev/api/",
+                "/health",
+                "https://a.fly.dev/api/health",
+            ),
+            ("https://a.fly.dev/api/", "/", "https://a.fly.dev/api/"),
+            ("https://a.fly.dev", "/m?x=1", "https://a.fly.dev/m?x=1"),
+        ];
+        for (base, path, want) in cases {
+            let base = url::Url::parse(base).expect("test URL");
+            assert_eq!(join(&base, path).as_str(), want, "{base} + {path}");
+        }
+    }
+
+    #[test]
+    fn prometheus_text_accepts_the_exposition_format() {
+        let text = "# HELP http_requests_total The total.\n\
+                    # TYPE http_requests_total counter\n\
+                    http_requests_total{method=\"post\",code=\"200\"} 1027 1395066363000\n\
+                    http_requests_total{method=\"post\",code=\"400\",} 3\n\
+                    \n\
+                    msdos_file_access_time_seconds{path=\"C:\\\\DIR\\\\FILE.TXT\",error=\"Cannot find file:\\n\\\"FILE.TXT\\\"\"} 1.458255915e9\n\
+                    metric_without_labels 12.47\n\
+                    up NaN\n\
+                    a +Inf\n\
+                    b -Inf\n\
+                    c{} -0.5\n\
+                    # EOF\n";
+        assert_eq!(prometheus_text(text), Ok(()));
+    }
+
+    #[test]
+    fn prometheus_text_names_the_first_bad_line() {
+        let cases = [
+            ("", "no samples"),
+            ("# only a comment\n", "no samples"),
+            ("<html>oops</html>", "line 1: bad metric name"),
+            ("ok 1\n2bad 1\n", "line 2: bad metric name"),
+            ("m abc\n", "line 1: bad value"),
+            ("m inf\n", "line 1: bad value"),
+            ("m\n", "line 1: no value"),
+            ("m 1 1.5\n", "line 1: bad timestamp"),
+            ("m 1 2 3\n", "line 1: unexpected"),
+            ("m{a=\"x} 1\n", "line 1: label a has an unterminated value"),
+            ("m{a=x} 1\n", "line 1: label a has no quoted value"),
+            ("m{1a=\"x\"} 1\n", "line 1: bad label name"),
+            ("# TYPE m gauges\nm 1\n", "line 1: unknown metric type"),
+        ];
+        for (text, want) in cases {
+            let got = prometheus_text(text).expect_err(text);
+            assert!(got.starts_with(want), "{text:?}: {got}");
+        }
+    }
+
+    #[test]
+    fn excerpts_are_one_short_line() {
+        let long = "x".repeat(500);
+        let cut = excerpt(&format!("a\n  b\t{long}"));
+        assert!(cut.starts_with("a b x"));
+        assert_eq!(cut.chars().count(), EXCERPT + 1);
+        assert!(cut.ends_with('…'));
+    }
+}

@@ -1,0 +1,190 @@
+//! `health`: the health gate alone, against the live app. Sequencing only: the probe edge
+//! measures, Fly reports machine state, and `gate::health` decides.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::RunError;
+use crate::config::{Endpoint, Environment, HealthPolicy};
+use crate::decision::{Decision, Evidence};
+use crate::env::Ambient;
+use crate::fly::Fly;
+use crate::gate::health::{self, MachineState, Round};
+use crate::probe::Prober;
+
+/// The policy for `--url` alone: that exact URL must answer 200, three times in a row, 2 s apart.
+fn url_policy(url: &url::Url) -> HealthPolicy {
+    HealthPolicy {
+        initial_delay: Duration::ZERO,
+        interval: Duration::from_secs(2),
+        deadline: Duration::from_secs(60),
+        consecutive_successes: 3,
+        failure_limit: 0,
+        consecutive_error_limit: 4,
+        request_timeout: Duration::from_secs(5),
+        p95_latency: None,
+        machines: false,
+        tls_min_days: None,
+        headers: Vec::new(),
+        endpoints: vec![Endpoint {
+            path: match url.query() {
+                Some(query) => format!("{}?{query}", url.path()),
+                None => url.path().to_owned(),
+            },
+            status: vec![200],
+            json: Default::default(),
+            fallback: None,
+            prometheus: false,
+        }],
+    }
+}
+
+/// Fly machine state as the health gate counts it: every machine of the app.
+pub fn machine_state(machines: &[crate::fly::Machine]) -> MachineState {
+    let mut state = MachineState {
+        started: 0,
+        total: machines.len(),
+        checks_passing: 0,
+        unhealthy: Vec::new(),
+    };
+    for machine in machines {
+        let started = machine.state == crate::fly::MachineState::Started;
+        // No checks configured passes, as `fly deploy` treats it.
+        let passing = started && (machine.checks.is_empty() || machine.checks_passing());
+        state.started += usize::from(started);
+        state.checks_passing += usize::from(passing);
+        if !passing {
+            state.unhealthy.push(machine.id.clone());
+        }
+    }
+    state
+}
+
+pub async fn health(
+    ambient: &Ambient,
+    env: Option<&Environment>,
+    url: Option<&url::Url>,
+    clock: &impl Fn() -> DateTime<Utc>,
+) -> Result<Decision, RunError> {
+    let (mut policy, base) = match (env, url) {
+        (Some(env), Some(url)) => (env.health.clone(), url.clone()),
+        (Some(env), None) => match &env.url {
+            Some(base) => (env.health.clone(), base.clone()),
+            None if !env.health.endpoints.is_empty() => unreachable_url(env)?,
+            None => (
+                env.health.clone(),
+                url::Url::parse("http://127.0.0.1/")
+                    .map_err(|e| RunError::input(e.to_string(), "report this"))?,
+            ),
+        },
+        (None, Some(url)) => {
+            let mut base = url.clone();
+            base.set_path("/");
+            base.set_query(None);
+            (url_policy(url), base)
+        }
+        (None, None) => {
+            return Err(RunError::input(
+                "nothing to probe",
+                "pass --environment ENV or --url URL",
+            ))
+        }
+    };
+    let mut notes = Vec::new();
+    let fly = match (policy.machines, env) {
+        (true, Some(_)) => match Fly::locate(ambient.fly_override.as_deref()) {
+            Ok(fly) => Some(fly.with_token(ambient.fly_token.clone())),
+            Err(error) => {
+                notes.push(format!("machine state not checked: {error}"));
+                policy.machines = false;
+                None
+            }
+        },
+        _ => None,
+    };
+    if policy.endpoints.is_empty() && !policy.machines {
+        return Err(RunError::input(
+            "nothing to probe: no endpoints, and machine state cannot be read here",
+            "set the environment's `url` (and `health.endpoints`), or make fly available (SHIPGATE_FLY)",
+        ));
+    }
+    let prober = Prober::new(policy.request_timeout).map_err(|e| RunError::Unavailable {
+        message: e.to_string(),
+        hints: Vec::new(),
+    })?;
+    let started = tokio::time::Instant::now();
+    tokio::time::sleep(policy.initial_delay).await;
+    let mut rounds: Vec<Round> = Vec::new();
+    loop {
+        let offset = started.elapsed();
+        let mut round = prober.round(&base, &policy, offset).await;
+        if let (Some(fly), Some(env)) = (&fly, env) {
+            round.machines = match fly
+                .machines(
+                    &env.app,
+                    policy.request_timeout.max(Duration::from_secs(30)),
+                )
+                .await
+            {
+                Ok(machines) => Some(machine_state(&machines)),
+                Err(error) => {
+                    tracing::warn!(%error, "could not read machine state");
+                    None
+                }
+            };
+        }
+        eprintln!("{}", progress(&round, rounds.len() + 1));
+        rounds.push(round);
+        if health::decided(&policy, &rounds) || started.elapsed() >= policy.deadline {
+            break;
+        }
+        tokio::time::sleep(policy.interval).await;
+    }
+    let mut verdict = health::evaluate(&policy, &rounds, true);
+    verdict
+        .evidence
+        .extend(notes.into_iter().map(|text| Evidence::Note { text }));
+    let subject = super::subject(None, env, None);
+    Ok(Decision::from_gates(
+        "health",
+        subject,
+        clock(),
+        vec![verdict],
+    ))
+}
+
+fn unreachable_url(env: &Environment) -> Result<(HealthPolicy, url::Url), RunError> {
+    Err(RunError::input(
+        format!(
+            "environment `{}` has health endpoints but no `url`",
+            env.name
+        ),
+        "add `url:` to the environment, or pass --url",
+    ))
+}
+
+/// `health round 2: /health ok 41ms, / ok 12ms`.
+fn progress(round: &Round, number: usize) -> String {
+    let parts: Vec<String> = round
+        .samples
+        .iter()
+        .map(|sample| {
+            let latency = sample
+                .latency
+                .map(|l| format!(" {}ms", l.as_millis()))
+                .unwrap_or_default();
+            match &sample.outcome {
+                health::Outcome::Success => format!("{} ok{latency}", sample.endpoint),
+                health::Outcome::Failure { reason } => {
+                    format!("{} {reason}{latency}", sample.endpoint)
+                }
+                health::Outcome::Error { reason } => format!("{} {reason}", sample.endpoint),
+            }
+        })
+        .collect();
+    crate::render::one_line(&format!(
+        "shipgate: health round {number}: {}",
+        parts.join(", ")
+    ))
+}

@@ -1,0 +1,413 @@
+//! The HTTP probe edge (`shipgate::probe`) against a real local app, through the library; then
+//! its rounds fed to the pure health gate.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use serde_json::json;
+use shipgate::config::{Endpoint, Fallback, HealthPolicy};
+use shipgate::decision::Status;
+use shipgate::gate::health::{evaluate, Outcome, Round, Via};
+use shipgate::probe::Prober;
+
+use crate::support::health_app::{Behaviour, HealthApp};
+
+const SECURITY_HEADERS: [&str; 2] = ["strict-transport-security", "x-content-type-options"];
+
+fn block_on<F: Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime")
+        .block_on(future)
+}
+
+fn prober() -> Prober {
+    Prober::new(Duration::from_secs(5)).expect("the prober builds")
+}
+
+fn endpoint(path: &str) -> Endpoint {
+    Endpoint {
+        path: path.to_string(),
+        status: vec![200],
+        json: BTreeMap::new(),
+        fallback: None,
+        prometheus: false,
+    }
+}
+
+fn health_endpoint() -> Endpoint {
+    Endpoint {
+        json: BTreeMap::from([("/status".to_string(), json!("healthy"))]),
+        ..endpoint("/health")
+    }
+}
+
+fn metrics_endpoint() -> Endpoint {
+    Endpoint {
+        prometheus: true,
+        ..endpoint("/metrics")
+    }
+}
+
+fn headers(names: &[&str]) -> Vec<String> {
+    names.iter().map(|name| name.to_string()).collect()
+}
+
+fn failure(reason: &str) -> Outcome {
+    Outcome::Failure {
+        reason: reason.to_string(),
+    }
+}
+
+fn policy(endpoints: Vec<Endpoint>) -> HealthPolicy {
+    HealthPolicy {
+        initial_delay: Duration::from_secs(10),
+        interval: Duration::from_secs(10),
+        deadline: Duration::from_secs(300),
+        consecutive_successes: 3,
+        failure_limit: 10,
+        consecutive_error_limit: 4,
+        request_timeout: Duration::from_secs(5),
+        p95_latency: Some(Duration::from_secs(3)),
+        machines: false,
+        tls_min_days: None,
+        headers: headers(&SECURITY_HEADERS),
+        endpoints,
+    }
+}
+
+const METRICS: &str = "# HELP http_requests_total Requests.\n\
+                       # TYPE http_requests_total counter\n\
+                       http_requests_total{method=\"get\",code=\"200\"} 1027 1395066363000\n\
+                       process_start_time_seconds 1.7e9\n\
+                       up NaN\n";
+
+#[test]
+fn a_healthy_json_answer_passes_with_its_latency() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let sample =
+        block_on(prober().probe(&app.base(), &health_endpoint(), &headers(&SECURITY_HEADERS)));
+    assert_eq!(sample.endpoint, "/health");
+    assert_eq!(sample.via, Via::Endpoint);
+    assert_eq!(sample.outcome, Outcome::Success);
+    let latency = sample.latency.expect("an answered sample has a latency");
+    assert!(latency > Duration::ZERO && latency < Duration::from_secs(5));
+    assert_eq!(app.count("/health"), 1);
+}
+
+#[test]
+fn a_degraded_status_fails_naming_the_pointer() {
+    let app = HealthApp::start();
+    app.set(
+        "/health",
+        Behaviour::Json(200, json!({"status": "degraded"})),
+    );
+    let sample = block_on(prober().probe(&app.base(), &health_endpoint(), &[]));
+    assert_eq!(
+        sample.outcome,
+        failure(r#"answered {"status":"degraded"} (expected /status = "healthy")"#)
+    );
+    assert!(sample.latency.is_some(), "a failure was answered, so timed");
+}
+
+#[test]
+fn a_body_that_is_not_json_fails_with_a_short_excerpt() {
+    let app = HealthApp::start();
+    let page = format!("<html>\n<body>{}</body></html>", "x".repeat(500));
+    app.set("/health", Behaviour::Prometheus(page));
+    let sample = block_on(prober().probe(&app.base(), &health_endpoint(), &[]));
+    let Outcome::Failure { reason } = sample.outcome else {
+        panic!("expected a failure, got {:?}", sample.outcome);
+    };
+    assert!(reason.starts_with("answered <html> <body>xxx"), "{reason}");
+    assert!(
+        reason.ends_with("… (not JSON; expected /status = \"healthy\")"),
+        "{reason}"
+    );
+    assert!(reason.chars().count() < 200, "{reason}");
+}
+
+#[test]
+fn a_503_fails() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Status(503));
+    let sample = block_on(prober().probe(&app.base(), &health_endpoint(), &[]));
+    assert_eq!(sample.outcome, failure("answered 503"));
+}
+
+#[test]
+fn a_redirect_is_seen_not_followed_and_a_fallback_can_accept_it() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Status(404));
+    app.set("/", Behaviour::Redirect(302, "/login".to_string()));
+    app.set("/login", Behaviour::Status(200));
+    let with_fallback = Endpoint {
+        fallback: Some(Fallback {
+            path: "/".to_string(),
+            status: vec![200, 302],
+        }),
+        ..health_endpoint()
+    };
+    let prober = prober();
+    let sample = block_on(prober.probe(&app.base(), &with_fallback, &[]));
+    assert_eq!(sample.endpoint, "/health");
+    assert_eq!(sample.via, Via::Fallback);
+    assert_eq!(sample.outcome, Outcome::Success);
+    assert!(sample.latency.is_some());
+
+    // Without the fallback, `/` answering 302 is a 302.
+    let root = block_on(prober.probe(&app.base(), &endpoint("/"), &[]));
+    assert_eq!(root.outcome, failure("answered 302"));
+    assert_eq!(app.count("/login"), 0, "redirects are not followed");
+
+    // A fallback that fails too reports the endpoint's own outcome.
+    app.set("/", Behaviour::Status(500));
+    let sample = block_on(prober.probe(&app.base(), &with_fallback, &[]));
+    assert_eq!(sample.via, Via::Endpoint);
+    assert_eq!(sample.outcome, failure("answered 404"));
+}
+
+#[test]
+fn an_answer_slower_than_the_request_timeout_is_an_error() {
+    let app = HealthApp::start();
+    app.set(
+        "/health",
+        Behaviour::Slow(Duration::from_secs(3), Box::new(Behaviour::Healthy)),
+    );
+    let prober = Prober::new(Duration::from_millis(300)).expect("the prober builds");
+    let sample = block_on(prober.probe(&app.base(), &health_endpoint(), &[]));
+    assert_eq!(
+        sample.outcome,
+        Outcome::Error {
+            reason: "timed out after 300ms".to_string()
+        }
+    );
+    assert_eq!(sample.latency, None);
+}
+
+#[test]
+fn a_refused_connection_is_an_error() {
+    let base = url::Url::parse(&HealthApp::refused_url()).expect("a URL");
+    let sample = block_on(prober().probe(&base, &health_endpoint(), &[]));
+    assert_eq!(
+        sample.outcome,
+        Outcome::Error {
+            reason: "connection refused".to_string()
+        }
+    );
+    assert_eq!(sample.latency, None);
+}
+
+#[test]
+fn a_missing_required_header_fails_and_names_compare_case_insensitively() {
+    let app = HealthApp::start();
+    app.set("/bare", Behaviour::Json(200, json!({"status": "healthy"})));
+    app.set("/health", Behaviour::Healthy);
+    let prober = prober();
+    let bare = block_on(prober.probe(&app.base(), &endpoint("/bare"), &headers(&SECURITY_HEADERS)));
+    assert_eq!(
+        bare.outcome,
+        failure("is missing header strict-transport-security")
+    );
+    let shouted = block_on(prober.probe(
+        &app.base(),
+        &health_endpoint(),
+        &headers(&["Strict-Transport-Security", "X-Content-Type-Options"]),
+    ));
+    assert_eq!(shouted.outcome, Outcome::Success);
+}
+
+#[test]
+fn prometheus_text_passes_and_anything_else_fails() {
+    let app = HealthApp::start();
+    app.set("/metrics", Behaviour::Prometheus(METRICS.to_string()));
+    app.set(
+        "/broken",
+        Behaviour::Prometheus("ok 1\nrequests{path=/} 3\n".to_string()),
+    );
+    app.set("/json", Behaviour::Json(200, json!({"up": 1})));
+    let prober = prober();
+    let good = block_on(prober.probe(&app.base(), &metrics_endpoint(), &[]));
+    assert_eq!(good.outcome, Outcome::Success);
+
+    let broken = Endpoint {
+        path: "/broken".to_string(),
+        ..metrics_endpoint()
+    };
+    let bad = block_on(prober.probe(&app.base(), &broken, &[]));
+    assert_eq!(
+        bad.outcome,
+        failure(
+            "answered a body that is not Prometheus text (line 2: label path has no quoted value)"
+        )
+    );
+    let json = Endpoint {
+        path: "/json".to_string(),
+        ..metrics_endpoint()
+    };
+    let bad = block_on(prober.probe(&app.base(), &json, &[]));
+    assert_eq!(
+        bad.outcome,
+        failure("answered a body that is not Prometheus text (line 1: bad metric name \"\")")
+    );
+}
+
+#[test]
+fn a_base_url_with_a_path_prefix_keeps_it() {
+    let app = HealthApp::start();
+    app.set("/api/health", Behaviour::Healthy);
+    let prober = prober();
+    for base in [format!("{}/api", app.url()), format!("{}/api/", app.url())] {
+        let base = url::Url::parse(&base).expect("a URL");
+        let sample = block_on(prober.probe(&base, &health_endpoint(), &[]));
+        assert_eq!(sample.outcome, Outcome::Success, "{base}");
+    }
+    assert_eq!(app.count("/api/health"), 2);
+    assert_eq!(app.count("/health"), 0);
+    assert_eq!(app.count("/api//health"), 0);
+}
+
+#[test]
+fn a_round_probes_every_endpoint_in_order() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    app.set("/metrics", Behaviour::Status(503));
+    let policy = policy(vec![health_endpoint(), metrics_endpoint()]);
+    let round = block_on(prober().round(&app.base(), &policy, Duration::from_secs(10)));
+    assert_eq!(round.offset, Duration::from_secs(10));
+    assert_eq!(round.machines, None);
+    let got: Vec<(&str, &Outcome)> = round
+        .samples
+        .iter()
+        .map(|s| (s.endpoint.as_str(), &s.outcome))
+        .collect();
+    // `/metrics` answered 503 before its headers were looked at.
+    assert_eq!(
+        got,
+        vec![
+            ("/health", &Outcome::Success),
+            ("/metrics", &failure("answered 503"))
+        ]
+    );
+}
+
+/// `count` rounds, 10s apart from 10s, as the gate's edge would take them.
+fn rounds(app: &HealthApp, policy: &HealthPolicy, count: u64) -> Vec<Round> {
+    let prober = prober();
+    block_on(async {
+        let mut rounds = Vec::new();
+        for n in 0..count {
+            let offset = policy.initial_delay + policy.interval * n as u32;
+            rounds.push(prober.round(&app.base(), policy, offset).await);
+        }
+        rounds
+    })
+}
+
+#[test]
+fn probe_rounds_feed_the_health_gate() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    app.set(
+        "/flappy",
+        Behaviour::Flapping(vec![
+            Behaviour::Healthy,
+            Behaviour::Healthy,
+            Behaviour::Status(503),
+        ]),
+    );
+
+    // Healthy: pending after 2 rounds, pass after 3.
+    let healthy = policy(vec![health_endpoint()]);
+    let taken = rounds(&app, &healthy, 3);
+    assert_eq!(
+        evaluate(&healthy, &taken[..2], false).status,
+        Status::Pending
+    );
+    let verdict = evaluate(&healthy, &taken, false);
+    assert_eq!(verdict.status, Status::Pass, "{}", verdict.summary);
+    assert!(
+        verdict
+            .summary
+            .starts_with("3 rounds in a row healthy (p95 "),
+        "{}",
+        verdict.summary
+    );
+
+    // Flapping (healthy, healthy, 503, ...): never 3 in a row, so the deadline fails it.
+    let flapping = policy(vec![
+        health_endpoint(),
+        Endpoint {
+            path: "/flappy".to_string(),
+            ..health_endpoint()
+        },
+    ]);
+    let taken = rounds(&app, &flapping, 6);
+    assert_eq!(app.count("/flappy"), 6);
+    assert_eq!(evaluate(&flapping, &taken, false).status, Status::Pending);
+    let verdict = evaluate(&flapping, &taken, true);
+    assert_eq!(verdict.status, Status::Fail, "{}", verdict.summary);
+    assert_eq!(
+        verdict.summary,
+        "no 3 rounds in a row healthy by the 5m deadline (longest 2; 2 failed, 0 could not measure)"
+    );
+}
+
+mod command {
+    use crate::common::*;
+    use crate::support::health_app::{Behaviour, HealthApp};
+
+    #[test]
+    fn health_on_a_url_passes_after_three_good_rounds() {
+        let app = HealthApp::start();
+        app.set("/health", Behaviour::Healthy);
+        let out = run(shipgate().args([
+            "health",
+            "--url",
+            &format!("{}/health", app.url()),
+            "--format",
+            "json",
+        ]));
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+        let decision: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+        assert_eq!(decision["command"], "health");
+        assert_eq!(decision["verdicts"][0]["gate"], "health");
+        assert_eq!(decision["verdicts"][0]["status"], "pass");
+        assert_eq!(app.count("/health"), 3);
+        assert!(
+            out.stderr.contains("shipgate: health round 3: /health ok"),
+            "{}",
+            out.stderr
+        );
+    }
+
+    #[test]
+    fn health_on_a_failing_url_fails_at_once() {
+        let app = HealthApp::start();
+        app.set("/health", Behaviour::Status(503));
+        let out = run(shipgate().args(["health", "--url", &format!("{}/health", app.url())]));
+        assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout.contains("/health answered 503"),
+            "{}",
+            out.stdout
+        );
+    }
+
+    #[test]
+    fn health_needs_something_to_probe() {
+        let out = run(shipgate().args(["health"]));
+        assert_eq!(out.code, 2);
+        assert!(out.stderr.contains("--environment"), "{}", out.stderr);
+        let out = run(shipgate().args(["health", "--url", "ftp://example.com"]));
+        assert_eq!(out.code, 2);
+        assert!(
+            out.stderr.contains("write an http(s) URL"),
+            "{}",
+            out.stderr
+        );
+    }
+}

@@ -1,0 +1,241 @@
+//! A scriptable app to probe: real HTTP on 127.0.0.1 from its own thread and tokio runtime (like
+//! the fake GitHub), answering each path as a test sets it with [`HealthApp::set`]. Paths not
+//! set answer 404. Requests are counted per path.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+
+/// How a path answers.
+#[derive(Clone, Debug)]
+pub enum Behaviour {
+    /// 200 `{"status":"healthy","timestamp":...,"uptime":...}` with `strict-transport-security`
+    /// and `x-content-type-options`.
+    Healthy,
+    /// This status with this JSON body (`content-type: application/json`), no other headers.
+    Json(u16, serde_json::Value),
+    /// This status with an empty body.
+    Status(u16),
+    /// This status (301, 302, ...) with `location`.
+    Redirect(u16, String),
+    /// Waits, then answers as the inner behaviour.
+    Slow(Duration, Box<Behaviour>),
+    /// The n-th request (from 0) answers as `list[n % len]`.
+    Flapping(Vec<Behaviour>),
+    /// 200 with this body as `text/plain; version=0.0.4`.
+    Prometheus(String),
+}
+
+struct Inner {
+    routes: HashMap<String, Behaviour>,
+    counts: HashMap<String, usize>,
+}
+
+struct Shared {
+    inner: Mutex<Inner>,
+    started: Instant,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The app. Serves until dropped.
+pub struct HealthApp {
+    shared: Arc<Shared>,
+    url: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl HealthApp {
+    /// Binds 127.0.0.1 on a free port and serves from a background thread.
+    pub fn start() -> HealthApp {
+        let listener =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("bind the health app to 127.0.0.1");
+        listener
+            .set_nonblocking(true)
+            .expect("make the health app's listener non-blocking");
+        let url = format!(
+            "http://{}",
+            listener.local_addr().expect("the health app's address")
+        );
+        let shared = Arc::new(Shared {
+            inner: Mutex::new(Inner {
+                routes: HashMap::new(),
+                counts: HashMap::new(),
+            }),
+            started: Instant::now(),
+        });
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(Arc::clone(&shared));
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("health-app".to_string())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("the health app's tokio runtime");
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener)
+                        .expect("register the health app's listener");
+                    tokio::select! {
+                        result = async { axum::serve(listener, app).await } => {
+                            if let Err(error) = result {
+                                eprintln!("health app stopped: {error}");
+                            }
+                        }
+                        _ = stop => {}
+                    }
+                });
+                // Drop in-flight connections (a `Slow` answer) at once.
+                runtime.shutdown_background();
+            })
+            .expect("spawn the health app's thread");
+        HealthApp {
+            shared,
+            url,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:43123` (no trailing slash).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The base URL parsed.
+    pub fn base(&self) -> url::Url {
+        url::Url::parse(&self.url).expect("the health app's URL parses")
+    }
+
+    /// Makes `path` (e.g. `/health`, or `/api/health` under a prefix) answer as `behaviour`.
+    pub fn set(&self, path: &str, behaviour: Behaviour) -> &HealthApp {
+        self.shared
+            .lock()
+            .routes
+            .insert(path.to_string(), behaviour);
+        self
+    }
+
+    /// Requests received on `path` so far (query excluded).
+    pub fn count(&self, path: &str) -> usize {
+        self.shared.lock().counts.get(path).copied().unwrap_or(0)
+    }
+
+    /// A URL on 127.0.0.1 where nothing listens: a listener bound, then dropped.
+    pub fn refused_url() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port to free");
+        let address = listener.local_addr().expect("the freed port's address");
+        drop(listener);
+        format!("http://{address}")
+    }
+}
+
+impl Drop for HealthApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let path = request.uri().path().to_string();
+    let (behaviour, nth) = {
+        let mut inner = shared.lock();
+        let count = inner.counts.entry(path.clone()).or_insert(0);
+        let nth = *count;
+        *count += 1;
+        (inner.routes.get(&path).cloned(), nth)
+    };
+    let Some(mut behaviour) = behaviour else {
+        return answer(404, &[], "not found");
+    };
+    loop {
+        behaviour = match behaviour {
+            Behaviour::Slow(wait, then) => {
+                tokio::time::sleep(wait).await;
+                *then
+            }
+            Behaviour::Flapping(list) if !list.is_empty() => list[nth % list.len()].clone(),
+            Behaviour::Flapping(_) => return answer(500, &[], "empty Flapping list"),
+            Behaviour::Healthy => {
+                let body = serde_json::json!({
+                    "status": "healthy",
+                    "timestamp": now_rfc3339(),
+                    "uptime": shared.started.elapsed().as_secs(),
+                });
+                return answer(
+                    200,
+                    &[
+                        ("content-type", "application/json"),
+                        (
+                            "strict-transport-security",
+                            "max-age=63072000; includeSubDomains",
+                        ),
+                        ("x-content-type-options", "nosniff"),
+                    ],
+                    &body.to_string(),
+                );
+            }
+            Behaviour::Json(status, body) => {
+                return answer(
+                    status,
+                    &[("content-type", "application/json")],
+                    &body.to_string(),
+                )
+            }
+            Behaviour::Status(status) => return answer(status, &[], ""),
+            Behaviour::Redirect(status, location) => {
+                return answer(status, &[("location", location.as_str())], "")
+            }
+            Behaviour::Prometheus(text) => {
+                return answer(
+                    200,
+                    &[("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+                    &text,
+                )
+            }
+        };
+    }
+}
+
+fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
+    let mut builder = Response::builder().status(status);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder
+        .body(Body::from(body.to_string()))
+        .expect("a valid test answer")
+}
+
+/// The wall clock, as the app would stamp its answer (the fake's own clock, not the gate's).
+fn now_rfc3339() -> String {
+    let epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or(0);
+    chrono::DateTime::from_timestamp(epoch, 0)
+        .map(|at| at.to_rfc3339())
+        .unwrap_or_default()
+}
