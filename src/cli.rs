@@ -68,6 +68,10 @@ pub enum Command {
     /// The health gate alone, against the live app: rounds of endpoint probes (and Fly machine
     /// state) until it passes, fails, or reaches its deadline
     Health(HealthArgs),
+    /// Gates, then Fly deploy, then the health gate, then rollback on failure
+    Deploy(DeployArgs),
+    /// Redeploy the previous good release (or the one named) and verify its health
+    Rollback(RollbackArgs),
     /// Validate the config, print its JSON Schema, or explain it in plain words
     Config {
         #[command(subcommand)]
@@ -185,6 +189,52 @@ pub struct HealthArgs {
     /// Probe this URL: with --environment, instead of its `url`; alone, this exact URL expecting 200
     #[arg(long, value_name = "URL", value_parser = parse_http_url)]
     pub url: Option<url::Url>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The environment to deploy to
+    #[arg(long, short = 'e', value_name = "ENV")]
+    pub environment: String,
+
+    /// Branch, tag or SHA to deploy; resolved to a SHA once, at the start
+    #[arg(long = "ref", value_name = "REF")]
+    pub git_ref: String,
+
+    /// Why this deploy happens (recorded in the GitHub Deployment)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+
+    /// Override a closed deploy window; audited and shown everywhere
+    #[arg(long)]
+    pub emergency: bool,
+
+    /// Do not require the staging deploy (an emergency measure: needs --emergency)
+    #[arg(long, requires = "emergency")]
+    pub skip_staging: bool,
+
+    /// Deploy this prebuilt image instead of building
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+
+    /// Evaluate the gates and print the fly commands; write nothing, deploy nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The environment to roll back
+    #[arg(long, short = 'e', value_name = "ENV")]
+    pub environment: String,
+
+    /// Why (recorded in the GitHub Deployment)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+
+    /// The release version or image to return to [default: the newest complete release before the current one]
+    #[arg(long, value_name = "VERSION|IMAGE")]
+    pub to: Option<String>,
 }
 
 #[derive(Debug, Args)]

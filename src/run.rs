@@ -13,6 +13,7 @@ use crate::facts::SavedChecks;
 use crate::gate::{checks, window};
 use crate::render::{self, Format};
 
+mod deploy;
 mod health;
 mod online;
 
@@ -167,6 +168,24 @@ pub fn run(
                 _ => None,
             };
             online::block_on(health::health(ambient, env, args.url.as_ref(), &clock))
+                .map(|d| Output::Decision(Box::new(d)))
+        }
+        Command::Deploy(args) => {
+            let config = load(&config_path, cli.global.config.is_some())?;
+            let env = environment(&config, &args.environment)?;
+            let repo = online::repo(cli.global.repo.as_deref())?;
+            online::block_on(deploy::deploy(ambient, &config, env, &repo, args, &clock))
+                .map(|d| Output::Decision(Box::new(d)))
+        }
+        Command::Rollback(args) => {
+            let config = load(&config_path, cli.global.config.is_some())?;
+            let env = environment(&config, &args.environment)?;
+            let repo = cli
+                .global
+                .repo
+                .as_deref()
+                .and_then(crate::github::gather::Repo::parse);
+            online::block_on(deploy::rollback(ambient, env, repo.as_ref(), args, &clock))
                 .map(|d| Output::Decision(Box::new(d)))
         }
         Command::Plan(args) => {

@@ -113,34 +113,11 @@ pub async fn health(
         message: e.to_string(),
         hints: Vec::new(),
     })?;
-    let started = tokio::time::Instant::now();
-    tokio::time::sleep(policy.initial_delay).await;
-    let mut rounds: Vec<Round> = Vec::new();
-    loop {
-        let offset = started.elapsed();
-        let mut round = prober.round(&base, &policy, offset).await;
-        if let (Some(fly), Some(env)) = (&fly, env) {
-            round.machines = match fly
-                .machines(
-                    &env.app,
-                    policy.request_timeout.max(Duration::from_secs(30)),
-                )
-                .await
-            {
-                Ok(machines) => Some(machine_state(&machines)),
-                Err(error) => {
-                    tracing::warn!(%error, "could not read machine state");
-                    None
-                }
-            };
-        }
-        eprintln!("{}", progress(&round, rounds.len() + 1));
-        rounds.push(round);
-        if health::decided(&policy, &rounds) || started.elapsed() >= policy.deadline {
-            break;
-        }
-        tokio::time::sleep(policy.interval).await;
-    }
+    let machines = match (&fly, env) {
+        (Some(fly), Some(env)) => Some((fly, env.app.as_str())),
+        _ => None,
+    };
+    let rounds = run_rounds(&prober, &base, &policy, machines).await;
     let mut verdict = health::evaluate(&policy, &rounds, true);
     verdict
         .evidence
@@ -152,6 +129,41 @@ pub async fn health(
         clock(),
         vec![verdict],
     ))
+}
+
+/// Rounds every `interval` after `initial_delay` until the gate decides or the deadline passes:
+/// the probes, and Fly machine state when `machines` names the fly binary and the app.
+pub async fn run_rounds(
+    prober: &Prober,
+    base: &url::Url,
+    policy: &HealthPolicy,
+    machines: Option<(&Fly, &str)>,
+) -> Vec<Round> {
+    let started = tokio::time::Instant::now();
+    tokio::time::sleep(policy.initial_delay).await;
+    let mut rounds: Vec<Round> = Vec::new();
+    loop {
+        let offset = started.elapsed();
+        let mut round = prober.round(base, policy, offset).await;
+        if let (true, Some((fly, app))) = (policy.machines, machines) {
+            round.machines = match fly
+                .machines(app, policy.request_timeout.max(Duration::from_secs(30)))
+                .await
+            {
+                Ok(machines) => Some(machine_state(&machines)),
+                Err(error) => {
+                    tracing::warn!(%error, "could not read machine state");
+                    None
+                }
+            };
+        }
+        eprintln!("{}", progress(&round, rounds.len() + 1));
+        rounds.push(round);
+        if health::decided(policy, &rounds) || started.elapsed() >= policy.deadline {
+            return rounds;
+        }
+        tokio::time::sleep(policy.interval).await;
+    }
 }
 
 fn unreachable_url(env: &Environment) -> Result<(HealthPolicy, url::Url), RunError> {

@@ -7,6 +7,7 @@ mod support;
 mod checks;
 mod cli;
 mod config;
+mod deploy;
 mod fake_github_selftest;
 mod fly;
 mod github;

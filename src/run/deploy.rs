@@ -1,0 +1,897 @@
+//! `deploy` and `rollback`: sequencing only (SPEC section 5). The gates decide in `gate/`; this
+//! file reads the facts, writes the GitHub Deployment, runs fly, and reports every step.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::{online, RunError};
+use crate::cli::{DeployArgs, RollbackArgs, TargetArgs};
+use crate::config::{Config, Environment};
+use crate::decision::{Decision, Evidence, GateId, Outcome, Override, Status, Verdict};
+use crate::env::Ambient;
+use crate::facts::{CurrentJob, OwnChecks, StagingFact};
+use crate::fly::{Fly, FlyError, Release, ReleaseStatus};
+use crate::gate::{health, staging, window};
+use crate::github::client::Client;
+use crate::github::gather::Repo;
+use crate::github::write;
+use crate::probe::Prober;
+
+/// Timeout of the read-only fly commands (`releases`, `machine list`).
+const FLY_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Every step and its duration, in order, as notes for the Decision.
+#[derive(Default)]
+struct Steps {
+    lines: Vec<String>,
+}
+
+impl Steps {
+    fn done(&mut self, step: &str, started: Instant, detail: impl AsRef<str>) {
+        let line = format!(
+            "step {step}: {} ({})",
+            detail.as_ref(),
+            secs(started.elapsed())
+        );
+        eprintln!("shipgate: {}", crate::render::one_line(&line));
+        self.lines.push(line);
+    }
+
+    fn note(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        eprintln!("shipgate: {}", crate::render::one_line(&text));
+        self.lines.push(text);
+    }
+}
+
+fn secs(duration: Duration) -> String {
+    format!("{:.1}s", duration.as_secs_f64())
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+/// The running release: the newest `complete` release with an image.
+fn current_release(releases: &[Release]) -> Option<&Release> {
+    releases
+        .iter()
+        .find(|r| r.status == ReleaseStatus::Complete && r.image_ref.is_some())
+}
+
+fn release_label(release: &Release) -> String {
+    format!(
+        "v{} ({})",
+        release.version(),
+        release.image_ref.as_deref().unwrap_or("no image")
+    )
+}
+
+fn locate_fly(ambient: &Ambient, need_token: bool) -> Result<Fly, RunError> {
+    let fly = Fly::locate(ambient.fly_override.as_deref()).map_err(|error| {
+        RunError::input(
+            error.to_string(),
+            "install flyctl, or set SHIPGATE_FLY to its path",
+        )
+    })?;
+    if need_token && ambient.fly_token.is_none() {
+        return Err(RunError::input(
+            "no FLY_API_TOKEN: fly cannot deploy",
+            "set FLY_API_TOKEN (a deploy token: `fly tokens create deploy`) from a secret",
+        ));
+    }
+    Ok(fly.with_token(ambient.fly_token.clone()))
+}
+
+fn fly_unavailable(what: &str, error: &FlyError) -> RunError {
+    RunError::Unavailable {
+        message: format!("{what}: {error}"),
+        hints: vec!["nothing was deployed; run it again when Fly answers".to_owned()],
+    }
+}
+
+/// The exact command line, for logs and `--dry-run` (arguments with spaces quoted).
+fn command_line(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if a.is_empty() || a.contains(char::is_whitespace) {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `fly deploy ... --image IMAGE --strategy immediate`: the rollback redeploy.
+fn rollback_args(program: &str, env: &Environment, image: &str) -> Vec<String> {
+    let mut argv = crate::plan::fly_deploy_args(program, env, Some(image));
+    if let Some(at) = argv.iter().position(|a| a == "--strategy") {
+        if let Some(value) = argv.get_mut(at + 1) {
+            *value = "immediate".to_owned();
+        }
+    }
+    argv
+}
+
+/// Runs one `fly deploy`, its output streamed to stderr (in a log group in Actions).
+async fn run_fly_deploy(
+    ambient: &Ambient,
+    fly: &Fly,
+    argv: &[String],
+    timeout: Duration,
+) -> Result<(), FlyError> {
+    let in_actions = ambient.run_id.is_some();
+    eprintln!("shipgate: running {}", command_line(argv));
+    if in_actions {
+        eprintln!("::group::{}", command_line(argv));
+    }
+    let result = fly
+        .deploy(argv, timeout, |line| eprintln!("  {}", line.text))
+        .await;
+    if in_actions {
+        eprintln!("::endgroup::");
+    }
+    result.map(drop)
+}
+
+/// The health gate on what is live now: a deploy that fly reports as successful but that leaves
+/// zero started machines fails at once; else rounds until pass or fail.
+async fn verify(env: &Environment, fly: &Fly) -> Verdict {
+    match fly.machines(&env.app, FLY_READ_TIMEOUT).await {
+        Ok(machines) => {
+            let state = super::health::machine_state(&machines);
+            if state.started == 0 {
+                return Verdict::new(
+                    GateId::Health,
+                    Status::Fail,
+                    format!(
+                        "fly reported success but none of the {} machine(s) is started",
+                        state.total
+                    ),
+                );
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not read machine state"),
+    }
+    health_rounds(env, fly).await
+}
+
+/// The rounds loop of `run/health.rs`, on the environment's policy and `url`.
+async fn health_rounds(env: &Environment, fly: &Fly) -> Verdict {
+    let policy = env.health.clone();
+    if policy.endpoints.is_empty() && !policy.machines {
+        return Verdict::new(
+            GateId::Health,
+            Status::Skipped,
+            "no health endpoints and no machine checks configured: fly's exit code decided",
+        );
+    }
+    let base = match &env.url {
+        Some(url) => url.clone(),
+        None if policy.endpoints.is_empty() => match url::Url::parse("http://127.0.0.1/") {
+            Ok(url) => url,
+            Err(error) => return Verdict::new(GateId::Health, Status::Fail, error.to_string()),
+        },
+        None => {
+            return Verdict::new(
+                GateId::Health,
+                Status::Fail,
+                "health endpoints are configured but the environment has no `url`",
+            )
+        }
+    };
+    let prober = match Prober::new(policy.request_timeout) {
+        Ok(prober) => prober,
+        Err(error) => {
+            return Verdict::new(
+                GateId::Health,
+                Status::Fail,
+                format!("cannot start the HTTP client: {error}"),
+            )
+        }
+    };
+    let rounds =
+        super::health::run_rounds(&prober, &base, &policy, Some((fly, env.app.as_str()))).await;
+    health::evaluate(&policy, &rounds, true)
+}
+
+/// One round of a required environment's health endpoints, now: part of the staging gate.
+async fn staging_health_now(env: &Environment) -> Option<(bool, String)> {
+    let base = env.url.as_ref()?;
+    if env.health.endpoints.is_empty() {
+        return None;
+    }
+    let mut policy = env.health.clone();
+    policy.machines = false;
+    policy.consecutive_successes = 1;
+    let prober = Prober::new(policy.request_timeout).ok()?;
+    let round = prober.round(base, &policy, Duration::ZERO).await;
+    let verdict = health::evaluate(&policy, &[round], true);
+    Some((
+        verdict.status == Status::Pass,
+        format!("{} health now: {}", env.name, verdict.summary),
+    ))
+}
+
+fn deploy_client(ambient: &Ambient, repo: &Repo, env: &Environment) -> Result<Client, RunError> {
+    // Writes happen until the rollback is verified: the budget covers the whole run.
+    let budget = env.checks.wait + env.deploy_timeout * 2 + env.health.deadline * 2;
+    online::client(ambient, repo, budget)
+}
+
+fn warn_write(what: &str, error: &crate::github::client::GitHubError) {
+    eprintln!("warning: could not write the {what}: {error}");
+}
+
+/// `deploy`: SPEC section 5, steps 1 to 7.
+pub async fn deploy(
+    ambient: &Ambient,
+    config: &Config,
+    env: &Environment,
+    repo: &Repo,
+    args: &DeployArgs,
+    clock: &impl Fn() -> DateTime<Utc>,
+) -> Result<Decision, RunError> {
+    let reason_hint =
+        "say what ships and why, e.g. --reason \"INC-142: checkout 500s, hotfix a1b2c3\"";
+    if args.reason.trim().is_empty() {
+        return Err(RunError::input("--reason is empty", reason_hint));
+    }
+    if args.skip_staging && !args.emergency {
+        return Err(RunError::input(
+            "--skip-staging is an emergency measure",
+            "pass --emergency with it, and a --reason",
+        ));
+    }
+    if env.url.is_none() && !env.health.endpoints.is_empty() {
+        return Err(RunError::input(
+            format!(
+                "environment `{}` has health endpoints but no `url`",
+                env.name
+            ),
+            "add `url:` to the environment",
+        ));
+    }
+    let request = args.emergency.then(|| window::EmergencyRequest {
+        reason: args.reason.clone(),
+        actor: ambient.actor.clone(),
+    });
+    if let (Some(policy), Some(request)) = (env.windows.as_ref(), &request) {
+        window::validate_emergency(policy, request)
+            .map_err(|message| RunError::input(message, reason_hint))?;
+    }
+    // Fly must be there before anything changes.
+    let fly = locate_fly(ambient, !args.dry_run)?;
+    let mut steps = Steps::default();
+    let run_started = Instant::now();
+
+    // 1. Resolve, gather, evaluate.
+    let t = Instant::now();
+    let client = deploy_client(ambient, repo, env)?;
+    let fail = |e| online::github_error(e, repo);
+    let target = online::resolve_target(
+        &client,
+        repo,
+        ambient,
+        &TargetArgs {
+            pr: None,
+            git_ref: Some(args.git_ref.clone()),
+        },
+    )
+    .await?;
+    let sha = target.sha.clone();
+    let rules =
+        online::required_rules(&client, repo, &env.checks, target.branch.as_deref()).await?;
+    let poll = online::Poll {
+        started: tokio::time::Instant::now(),
+        wait: if args.dry_run {
+            Duration::ZERO
+        } else {
+            env.checks.wait
+        },
+        interval: env.checks.interval,
+        own: OwnChecks {
+            job: match (&ambient.run_id, &ambient.job) {
+                (Some(run_id), Some(job)) => Some(CurrentJob {
+                    run_id: run_id.clone(),
+                    job: job.clone(),
+                }),
+                _ => None,
+            },
+            ..OwnChecks::default()
+        },
+        snapshot: false,
+    };
+    let checks_verdict =
+        online::poll_checks(&client, repo, &env.checks, &sha, &rules, &poll).await?;
+    let now = clock();
+    let window_verdict = window::evaluate(env.windows.as_ref(), now, request.as_ref());
+    let mut required = Vec::new();
+    for name in &env.requires {
+        let deployment = write::latest_deployment_state(&client, repo, &sha, name)
+            .await
+            .map_err(fail)?;
+        required.push(StagingFact {
+            environment: name.clone(),
+            deployment,
+        });
+    }
+    let mut staging_verdict = staging::evaluate(&required);
+    if staging_verdict.status == Status::Pass {
+        for name in &env.requires {
+            let Some(other) = config.environment(name) else {
+                continue;
+            };
+            if let Some((healthy, text)) = staging_health_now(other).await {
+                if !healthy {
+                    staging_verdict.status = Status::Fail;
+                    staging_verdict.summary = text.clone();
+                }
+                staging_verdict.evidence.push(Evidence::Note { text });
+            }
+        }
+    }
+    if args.skip_staging && staging_verdict.status > Status::Pass {
+        let overrode = staging_verdict.status;
+        staging_verdict.status = Status::Pass;
+        staging_verdict.summary = format!("EMERGENCY: skipped ({})", staging_verdict.summary);
+        staging_verdict.overridden = Some(Override {
+            actor: ambient.actor.clone(),
+            reason: args.reason.clone(),
+            overrode,
+        });
+    }
+    let gates = vec![checks_verdict, window_verdict, staging_verdict];
+    let blocked = gates.iter().any(|v| v.status > Status::Pass);
+    steps.done(
+        "gates",
+        t,
+        if blocked {
+            "a gate did not pass"
+        } else {
+            "every gate passed"
+        },
+    );
+    let mut subject = super::subject(
+        Some(repo.to_string()),
+        Some(env),
+        Some(args.git_ref.clone()),
+    );
+    subject.sha = Some(sha.clone());
+    let program = fly.program().display().to_string();
+    let deploy_argv = crate::plan::fly_deploy_args(&program, env, args.image.as_deref());
+    let overrides: Vec<serde_json::Value> = gates
+        .iter()
+        .filter_map(|v| {
+            v.overridden.as_ref().map(|o| {
+                json!({"gate": v.gate.as_str(), "actor": o.actor, "reason": o.reason, "overrode": o.overrode.as_str()})
+            })
+        })
+        .collect();
+
+    let finish = |verdicts: Vec<Verdict>, health: Verdict, steps: Steps| {
+        let mut health = health;
+        health
+            .evidence
+            .extend(steps.lines.into_iter().map(|text| Evidence::Note { text }));
+        let mut all = verdicts;
+        all.push(health);
+        let mut decision = Decision::from_gates("deploy", subject.clone(), now, all);
+        decision.plan = Some(crate::plan::deploy_plan(
+            &ambient.fly,
+            env,
+            args.image.as_deref(),
+        ));
+        decision
+    };
+    let set_outcome = |decision: &mut Decision, outcome: Outcome, summary: String| {
+        decision.outcome = outcome;
+        decision.exit_code = outcome.exit_code();
+        decision.summary = summary;
+    };
+
+    if blocked {
+        let health = Verdict::new(
+            GateId::Health,
+            Status::Skipped,
+            "not run: a gate blocked the deploy",
+        );
+        let mut decision = finish(gates, health, steps);
+        if decision.outcome != Outcome::Blocked {
+            let summary = format!("{}; not deployed", decision.summary);
+            set_outcome(&mut decision, Outcome::Blocked, summary);
+        }
+        return Ok(decision);
+    }
+
+    if args.dry_run {
+        let releases = if ambient.fly_token.is_some() {
+            fly.releases(&env.app, FLY_READ_TIMEOUT).await.ok()
+        } else {
+            None
+        };
+        let previous = releases.as_deref().and_then(current_release);
+        steps.note(format!("dry run: would run {}", command_line(&deploy_argv)));
+        match previous.and_then(|r| r.image_ref.as_deref()) {
+            Some(image) => steps.note(format!(
+                "dry run: on failure would run {}",
+                command_line(&rollback_args(&program, env, image))
+            )),
+            None if releases.is_some() => {
+                steps.note("dry run: no complete release with an image to roll back to")
+            }
+            None => steps
+                .note("dry run: rollback target not read (no FLY_API_TOKEN or fly did not answer)"),
+        }
+        let health = Verdict::new(
+            GateId::Health,
+            Status::Skipped,
+            "dry run: runs after the deploy",
+        );
+        let mut decision = finish(gates, health, steps);
+        let summary = format!("dry run: {}; nothing deployed", decision.summary);
+        set_outcome(&mut decision, Outcome::Go, summary);
+        return Ok(decision);
+    }
+
+    // 2. The GitHub Deployment.
+    let t = Instant::now();
+    let run_url = ambient.run_url(&repo.to_string());
+    let payload = json!({
+        "reason": args.reason,
+        "actor": ambient.actor,
+        "emergency": args.emergency,
+        "overrides": overrides,
+        "image": args.image,
+        "run_url": run_url,
+    });
+    let description: String = format!("shipgate: {}", args.reason);
+    let deployment = write::create_deployment(
+        &client,
+        repo,
+        &sha,
+        &env.name,
+        env.name == "production",
+        &description,
+        payload,
+    )
+    .await
+    .map_err(fail)?;
+    if let Err(error) = write::set_deployment_status(
+        &client,
+        repo,
+        deployment,
+        "in_progress",
+        run_url.as_deref(),
+        None,
+        "deploying",
+    )
+    .await
+    {
+        warn_write("deployment status", &error);
+    }
+    steps.done(
+        "deployment",
+        t,
+        format!("GitHub Deployment {deployment} in_progress"),
+    );
+
+    // 3. The rollback target, fixed before anything changes.
+    let t = Instant::now();
+    let releases = match fly.releases(&env.app, FLY_READ_TIMEOUT).await {
+        Ok(releases) => releases,
+        Err(error) => {
+            if let Err(write_error) = write::set_deployment_status(
+                &client,
+                repo,
+                deployment,
+                "error",
+                run_url.as_deref(),
+                None,
+                "fly releases failed; nothing deployed",
+            )
+            .await
+            {
+                warn_write("deployment status", &write_error);
+            }
+            return Err(fly_unavailable("cannot read the running release", &error));
+        }
+    };
+    let previous = current_release(&releases).cloned();
+    steps.done(
+        "record",
+        t,
+        match &previous {
+            Some(release) => format!("rollback target {}", release_label(release)),
+            None => "no complete release with an image: nothing to roll back to".to_owned(),
+        },
+    );
+
+    // 4. fly deploy.
+    let deploy_started = Instant::now();
+    let deployed = run_fly_deploy(ambient, &fly, &deploy_argv, env.deploy_timeout).await;
+    steps.done(
+        "fly deploy",
+        deploy_started,
+        match &deployed {
+            Ok(()) => "fly deploy succeeded".to_owned(),
+            Err(error) => format!("fly deploy failed: {error}"),
+        },
+    );
+
+    // 5. The health gate (a failed deploy goes straight to rollback).
+    let health_verdict = match &deployed {
+        Ok(()) => {
+            let t = Instant::now();
+            let verdict = verify(env, &fly).await;
+            steps.done(
+                "health",
+                t,
+                format!("{}: {}", verdict.status.as_str(), verdict.summary),
+            );
+            verdict
+        }
+        Err(error) => Verdict::new(
+            GateId::Health,
+            Status::Fail,
+            format!("not run: fly deploy failed: {error}"),
+        ),
+    };
+    let healthy = deployed.is_ok() && health_verdict.status <= Status::Pass;
+
+    // 6. Success.
+    if healthy {
+        if let Err(error) = write::set_deployment_status(
+            &client,
+            repo,
+            deployment,
+            "success",
+            run_url.as_deref(),
+            env.url.as_ref().map(url::Url::as_str),
+            "deployed and healthy",
+        )
+        .await
+        {
+            warn_write("deployment status", &error);
+        }
+        steps.note(format!("total {}", secs(run_started.elapsed())));
+        let mut decision = finish(gates, health_verdict, steps);
+        let summary = format!(
+            "deployed {} to {}: healthy{}",
+            short(&sha),
+            env.name,
+            if overrides.is_empty() {
+                ""
+            } else {
+                " (EMERGENCY OVERRIDE)"
+            }
+        );
+        set_outcome(&mut decision, Outcome::Deployed, summary);
+        return Ok(decision);
+    }
+
+    // 7. Failure: mark it, then roll back.
+    let failed_at = Instant::now();
+    steps.note(format!(
+        "time to detect: {} from the start of fly deploy",
+        secs(failed_at.duration_since(deploy_started))
+    ));
+    if let Err(error) = write::set_deployment_status(
+        &client,
+        repo,
+        deployment,
+        "failure",
+        run_url.as_deref(),
+        None,
+        "failed; rolling back",
+    )
+    .await
+    {
+        warn_write("deployment status", &error);
+    }
+    let why = health_verdict.summary.clone();
+    let Some(previous) = previous else {
+        steps.note("rollback not started: there is no previous release to return to");
+        let mut decision = finish(gates, health_verdict, steps);
+        set_outcome(
+            &mut decision,
+            Outcome::RollbackFailed,
+            format!("ROLLBACK FAILED: {why}; no previous release to return to; a human must act"),
+        );
+        return Ok(decision);
+    };
+    let image = previous.image_ref.clone().unwrap_or_default();
+    let mut recovered = false;
+    if let Some(workflow) = &env.rollback.workflow {
+        let t = Instant::now();
+        let correlation_id = format!(
+            "shipgate-{}-{}",
+            ambient.run_id.as_deref().unwrap_or("local"),
+            short(&sha)
+        );
+        let mut inputs = serde_json::Map::new();
+        inputs.insert("reason".into(), json!(format!("shipgate: {why}")));
+        inputs.insert("failed_sha".into(), json!(sha));
+        inputs.insert("target_image".into(), json!(image));
+        inputs.insert("correlation_id".into(), json!(correlation_id));
+        match write::dispatch_workflow(
+            &client,
+            repo,
+            workflow,
+            &env.rollback.git_ref,
+            &inputs,
+            &correlation_id,
+            clock(),
+        )
+        .await
+        {
+            Ok(dispatched) => steps.done(
+                "rollback workflow",
+                t,
+                format!(
+                    "dispatched {workflow}: {}",
+                    dispatched.run_url.as_deref().unwrap_or("run not found yet")
+                ),
+            ),
+            Err(error) => steps.done(
+                "rollback workflow",
+                t,
+                format!("could not dispatch {workflow}: {error}"),
+            ),
+        }
+    }
+    if env.rollback.direct {
+        let t = Instant::now();
+        steps.note(format!(
+            "rollback started {} after the failed verdict",
+            secs(failed_at.elapsed())
+        ));
+        let argv = rollback_args(&program, env, &image);
+        match run_fly_deploy(ambient, &fly, &argv, env.deploy_timeout).await {
+            Ok(()) => {
+                let verdict = verify(env, &fly).await;
+                recovered = verdict.status <= Status::Pass;
+                steps.done(
+                    "rollback",
+                    t,
+                    format!(
+                        "redeployed {}; health {}: {}",
+                        release_label(&previous),
+                        verdict.status.as_str(),
+                        verdict.summary
+                    ),
+                );
+            }
+            Err(error) => steps.done("rollback", t, format!("redeploy failed: {error}")),
+        }
+        if recovered {
+            steps.note(format!(
+                "time to recover: {} from the failed verdict",
+                secs(failed_at.elapsed())
+            ));
+        }
+    } else {
+        steps.note("no direct rollback (`rollback.direct: false`): this run cannot verify the rollback workflow's result");
+    }
+    let mut decision = finish(gates, health_verdict, steps);
+    if recovered {
+        set_outcome(
+            &mut decision,
+            Outcome::RolledBack,
+            format!(
+                "rolled back to {}: {} failed: {why}",
+                release_label(&previous),
+                short(&sha)
+            ),
+        );
+    } else {
+        set_outcome(
+            &mut decision,
+            Outcome::RollbackFailed,
+            format!("ROLLBACK FAILED: {} failed ({why}) and production is not verified healthy on {}; a human must act", short(&sha), release_label(&previous)),
+        );
+    }
+    Ok(decision)
+}
+
+/// `rollback`: redeploy the previous good release (or the one named) and verify its health.
+pub async fn rollback(
+    ambient: &Ambient,
+    env: &Environment,
+    repo: Option<&Repo>,
+    args: &RollbackArgs,
+    clock: &impl Fn() -> DateTime<Utc>,
+) -> Result<Decision, RunError> {
+    if args.reason.trim().is_empty() {
+        return Err(RunError::input(
+            "--reason is empty",
+            "say why, e.g. --reason \"INC-142: checkout 500s since v42\"",
+        ));
+    }
+    let fly = locate_fly(ambient, true)?;
+    let mut steps = Steps::default();
+    let now = clock();
+    let mut subject = super::subject(repo.map(ToString::to_string), Some(env), None);
+    subject.sha = None;
+    let done = |verdict: Verdict, steps: Steps, outcome: Outcome, summary: String| {
+        let mut verdict = verdict;
+        verdict
+            .evidence
+            .extend(steps.lines.into_iter().map(|text| Evidence::Note { text }));
+        let mut decision = Decision::from_gates("rollback", subject.clone(), now, vec![verdict]);
+        decision.outcome = outcome;
+        decision.exit_code = outcome.exit_code();
+        decision.summary = summary;
+        decision
+    };
+
+    let t = Instant::now();
+    let releases = fly
+        .releases(&env.app, FLY_READ_TIMEOUT)
+        .await
+        .map_err(|e| fly_unavailable("cannot read the releases", &e))?;
+    let target: Option<(String, String)> = match args.to.as_deref().map(str::trim) {
+        Some(to)
+            if to.parse::<u64>().is_ok()
+                || to.starts_with('v') && to[1..].parse::<u64>().is_ok() =>
+        {
+            let version: u64 = to.trim_start_matches('v').parse().unwrap_or(0);
+            releases
+                .iter()
+                .find(|r| r.version == Some(version))
+                .and_then(|r| r.image_ref.clone().map(|image| (release_label(r), image)))
+        }
+        Some(image) if !image.is_empty() => Some((image.to_owned(), image.to_owned())),
+        _ => releases
+            .iter()
+            .skip(1)
+            .find(|r| r.status == ReleaseStatus::Complete && r.image_ref.is_some())
+            .and_then(|r| r.image_ref.clone().map(|image| (release_label(r), image))),
+    };
+    let current = releases.first().map(release_label);
+    steps.done(
+        "record",
+        t,
+        format!(
+            "current {}; target {}",
+            current.as_deref().unwrap_or("none"),
+            target.as_ref().map_or("none", |(label, _)| label.as_str())
+        ),
+    );
+    let Some((label, image)) = target else {
+        let verdict = Verdict::new(
+            GateId::Health,
+            Status::Skipped,
+            "not run: nothing to roll back to",
+        );
+        let summary = match &args.to {
+            Some(to) => format!("ROLLBACK REFUSED: no release `{to}` with an image; a human must act"),
+            None => "ROLLBACK REFUSED: no complete release with an image before the current one; a human must act".to_owned(),
+        };
+        return Ok(done(verdict, steps, Outcome::RollbackFailed, summary));
+    };
+
+    // The Deployment records the rollback; GitHub being unreachable never blocks it.
+    let github = match (repo, &ambient.github_token) {
+        (Some(repo), Some(_)) => match deploy_client(ambient, repo, env) {
+            Ok(client) => Some((client, repo)),
+            Err(error) => {
+                eprintln!("warning: no GitHub Deployment: {error}");
+                None
+            }
+        },
+        _ => {
+            steps.note("no GitHub Deployment recorded (no GITHUB_TOKEN or repository)");
+            None
+        }
+    };
+    let run_url = repo.and_then(|r| ambient.run_url(&r.to_string()));
+    let mut deployment = None;
+    if let Some((client, repo)) = &github {
+        let payload = json!({
+            "reason": args.reason,
+            "actor": ambient.actor,
+            "rollback": {"from": current, "to": label, "image": image},
+            "run_url": run_url,
+        });
+        match write::create_deployment(
+            client,
+            repo,
+            &env.rollback.git_ref,
+            &env.name,
+            env.name == "production",
+            &format!("shipgate rollback to {label}: {}", args.reason),
+            payload,
+        )
+        .await
+        {
+            Ok(id) => {
+                deployment = Some(id);
+                if let Err(error) = write::set_deployment_status(
+                    client,
+                    repo,
+                    id,
+                    "in_progress",
+                    run_url.as_deref(),
+                    None,
+                    "rolling back",
+                )
+                .await
+                {
+                    warn_write("deployment status", &error);
+                }
+            }
+            Err(error) => warn_write("rollback deployment", &error),
+        }
+    }
+
+    let t = Instant::now();
+    let program = fly.program().display().to_string();
+    let argv = rollback_args(&program, env, &image);
+    let deployed = run_fly_deploy(ambient, &fly, &argv, env.deploy_timeout).await;
+    steps.done(
+        "fly deploy",
+        t,
+        match &deployed {
+            Ok(()) => format!("redeployed {label}"),
+            Err(error) => format!("redeploy of {label} failed: {error}"),
+        },
+    );
+    let verdict = match &deployed {
+        Ok(()) => {
+            let t = Instant::now();
+            let verdict = verify(env, &fly).await;
+            steps.done(
+                "health",
+                t,
+                format!("{}: {}", verdict.status.as_str(), verdict.summary),
+            );
+            verdict
+        }
+        Err(error) => Verdict::new(
+            GateId::Health,
+            Status::Fail,
+            format!("not run: fly deploy failed: {error}"),
+        ),
+    };
+    let healthy = deployed.is_ok() && verdict.status <= Status::Pass;
+    if let (Some((client, repo)), Some(id)) = (&github, deployment) {
+        let (state, text) = if healthy {
+            ("success", "rolled back and healthy")
+        } else {
+            ("failure", "rollback not verified healthy")
+        };
+        if let Err(error) = write::set_deployment_status(
+            client,
+            repo,
+            id,
+            state,
+            run_url.as_deref(),
+            env.url.as_ref().filter(|_| healthy).map(url::Url::as_str),
+            text,
+        )
+        .await
+        {
+            warn_write("deployment status", &error);
+        }
+    }
+    let (outcome, summary) = if healthy {
+        (
+            Outcome::Deployed,
+            format!("rolled back {} to {label}: healthy", env.name),
+        )
+    } else {
+        (
+            Outcome::RollbackFailed,
+            format!(
+                "ROLLBACK FAILED: {} is not verified healthy on {label} ({}); a human must act",
+                env.name, verdict.summary
+            ),
+        )
+    };
+    Ok(done(verdict, steps, outcome, summary))
+}

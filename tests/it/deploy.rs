@@ -1,0 +1,461 @@
+//! `deploy` and `rollback` end to end: the real binary against the fake GitHub, the fake flyctl
+//! (behind a logging wrapper) and a local health app.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::common::*;
+use crate::support::fake_github::*;
+use crate::support::health_app::{Behaviour, HealthApp};
+
+const REPO: &str = "hotdash-dev/hotdash";
+const SHA: &str = "3e7a91c4b2d5f60718293a4b5c6d7e8f90a1b2c3";
+const GH_TOKEN: &str = "ghs_deploytesttoken0123456789";
+const FLY_TOKEN: &str = "FlyV1 fm2_lJPECAAAAAAAAdeploysecretTOKEN,fm2_lJPEdeploysecondTOKEN";
+const APP: &str = "hotdash-production";
+const OLD_IMAGE: &str = "registry.fly.io/hotdash-production:deployment-OLD";
+
+/// `target/<profile>/examples/fake_flyctl` (built on demand, as in `fly.rs`).
+fn fake_flyctl() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("the test binary's path");
+            let profile_dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("target/<profile>/deps/it-HASH");
+            let fake = profile_dir.join("examples/fake_flyctl");
+            if !fake.exists() {
+                let mut build = std::process::Command::new(env!("CARGO"));
+                build.args(["build", "--example", "fake_flyctl"]);
+                if profile_dir.file_name().is_some_and(|n| n == "release") {
+                    build.arg("--release");
+                }
+                assert!(build.status().expect("cargo runs").success());
+            }
+            fake
+        })
+        .clone()
+}
+
+/// A temp dir with the fake's state, and a wrapper script that logs every argv to `calls` and,
+/// before the Nth `deploy`, sets the fake's behaviour to the contents of `behaviour.N`.
+struct Fly {
+    dir: tempfile::TempDir,
+}
+
+impl Fly {
+    fn new(behaviour: &str, releases: Value) -> Fly {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let version = releases
+            .as_array()
+            .and_then(|r| r.first())
+            .and_then(|r| r["Version"].as_u64())
+            .unwrap_or(0);
+        std::fs::write(
+            dir.path().join("state.json"),
+            json!({"behaviour": behaviour, "version": version, "releases": releases}).to_string(),
+        )
+        .expect("state");
+        let script = format!(
+            "#!/bin/sh\nD='{dir}'\nprintf '%s\\n' \"$*\" >> \"$D/calls\"\nif [ \"$1\" = deploy ]; then\n  n=$(cat \"$D/count\" 2>/dev/null || echo 0); n=$((n+1)); echo $n > \"$D/count\"\n  if [ -f \"$D/behaviour.$n\" ]; then b=$(cat \"$D/behaviour.$n\"); sed -i \"s/\\\"behaviour\\\": *\\\"[a-z_]*\\\"/\\\"behaviour\\\": \\\"$b\\\"/\" \"$D/state.json\"; fi\nfi\nexec '{fake}' \"$@\"\n",
+            dir = dir.path().display(),
+            fake = fake_flyctl().display()
+        );
+        let wrapper = dir.path().join("flyctl");
+        std::fs::write(&wrapper, script).expect("wrapper");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        Fly { dir }
+    }
+
+    /// The behaviour of the Nth deploy (1-based).
+    fn then(&self, n: u32, behaviour: &str) -> &Fly {
+        std::fs::write(self.dir.path().join(format!("behaviour.{n}")), behaviour).expect("write");
+        self
+    }
+
+    fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("calls"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    fn deploys(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.starts_with("deploy"))
+            .collect()
+    }
+
+    fn state(&self) -> Value {
+        let text = std::fs::read_to_string(self.dir.path().join("state.json")).expect("state");
+        serde_json::from_str(&text).expect("json")
+    }
+}
+
+fn previous_release() -> Value {
+    json!([{
+        "ID": "rel_1", "Version": 1, "Stable": true, "Status": "complete",
+        "Description": "Deploy image", "CreatedAt": "2026-08-12T16:01:00Z", "ImageRef": OLD_IMAGE,
+    }])
+}
+
+fn config(health: &HealthApp, windows: &str) -> (tempfile::TempDir, PathBuf) {
+    temp_config(&format!(
+        "version: 1
+checks:
+  required: [build]
+  from_branch_rules: false
+  wait: 0s
+  interval: 1s
+environments:
+  production:
+    app: {APP}
+    fly_config: fly.toml
+    strategy: rolling
+    url: {url}
+    {windows}
+    deploy_timeout: 30s
+    health:
+      initial_delay: 0s
+      interval: 1s
+      consecutive_successes: 2
+      failure_limit: 0
+      deadline: 10s
+      request_timeout: 2s
+      machines: false
+      endpoints:
+        - path: /health
+          status: [200]
+          json: {{ \"/status\": \"healthy\" }}
+    rollback:
+      direct: true
+",
+        url = health.url(),
+    ))
+}
+
+const OPEN: &str = "windows: false";
+const CLOSED: &str = "windows:
+      timezone: UTC
+      deny:
+        - name: Forever freeze
+          from: 2000-01-01
+          to: 2099-12-31";
+
+fn github() -> FakeGitHub {
+    let fake = FakeGitHub::start();
+    fake.set_ref(REPO, "main", SHA);
+    fake.add_check_runs(
+        REPO,
+        SHA,
+        [check_run(100, "build", "completed", Some("success"))],
+    );
+    fake
+}
+
+fn deploy(fake: &FakeGitHub, config: &Path, fly: &Fly, extra: &[&str]) -> Run {
+    let mut command = with_config(config);
+    command
+        .env("GITHUB_API_URL", fake.url())
+        .env("GITHUB_TOKEN", GH_TOKEN)
+        .env("GITHUB_REPOSITORY", REPO)
+        .env("SHIPGATE_FLY", fly.dir.path().join("flyctl"))
+        .env("FAKE_FLY_STATE", fly.dir.path().join("state.json"))
+        .env("FLY_API_TOKEN", FLY_TOKEN)
+        .args(["--format", "json"])
+        .args(extra);
+    let out = run(&mut command);
+    assert!(!out.stdout.contains(FLY_TOKEN) && !out.stderr.contains(FLY_TOKEN));
+    assert!(!out.stdout.contains("deploysecret") && !out.stderr.contains("deploysecret"));
+    assert!(!out.stdout.contains(GH_TOKEN) && !out.stderr.contains(GH_TOKEN));
+    out
+}
+
+fn deploy_args() -> Vec<&'static str> {
+    vec![
+        "deploy",
+        "--environment",
+        "production",
+        "--ref",
+        "main",
+        "--reason",
+        "ship the new dashboard",
+    ]
+}
+
+fn decision(out: &Run) -> Value {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
+}
+
+fn deployment_states(fake: &FakeGitHub) -> Vec<String> {
+    fake.repo(REPO, |repo| {
+        repo.deployment_statuses
+            .values()
+            .flatten()
+            .map(|s| s["state"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    })
+}
+
+fn deployments(fake: &FakeGitHub) -> Vec<Value> {
+    fake.repo(REPO, |repo| repo.deployments.clone())
+}
+
+#[test]
+fn a_healthy_deploy_exits_0_and_marks_the_deployment_successful() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    let fly = Fly::new("ok", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let decision = decision(&out);
+    assert_eq!(decision["outcome"], "deployed");
+    assert_eq!(
+        fly.deploys(),
+        vec![format!(
+            "deploy --app {APP} --config fly.toml --strategy rolling --remote-only --yes"
+        )]
+    );
+    let deployments = deployments(&fake);
+    assert_eq!(deployments.len(), 1);
+    assert_eq!(deployments[0]["sha"], SHA);
+    assert_eq!(
+        deployments[0]["payload"]["reason"],
+        "ship the new dashboard"
+    );
+    let states = deployment_states(&fake);
+    assert_eq!(states, ["in_progress", "success"], "{states:?}");
+    let body = sent_json(&fake, "success");
+    assert_eq!(body["environment_url"], format!("{}/", app.url()));
+    // The steps are in the decision.
+    let text = decision.to_string();
+    assert!(text.contains("step fly deploy"), "{text}");
+    assert!(text.contains("rollback target v1"), "{text}");
+}
+
+/// The body of the deployment status POST with this state.
+fn sent_json(fake: &FakeGitHub, state: &str) -> Value {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/statuses"))
+        .map(|r| r.json())
+        .find(|body| body["state"] == state)
+        .unwrap_or_else(|| panic!("no {state} status sent"))
+}
+
+#[test]
+fn a_closed_window_blocks_with_exit_1_and_changes_nothing() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    let fly = Fly::new("ok", previous_release());
+    let (_dir, path) = config(&app, CLOSED);
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(decision(&out)["outcome"], "blocked");
+    assert!(deployments(&fake).is_empty());
+    assert!(fly.calls().is_empty(), "{:?}", fly.calls());
+    assert_eq!(
+        fake.requests().iter().filter(|r| r.method != "GET").count(),
+        0
+    );
+}
+
+#[test]
+fn a_failed_fly_deploy_rolls_back_to_the_previous_image_with_exit_3() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    let fly = Fly::new("fail", previous_release());
+    fly.then(2, "ok");
+    let (_dir, path) = config(&app, OPEN);
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(decision(&out)["outcome"], "rolled_back");
+    let deploys = fly.deploys();
+    assert_eq!(deploys.len(), 2, "{deploys:?}");
+    assert_eq!(
+        deploys[1],
+        format!("deploy --app {APP} --config fly.toml --strategy immediate --remote-only --yes --image {OLD_IMAGE}")
+    );
+    assert_eq!(fly.state()["releases"][0]["ImageRef"], OLD_IMAGE);
+    assert_eq!(deployment_states(&fake), ["in_progress", "failure"]);
+    assert!(decision(&out).to_string().contains("time to recover"));
+}
+
+#[test]
+fn a_failed_health_gate_rolls_back_with_exit_3() {
+    let app = HealthApp::start();
+    app.set(
+        "/health",
+        Behaviour::Json(200, json!({"status": "degraded"})),
+    );
+    let fake = github();
+    let fly = Fly::new("ok", previous_release());
+    // A second of initial delay gives the watcher below time to see the rollback's redeploy
+    // before the rollback's first health round.
+    let (_dir, path) = config(&app, OPEN);
+    let slow_start = std::fs::read_to_string(&path)
+        .expect("config")
+        .replace("initial_delay: 0s", "initial_delay: 1s");
+    std::fs::write(&path, slow_start).expect("config");
+    // The app turns healthy once the rollback redeploy has run.
+    let out = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            for _ in 0..2000 {
+                if fly.deploys().len() >= 2 {
+                    app.set("/health", Behaviour::Healthy);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let out = deploy(&fake, &path, &fly, &deploy_args());
+        watcher.join().expect("watcher");
+        out
+    });
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    let decision = decision(&out);
+    assert_eq!(decision["outcome"], "rolled_back");
+    let health = decision["verdicts"]
+        .as_array()
+        .expect("verdicts")
+        .iter()
+        .find(|v| v["gate"] == "health")
+        .expect("health verdict");
+    assert_eq!(health["status"], "fail");
+    assert!(fly.deploys()[1].ends_with(&format!("--image {OLD_IMAGE}")));
+}
+
+#[test]
+fn with_no_previous_release_a_failure_exits_4() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    let fly = Fly::new("fail", json!([]));
+    let (_dir, path) = config(&app, OPEN);
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(decision(&out)["outcome"], "rollback_failed");
+    assert_eq!(fly.deploys().len(), 1);
+    assert_eq!(deployment_states(&fake), ["in_progress", "failure"]);
+}
+
+#[test]
+fn a_deploy_that_leaves_no_machine_started_rolls_back() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    let fly = Fly::new("no_machines_started", previous_release());
+    fly.then(2, "ok");
+    let (_dir, path) = config(&app, OPEN);
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("none of the 2 machine(s) is started"));
+}
+
+#[test]
+fn a_dry_run_writes_nothing_and_deploys_nothing() {
+    let app = HealthApp::start();
+    let fake = github();
+    let fly = Fly::new("ok", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    let mut args = deploy_args();
+    args.push("--dry-run");
+    let out = deploy(&fake, &path, &fly, &args);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(fly.deploys().is_empty());
+    assert!(deployments(&fake).is_empty());
+    assert!(out.stderr.contains("would run"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("--image {OLD_IMAGE}")),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn skip_staging_needs_emergency() {
+    let app = HealthApp::start();
+    let fake = github();
+    let fly = Fly::new("ok", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    let mut args = deploy_args();
+    args.push("--skip-staging");
+    let out = deploy(&fake, &path, &fly, &args);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(fly.calls().is_empty());
+}
+
+fn rollback(fake: &FakeGitHub, config: &Path, fly: &Fly, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "rollback",
+        "--environment",
+        "production",
+        "--reason",
+        "INC-7 checkout broken",
+    ];
+    args.extend_from_slice(extra);
+    deploy(fake, config, fly, &args)
+}
+
+fn two_releases() -> Value {
+    json!([
+        {"ID": "rel_2", "Version": 2, "Status": "complete", "ImageRef": "registry.fly.io/hotdash-production:deployment-NEW"},
+        {"ID": "rel_1", "Version": 1, "Status": "complete", "ImageRef": OLD_IMAGE},
+    ])
+}
+
+#[test]
+fn rollback_redeploys_the_release_before_the_current_one() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    let fly = Fly::new("ok", two_releases());
+    let (_dir, path) = config(&app, OPEN);
+    let out = rollback(&fake, &path, &fly, &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        fly.deploys(),
+        vec![format!("deploy --app {APP} --config fly.toml --strategy immediate --remote-only --yes --image {OLD_IMAGE}")]
+    );
+    assert_eq!(deployment_states(&fake), ["in_progress", "success"]);
+}
+
+#[test]
+fn rollback_to_a_named_version_or_image() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    let fly = Fly::new("ok", two_releases());
+    let (_dir, path) = config(&app, OPEN);
+    let out = rollback(&fake, &path, &fly, &["--to", "2"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(fly.deploys()[0].ends_with("--image registry.fly.io/hotdash-production:deployment-NEW"));
+    let out = rollback(&fake, &path, &fly, &["--to", "registry.example.com/x:y"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(fly.deploys()[1].ends_with("--image registry.example.com/x:y"));
+}
+
+#[test]
+fn rollback_with_nothing_to_return_to_refuses_with_exit_4() {
+    let app = HealthApp::start();
+    let fake = github();
+    let fly = Fly::new("ok", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    let out = rollback(&fake, &path, &fly, &[]);
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    assert!(fly.deploys().is_empty());
+    let out = rollback(&fake, &path, &fly, &["--to", "9"]);
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+}
