@@ -420,7 +420,7 @@ fn plan_command(
             ),
         ),
     };
-    let why_offline = why_offline.unwrap_or("reading staging deployments is not built yet");
+    let why_offline = why_offline.unwrap_or("offline");
     let mut verdicts = vec![
         checks_verdict,
         window::evaluate(env.windows.as_ref(), now, None),
@@ -432,6 +432,14 @@ fn plan_command(
     ];
     verdicts.push(if env.requires.is_empty() {
         Verdict::new(GateId::Staging, Status::Skipped, "no environment is required first")
+    } else if let (Some(sha), Some(repo)) = (&sha, repo.as_deref()) {
+        // Online: the deployments are read; the "healthy now" round belongs to `deploy`.
+        let repo = online::repo(Some(repo))?;
+        let facts = online::block_on(async {
+            let client = online::client(ambient, &repo, std::time::Duration::from_secs(60))?;
+            online::staging_facts(&client, &repo, sha, &env.requires).await
+        })?;
+        crate::gate::staging::evaluate(&facts)
     } else {
         Verdict::new(
             GateId::Staging,

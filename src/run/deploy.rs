@@ -11,7 +11,7 @@ use crate::cli::{DeployArgs, RollbackArgs, TargetArgs};
 use crate::config::{Config, Environment};
 use crate::decision::{Decision, Evidence, GateId, Outcome, Override, Status, Verdict};
 use crate::env::Ambient;
-use crate::facts::{CurrentJob, OwnChecks, StagingFact};
+use crate::facts::{CurrentJob, OwnChecks};
 use crate::fly::{Fly, FlyError, Release, ReleaseStatus};
 use crate::gate::{health, staging, window};
 use crate::github::client::Client;
@@ -310,16 +310,7 @@ pub async fn deploy(
         online::poll_checks(&client, repo, &env.checks, &sha, &rules, &poll).await?;
     let now = clock();
     let window_verdict = window::evaluate(env.windows.as_ref(), now, request.as_ref());
-    let mut required = Vec::new();
-    for name in &env.requires {
-        let deployment = write::latest_deployment_state(&client, repo, &sha, name)
-            .await
-            .map_err(fail)?;
-        required.push(StagingFact {
-            environment: name.clone(),
-            deployment,
-        });
-    }
+    let required = online::staging_facts(&client, repo, &sha, &env.requires).await?;
     let mut staging_verdict = staging::evaluate(&required);
     if staging_verdict.status == Status::Pass {
         for name in &env.requires {

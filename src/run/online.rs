@@ -484,7 +484,6 @@ pub async fn readiness(
 ) -> Result<Decision, RunError> {
     let started = tokio::time::Instant::now();
     let client = client(ambient, repo, Duration::from_secs(60))?;
-    let fail = |e: GitHubError| github_error(e, repo);
     let target = resolve_target(&client, repo, ambient, &args.target).await?;
     let rules = required_rules(&client, repo, &env.checks, target.branch.as_deref()).await?;
     let poll = Poll {
@@ -498,16 +497,7 @@ pub async fn readiness(
         poll_checks(&client, repo, &env.checks, &target.sha, &rules, &poll).await?;
     let now = clock();
     let window_verdict = crate::gate::window::evaluate(env.windows.as_ref(), now, None);
-    let mut required = Vec::new();
-    for name in &env.requires {
-        let state = write::latest_deployment_state(&client, repo, &target.sha, name)
-            .await
-            .map_err(fail)?;
-        required.push(crate::facts::StagingFact {
-            environment: name.clone(),
-            deployment: state,
-        });
-    }
+    let required = staging_facts(&client, repo, &target.sha, &env.requires).await?;
     let staging_verdict = crate::gate::staging::evaluate(&required);
     let mut subject = super::subject(
         Some(repo.to_string()),
@@ -614,4 +604,24 @@ pub async fn comment_invalid_config(
         eprintln!("warning: {}", write_warning("PR comment", &error));
     }
     Ok(())
+}
+
+/// The latest deployment of `sha` to each environment in `requires`, for the staging gate.
+pub async fn staging_facts(
+    client: &Client,
+    repo: &Repo,
+    sha: &str,
+    requires: &[String],
+) -> Result<Vec<crate::facts::StagingFact>, RunError> {
+    let mut facts = Vec::new();
+    for name in requires {
+        let deployment = write::latest_deployment_state(client, repo, sha, name)
+            .await
+            .map_err(|e| github_error(e, repo))?;
+        facts.push(crate::facts::StagingFact {
+            environment: name.clone(),
+            deployment,
+        });
+    }
+    Ok(facts)
 }

@@ -424,3 +424,35 @@ fn a_permanent_refusal_is_bad_input_not_unavailable() {
         "a 4xx is not retried"
     );
 }
+
+#[test]
+fn plan_online_reads_the_checks_and_the_staging_deployments() {
+    let fake = FakeGitHub::start();
+    hotdash(&fake);
+    let out = run(shipgate_against(&fake).args([
+        "plan",
+        "-e",
+        "production",
+        "--ref",
+        "main",
+        "--at",
+        "2026-11-24T10:00:00-08:00",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let decision = json_out(&out);
+    assert_eq!(decision["subject"]["sha"], SHA);
+    let verdicts = decision["verdicts"].as_array().expect("verdicts");
+    assert_eq!(verdicts[0]["status"], "pass", "{:?}", verdicts[0]);
+    assert_eq!(verdicts[2]["gate"], "staging");
+    assert_eq!(
+        verdicts[2]["summary"],
+        "staging: this commit was never deployed there"
+    );
+    assert!(fake
+        .requests()
+        .iter()
+        .any(|r| r.path.ends_with("/deployments")
+            && r.param("environment").as_deref() == Some("staging")));
+}
