@@ -118,6 +118,42 @@ fn rollback_args(program: &str, env: &Environment, image: &str) -> Vec<String> {
 }
 
 /// Runs one `fly deploy`, its output streamed to stderr (in a log group in Actions).
+/// `fly deploy`, timed, then the health gate on what it deployed (not run when fly failed).
+async fn deploy_and_verify(
+    ambient: &Ambient,
+    fly: &Fly,
+    argv: &[String],
+    env: &Environment,
+    steps: &mut Steps,
+    what: &str,
+) -> (Result<(), FlyError>, Verdict) {
+    let started = Instant::now();
+    let deployed = run_fly_deploy(ambient, fly, argv, env.deploy_timeout).await;
+    let detail = match &deployed {
+        Ok(()) => format!("{what} succeeded"),
+        Err(error) => format!("{what} failed: {error}"),
+    };
+    steps.done("fly deploy", started, detail);
+    let verdict = match &deployed {
+        Ok(()) => {
+            let started = Instant::now();
+            let verdict = verify(env, fly).await;
+            steps.done(
+                "health",
+                started,
+                format!("{}: {}", verdict.status.as_str(), verdict.summary),
+            );
+            verdict
+        }
+        Err(error) => Verdict::new(
+            GateId::Health,
+            Status::Fail,
+            format!("not run: fly deploy failed: {error}"),
+        ),
+    };
+    (deployed, verdict)
+}
+
 async fn run_fly_deploy(
     ambient: &Ambient,
     fly: &Fly,
@@ -504,34 +540,8 @@ pub async fn deploy(
 
     // 4. fly deploy.
     let deploy_started = Instant::now();
-    let deployed = run_fly_deploy(ambient, &fly, &deploy_argv, env.deploy_timeout).await;
-    steps.done(
-        "fly deploy",
-        deploy_started,
-        match &deployed {
-            Ok(()) => "fly deploy succeeded".to_owned(),
-            Err(error) => format!("fly deploy failed: {error}"),
-        },
-    );
-
-    // 5. The health gate (a failed deploy goes straight to rollback).
-    let health_verdict = match &deployed {
-        Ok(()) => {
-            let t = Instant::now();
-            let verdict = verify(env, &fly).await;
-            steps.done(
-                "health",
-                t,
-                format!("{}: {}", verdict.status.as_str(), verdict.summary),
-            );
-            verdict
-        }
-        Err(error) => Verdict::new(
-            GateId::Health,
-            Status::Fail,
-            format!("not run: fly deploy failed: {error}"),
-        ),
-    };
+    let (deployed, health_verdict) =
+        deploy_and_verify(ambient, &fly, &deploy_argv, env, &mut steps, "fly deploy").await;
     let healthy = deployed.is_ok() && health_verdict.status <= Status::Pass;
 
     // 6. Success.
@@ -820,35 +830,17 @@ pub async fn rollback(
         }
     }
 
-    let t = Instant::now();
     let program = fly.program().display().to_string();
     let argv = rollback_args(&program, env, &image);
-    let deployed = run_fly_deploy(ambient, &fly, &argv, env.deploy_timeout).await;
-    steps.done(
-        "fly deploy",
-        t,
-        match &deployed {
-            Ok(()) => format!("redeployed {label}"),
-            Err(error) => format!("redeploy of {label} failed: {error}"),
-        },
-    );
-    let verdict = match &deployed {
-        Ok(()) => {
-            let t = Instant::now();
-            let verdict = verify(env, &fly).await;
-            steps.done(
-                "health",
-                t,
-                format!("{}: {}", verdict.status.as_str(), verdict.summary),
-            );
-            verdict
-        }
-        Err(error) => Verdict::new(
-            GateId::Health,
-            Status::Fail,
-            format!("not run: fly deploy failed: {error}"),
-        ),
-    };
+    let (deployed, verdict) = deploy_and_verify(
+        ambient,
+        &fly,
+        &argv,
+        env,
+        &mut steps,
+        &format!("redeploy of {label}"),
+    )
+    .await;
     let healthy = deployed.is_ok() && verdict.status <= Status::Pass;
     if let (Some((client, repo)), Some(id)) = (&github, deployment) {
         let (state, text) = if healthy {
