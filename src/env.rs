@@ -30,6 +30,8 @@ pub struct Ambient {
     pub fly: String,
     /// `SHIPGATE_FLY` as given (the binary is searched for when it is unset).
     pub fly_override: Option<String>,
+    /// `SHIPGATE_WEBHOOK_URL`: where deploy notifications go (a secret).
+    pub webhook_url: Option<crate::secret::Secret>,
     /// `FLY_API_TOKEN`, passed to fly only.
     pub fly_token: Option<crate::secret::Secret>,
     /// The workflow run's context, when running in GitHub Actions.
@@ -66,6 +68,7 @@ impl Ambient {
                 .unwrap_or_else(|| "https://api.github.com".to_owned()),
             fly: non_empty(SHIPGATE_FLY).unwrap_or_else(|| "flyctl".to_owned()),
             fly_override: non_empty(SHIPGATE_FLY),
+            webhook_url: non_empty(SHIPGATE_WEBHOOK_URL).and_then(crate::secret::Secret::new),
             fly_token: non_empty(FLY_API_TOKEN).and_then(crate::secret::Secret::new),
             event_name: non_empty(GITHUB_EVENT_NAME),
             event_path: non_empty(GITHUB_EVENT_PATH).map(std::path::PathBuf::from),

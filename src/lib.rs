@@ -18,6 +18,7 @@ pub mod facts;
 pub mod fly;
 pub mod gate;
 pub mod github;
+pub mod notify;
 pub mod plan;
 pub mod probe;
 pub mod render;

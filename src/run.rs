@@ -174,8 +174,10 @@ pub fn run(
             let config = load(&config_path, cli.global.config.is_some())?;
             let env = environment(&config, &args.environment)?;
             let repo = online::repo(cli.global.repo.as_deref())?;
-            online::block_on(deploy::deploy(ambient, &config, env, &repo, args, &clock))
-                .map(|d| Output::Decision(Box::new(d)))
+            let decision =
+                online::block_on(deploy::deploy(ambient, &config, env, &repo, args, &clock))?;
+            notify(ambient, env, &decision, &args.reason, &repo.to_string());
+            Ok(Output::Decision(Box::new(decision)))
         }
         Command::Rollback(args) => {
             let config = load(&config_path, cli.global.config.is_some())?;
@@ -223,6 +225,35 @@ fn environment<'c>(config: &'c Config, name: &str) -> Result<&'c Environment, Ru
             config::suggest("use one defined under `environments`", name, &known),
         )
     })
+}
+
+/// With `notify.webhook`, tells the team how the deploy ended. Never fails the deploy.
+fn notify(ambient: &Ambient, env: &Environment, decision: &Decision, reason: &str, repo: &str) {
+    use crate::decision::Outcome;
+    if !env.notify.webhook
+        || !matches!(
+            decision.outcome,
+            Outcome::Deployed | Outcome::RolledBack | Outcome::RollbackFailed
+        )
+    {
+        return;
+    }
+    let Some(webhook) = &ambient.webhook_url else {
+        eprintln!("warning: notify.webhook is on but SHIPGATE_WEBHOOK_URL is not set; no notification sent");
+        return;
+    };
+    let run_url = ambient.run_url(repo);
+    let context = render::notify::Context {
+        reason,
+        actor: ambient.actor.as_deref(),
+        run_url: run_url.as_deref(),
+    };
+    let message = render::notify::message(decision, &context);
+    if let Err(error) = online::block_on(async { Ok(crate::notify::post(webhook, &message).await) })
+        .unwrap_or_else(|e| Err(e.to_string()))
+    {
+        eprintln!("warning: the deploy notification was not delivered: {error}");
+    }
 }
 
 /// `--environment` if given; else the only environment, if there is one; else none (the

@@ -5,6 +5,7 @@ pub mod explain;
 pub mod github;
 pub mod json;
 pub mod markdown;
+pub mod notify;
 pub mod text;
 
 use crate::decision::{CheckSource, Evidence, When};

@@ -459,3 +459,57 @@ fn rollback_with_nothing_to_return_to_refuses_with_exit_4() {
     let out = rollback(&fake, &path, &fly, &["--to", "9"]);
     assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
 }
+
+#[test]
+fn the_team_is_notified_and_a_dead_webhook_only_warns() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    app.set("/hook", Behaviour::Status(200));
+    let fake = github();
+    let fly = Fly::new("ok", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    let with_notify = std::fs::read_to_string(&path).expect("config").replace(
+        "    rollback:\n",
+        "    notify: { webhook: true }\n    rollback:\n",
+    );
+    std::fs::write(&path, with_notify).expect("config");
+    let hook = format!("{}/hook", app.url());
+
+    let mut command = with_config(&path);
+    command
+        .env("GITHUB_API_URL", fake.url())
+        .env("GITHUB_TOKEN", GH_TOKEN)
+        .env("GITHUB_REPOSITORY", REPO)
+        .env("GITHUB_ACTOR", "octocat")
+        .env("SHIPGATE_FLY", fly.dir.path().join("flyctl"))
+        .env("FAKE_FLY_STATE", fly.dir.path().join("state.json"))
+        .env("FLY_API_TOKEN", FLY_TOKEN)
+        .env("SHIPGATE_WEBHOOK_URL", &hook)
+        .args(deploy_args());
+    let out = run(&mut command);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let bodies = app.bodies("/hook");
+    assert_eq!(bodies.len(), 1, "{bodies:?}");
+    let message: Value = serde_json::from_str(&bodies[0]).expect("JSON");
+    let text = message["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("✅ deployed")
+            && text.contains(&SHA[..12])
+            && text.contains("ship the new dashboard")
+            && text.contains("by octocat"),
+        "{text}"
+    );
+
+    // A webhook that fails is a warning; the deploy still succeeds, and the URL never prints.
+    app.set("/hook", Behaviour::Status(500));
+    let out = run(&mut command);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(
+            "warning: the deploy notification was not delivered: the webhook answered 500"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(&hook) && !out.stdout.contains(&hook));
+}

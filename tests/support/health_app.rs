@@ -36,6 +36,8 @@ pub enum Behaviour {
 struct Inner {
     routes: HashMap<String, Behaviour>,
     counts: HashMap<String, usize>,
+    /// Request bodies per path, in order (for webhook receivers).
+    bodies: HashMap<String, Vec<String>>,
 }
 
 struct Shared {
@@ -75,6 +77,7 @@ impl HealthApp {
             inner: Mutex::new(Inner {
                 routes: HashMap::new(),
                 counts: HashMap::new(),
+                bodies: HashMap::new(),
             }),
             started: Instant::now(),
         });
@@ -134,6 +137,16 @@ impl HealthApp {
     }
 
     /// Requests received on `path` so far (query excluded).
+    /// The bodies of the requests received on `path`, oldest first.
+    pub fn bodies(&self, path: &str) -> Vec<String> {
+        self.shared
+            .lock()
+            .bodies
+            .get(path)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     pub fn count(&self, path: &str) -> usize {
         self.shared.lock().counts.get(path).copied().unwrap_or(0)
     }
@@ -160,8 +173,18 @@ impl Drop for HealthApp {
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let path = request.uri().path().to_string();
+    let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
     let (behaviour, nth) = {
         let mut inner = shared.lock();
+        if !body.is_empty() {
+            inner
+                .bodies
+                .entry(path.clone())
+                .or_default()
+                .push(String::from_utf8_lossy(&body).into_owned());
+        }
         let count = inner.counts.entry(path.clone()).or_insert(0);
         let nth = *count;
         *count += 1;
