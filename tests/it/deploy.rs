@@ -17,30 +17,6 @@ const FLY_TOKEN: &str = "FlyV1 fm2_lJPECAAAAAAAAdeploysecretTOKEN,fm2_lJPEdeploy
 const APP: &str = "hotdash-production";
 const OLD_IMAGE: &str = "registry.fly.io/hotdash-production:deployment-OLD";
 
-/// `target/<profile>/examples/fake_flyctl` (built on demand, as in `fly.rs`).
-fn fake_flyctl() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let exe = std::env::current_exe().expect("the test binary's path");
-            let profile_dir = exe
-                .parent()
-                .and_then(Path::parent)
-                .expect("target/<profile>/deps/it-HASH");
-            let fake = profile_dir.join("examples/fake_flyctl");
-            if !fake.exists() {
-                let mut build = std::process::Command::new(env!("CARGO"));
-                build.args(["build", "--example", "fake_flyctl"]);
-                if profile_dir.file_name().is_some_and(|n| n == "release") {
-                    build.arg("--release");
-                }
-                assert!(build.status().expect("cargo runs").success());
-            }
-            fake
-        })
-        .clone()
-}
-
 /// A temp dir with the fake's state, and a wrapper script that logs every argv to `calls` and,
 /// before the Nth `deploy`, sets the fake's behaviour to the contents of `behaviour.N`.
 struct Fly {
