@@ -353,6 +353,13 @@ fn deploy(path: &PathBuf, state: &mut Value, app: &str, flags: &Flags) -> Result
             println!("  Machine {first_id} [app] update succeeded");
             println!("Checking DNS configuration for {app}.fly.dev");
             println!("Visit your newly deployed app at https://{app}.fly.dev/");
+            // flyctl v0.4.56+: the release as one JSON line, on success only.
+            if std::env::var_os("FLY_EMIT_RELEASE_JSON").is_some_and(|v| v == "1") {
+                println!(
+                    "{}",
+                    json!({"id": format!("rel_{version}"), "version": version, "image_ref": image})
+                );
+            }
             Ok(())
         }
     }

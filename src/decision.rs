@@ -322,6 +322,89 @@ pub struct Decision {
     pub verdicts: Vec<Verdict>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan: Option<DeployPlan>,
+    /// What `deploy` or `rollback` did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<Report>,
+}
+
+/// A Fly release as reports name it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReleaseRef {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+impl fmt::Display for ReleaseRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.version, &self.image) {
+            (Some(v), Some(image)) => write!(f, "v{v} ({image})"),
+            (Some(v), None) => write!(f, "v{v}"),
+            (None, Some(image)) => f.write_str(image),
+            (None, None) => f.write_str("unknown release"),
+        }
+    }
+}
+
+/// One step of a deploy or rollback, timed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub name: String,
+    pub duration_ms: u64,
+    pub detail: String,
+}
+
+/// What `deploy` and `rollback` did: the GitHub Deployment, the releases before and after, every
+/// step with its duration, and the incident when something failed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<u64>,
+    /// The release running before (the rollback target of a deploy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<ReleaseRef>,
+    /// The release this run put in place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployed: Option<ReleaseRef>,
+    pub steps: Vec<Step>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incident: Option<Incident>,
+}
+
+/// The record of a failed deploy or of a rollback: what, when, why, from and to, how long.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Incident {
+    /// `deploy failed` or `manual rollback`.
+    pub what: String,
+    pub at: DateTime<Utc>,
+    pub why: String,
+    /// The release rolled back from (the failed one), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<ReleaseRef>,
+    /// The release rolled back to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<ReleaseRef>,
+    pub rollback_triggered: bool,
+    /// Why no rollback was started, when none was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback_run_url: Option<String>,
+    /// From the start of `fly deploy` to the failed verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_to_detect_ms: Option<u64>,
+    /// From the failed verdict to the rollback's first action.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback_started_after_ms: Option<u64>,
+    /// The rollback itself: redeploy and health gate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback_duration_ms: Option<u64>,
+    /// From the failed verdict to healthy again, when it got there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_to_recover_ms: Option<u64>,
+    /// Verified healthy on the release rolled back to.
+    pub recovered: bool,
 }
 
 impl Decision {
@@ -345,6 +428,7 @@ impl Decision {
             evaluated_at,
             verdicts,
             plan: None,
+            report: None,
         }
     }
 

@@ -275,6 +275,8 @@ impl Fly {
 
     /// Runs the argument vector of `plan::fly_deploy_args`. Its first element names the program
     /// and is replaced by this located binary. Ok on exit 0 only, which does not mean healthy.
+    /// `FLY_EMIT_RELEASE_JSON=1` is set so that the release it made can be read back with
+    /// [`emitted_release`].
     pub async fn deploy(
         &self,
         args: &[String],
@@ -282,8 +284,39 @@ impl Fly {
         on_line: impl FnMut(&Line),
     ) -> Result<Output, FlyError> {
         let rest = args.get(1..).unwrap_or_default();
-        self.run_streaming(rest, timeout, on_line).await
+        let mut fly = self.clone();
+        fly.env
+            .push((FLY_EMIT_RELEASE_JSON.to_owned(), "1".to_owned()));
+        fly.run_streaming(rest, timeout, on_line).await
     }
+}
+
+/// Makes `fly deploy` (v0.4.56+) print the release it made as one JSON line on success.
+pub const FLY_EMIT_RELEASE_JSON: &str = "FLY_EMIT_RELEASE_JSON";
+
+/// The line `fly deploy` prints with `FLY_EMIT_RELEASE_JSON=1`: `{"id":..,"version":N,"image_ref":..}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct EmittedRelease {
+    #[serde(deserialize_with = "lenient")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub version: Option<u64>,
+    #[serde(deserialize_with = "non_empty")]
+    pub image_ref: Option<String>,
+}
+
+/// The release a successful `fly deploy` reported, found among its human stdout lines (the last
+/// line starting with `{"id"` that parses); `None` from an older flyctl.
+pub fn emitted_release(output: &Output) -> Option<EmittedRelease> {
+    output
+        .lines
+        .iter()
+        .rev()
+        .filter(|line| line.stream == Stream::Stdout)
+        .map(|line| line.text.trim())
+        .filter(|text| text.starts_with("{\"id\""))
+        .find_map(|text| serde_json::from_str(text).ok())
 }
 
 fn strings(args: &[&str]) -> Vec<String> {
@@ -724,6 +757,35 @@ mod tests {
                     "updated_at": "2026-08-12T16:21:00Z"}],
         "nonce": "n", "host_status": "ok", "cordoned": false, "containers": []
     }"#;
+
+    #[test]
+    fn the_emitted_release_line_is_found_among_human_lines() {
+        let line = |stream, text: &str| Line {
+            stream,
+            text: text.to_owned(),
+        };
+        let output = Output {
+            lines: vec![
+                line(Stream::Stdout, "==> Verifying app config"),
+                line(Stream::Stderr, r#"{"id":"not","version":1}"#),
+                line(Stream::Stdout, r#"{"id":"broken"#),
+                line(
+                    Stream::Stdout,
+                    r#"{"id":"rel_7","version":7,"image_ref":"registry.fly.io/app:d7"}"#,
+                ),
+                line(Stream::Stdout, "Visit your newly deployed app"),
+            ],
+        };
+        assert_eq!(
+            emitted_release(&output),
+            Some(EmittedRelease {
+                id: Some("rel_7".into()),
+                version: Some(7),
+                image_ref: Some("registry.fly.io/app:d7".into()),
+            })
+        );
+        assert_eq!(emitted_release(&Output::default()), None);
+    }
 
     #[test]
     fn releases_parse_newest_first_keeping_unknown_statuses() {

@@ -22,5 +22,6 @@ pub mod notify;
 pub mod plan;
 pub mod probe;
 pub mod render;
+pub mod rollback;
 pub mod run;
 pub mod secret;

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use crate::decision::{Decision, Evidence, Status};
 
-use super::{argv_text, evidence_lines};
+use super::{argv_text, evidence_lines, incident_lines, ms_text};
 
 fn icon(status: Status) -> &'static str {
     match status {
@@ -114,6 +114,52 @@ pub fn render(decision: &Decision) -> String {
         }
         for line in &plan.notify {
             let _ = writeln!(out, "4. Notify: {}", cell(line));
+        }
+    }
+    if let Some(report) = &decision.report {
+        if let Some(incident) = &report.incident {
+            let kind = if incident.recovered {
+                "WARNING"
+            } else {
+                "CAUTION"
+            };
+            let _ = writeln!(out, "\n> [!{kind}]\n> **Incident**");
+            for line in incident_lines(incident) {
+                let _ = writeln!(out, "> - {}", cell(&line));
+            }
+        }
+        let releases = [
+            (
+                "GitHub Deployment",
+                report.deployment_id.map(|id| id.to_string()),
+            ),
+            (
+                "previous release",
+                report.previous.as_ref().map(ToString::to_string),
+            ),
+            (
+                "deployed release",
+                report.deployed.as_ref().map(ToString::to_string),
+            ),
+        ];
+        let releases: Vec<String> = releases
+            .into_iter()
+            .filter_map(|(name, value)| value.map(|v| format!("{name}: {}", cell(&v))))
+            .collect();
+        if !releases.is_empty() {
+            let _ = writeln!(out, "\n{}", releases.join(" · "));
+        }
+        if !report.steps.is_empty() {
+            let _ = writeln!(out, "\n| step | took | detail |\n|---|---|---|");
+            for step in &report.steps {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} |",
+                    cell(&step.name),
+                    ms_text(step.duration_ms),
+                    cell(&step.detail)
+                );
+            }
         }
     }
     let _ = writeln!(

@@ -8,7 +8,7 @@ pub mod markdown;
 pub mod notify;
 pub mod text;
 
-use crate::decision::{CheckSource, Evidence, When};
+use crate::decision::{CheckSource, Evidence, Incident, When};
 
 /// Output formats of `--format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -33,6 +33,62 @@ pub fn one_line(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
+}
+
+/// A duration in milliseconds as `1.2s`.
+pub(crate) fn ms_text(ms: u64) -> String {
+    // Display only: a millisecond count far below f64's 2^53 exact range.
+    #[allow(clippy::cast_precision_loss)]
+    let seconds = ms as f64 / 1000.0;
+    format!("{seconds:.1}s")
+}
+
+/// The incident record as lines: what, when, why, from and to, and the durations.
+pub(crate) fn incident_lines(incident: &Incident) -> Vec<String> {
+    let mut lines = vec![
+        format!(
+            "{} at {}: {}",
+            incident.what,
+            incident.at.format("%Y-%m-%d %H:%M:%S UTC"),
+            incident.why
+        ),
+        format!(
+            "from {} to {}",
+            incident
+                .from
+                .as_ref()
+                .map_or_else(|| "unknown release".to_owned(), ToString::to_string),
+            incident
+                .to
+                .as_ref()
+                .map_or_else(|| "nothing".to_owned(), ToString::to_string)
+        ),
+    ];
+    if let Some(refused) = &incident.refused {
+        lines.push(format!("no rollback: {refused}"));
+    }
+    if let Some(url) = &incident.rollback_run_url {
+        lines.push(format!("rollback workflow run: {url}"));
+    }
+    let timings = [
+        ("time to detect", incident.time_to_detect_ms),
+        ("rollback started after", incident.rollback_started_after_ms),
+        ("rollback took", incident.rollback_duration_ms),
+        ("time to recover", incident.time_to_recover_ms),
+    ];
+    let timings: Vec<String> = timings
+        .iter()
+        .filter_map(|(name, ms)| ms.map(|ms| format!("{name} {}", ms_text(ms))))
+        .collect();
+    if !timings.is_empty() {
+        lines.push(timings.join(" · "));
+    }
+    lines.push(if incident.recovered {
+        "verified healthy on the release rolled back to".to_owned()
+    } else {
+        "NOT verified healthy: a human must act".to_owned()
+    });
+    lines
 }
 
 /// An http(s) URL safe to put inside a Markdown link, or nothing.

@@ -1,6 +1,6 @@
 //! The deploy notification, as a Slack-compatible message (`{"text": ...}`, which Slack, Mattermost
 //! and most chat webhooks accept). The runbook's fields: outcome, commit, reason, actor, time,
-//! run link, health status.
+//! version, run link, health status.
 
 use serde_json::{json, Value};
 
@@ -45,6 +45,36 @@ pub fn message(decision: &Decision, context: &Context<'_>) -> Value {
         ),
         format!("health: {}", one_line(&health)),
     ];
+    if let Some(report) = &decision.report {
+        let release = |r: Option<&crate::decision::ReleaseRef>| {
+            r.map_or_else(|| "unknown".to_owned(), |r| one_line(&r.to_string()))
+        };
+        let versions = match &report.incident {
+            Some(incident) if incident.recovered => format!(
+                "version: {} failed; running {} again",
+                release(incident.from.as_ref()),
+                release(incident.to.as_ref())
+            ),
+            Some(incident) => format!(
+                "version: {} failed; previous {}",
+                release(incident.from.as_ref()),
+                release(incident.to.as_ref())
+            ),
+            None => format!(
+                "version: {} (previous {})",
+                release(report.deployed.as_ref()),
+                release(report.previous.as_ref())
+            ),
+        };
+        lines.push(versions);
+        if let Some(url) = report
+            .incident
+            .as_ref()
+            .and_then(|i| i.rollback_run_url.as_deref())
+        {
+            lines.push(format!("<{url}|rollback workflow run>"));
+        }
+    }
     if let Some(url) = context.run_url {
         lines.push(format!("<{url}|workflow run>"));
     }
@@ -83,6 +113,17 @@ mod tests {
             )],
         );
         decision.outcome = Outcome::Deployed;
+        decision.report = Some(crate::decision::Report {
+            previous: Some(crate::decision::ReleaseRef {
+                version: Some(41),
+                image: Some("registry.fly.io/hotdash:a".into()),
+            }),
+            deployed: Some(crate::decision::ReleaseRef {
+                version: Some(42),
+                image: Some("registry.fly.io/hotdash:b".into()),
+            }),
+            ..crate::decision::Report::default()
+        });
         let context = Context {
             reason: "ship <@channel> v1.2\nnow",
             actor: Some("octocat"),
@@ -94,7 +135,7 @@ mod tests {
             .to_owned();
         assert_eq!(
             text,
-            "*shipgate: ✅ deployed* — `production` (Fly app `hotdash-production`)\ncommit `3e7a91c4b2d5` · reason: ship &lt;@channel&gt; v1.2 now\nby octocat at 1970-01-01 00:00 UTC\nhealth: pass: 3 rounds in a row healthy\n<https://github.com/o/r/actions/runs/1|workflow run>"
+            "*shipgate: ✅ deployed* — `production` (Fly app `hotdash-production`)\ncommit `3e7a91c4b2d5` · reason: ship &lt;@channel&gt; v1.2 now\nby octocat at 1970-01-01 00:00 UTC\nhealth: pass: 3 rounds in a row healthy\nversion: v42 (registry.fly.io/hotdash:b) (previous v41 (registry.fly.io/hotdash:a))\n<https://github.com/o/r/actions/runs/1|workflow run>"
         );
     }
 }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use crate::decision::{Decision, Status};
 
-use super::{argv_text, evidence_lines, one_line};
+use super::{argv_text, evidence_lines, incident_lines, ms_text, one_line};
 
 fn label(status: Status) -> &'static str {
     match status {
@@ -102,6 +102,36 @@ pub fn render(decision: &Decision) -> String {
                 "  4. notify   {}",
                 plan.notify.join("\n              ")
             );
+        }
+    }
+    if let Some(report) = &decision.report {
+        if let Some(id) = report.deployment_id {
+            let _ = writeln!(out, "\n  GitHub Deployment {id}");
+        }
+        if let Some(previous) = &report.previous {
+            let _ = writeln!(out, "  previous     {}", one_line(&previous.to_string()));
+        }
+        if let Some(deployed) = &report.deployed {
+            let _ = writeln!(out, "  deployed     {}", one_line(&deployed.to_string()));
+        }
+        if !report.steps.is_empty() {
+            let _ = writeln!(out, "\nsteps:");
+            let width = report.steps.iter().map(|s| s.name.len()).max().unwrap_or(0);
+            for step in &report.steps {
+                let _ = writeln!(
+                    out,
+                    "  {:<width$}  {:>7}  {}",
+                    step.name,
+                    ms_text(step.duration_ms),
+                    one_line(&step.detail)
+                );
+            }
+        }
+        if let Some(incident) = &report.incident {
+            let _ = writeln!(out, "\nincident:");
+            for line in incident_lines(incident) {
+                let _ = writeln!(out, "  {}", one_line(&line));
+            }
         }
     }
     out

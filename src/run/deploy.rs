@@ -9,64 +9,66 @@ use serde_json::json;
 use super::{online, RunError};
 use crate::cli::{DeployArgs, RollbackArgs, TargetArgs};
 use crate::config::{Config, Environment};
-use crate::decision::{Decision, Evidence, GateId, Outcome, Override, Status, Verdict};
+use crate::decision::{
+    Decision, Evidence, GateId, Incident, Outcome, Override, ReleaseRef, Report, Status, Step,
+    Verdict,
+};
 use crate::env::Ambient;
 use crate::facts::{CurrentJob, OwnChecks};
-use crate::fly::{Fly, FlyError, Release, ReleaseStatus};
+use crate::fly::{Fly, FlyError, Release};
 use crate::gate::{health, staging, window};
 use crate::github::client::Client;
 use crate::github::gather::Repo;
 use crate::github::write;
 use crate::probe::Prober;
+use crate::rollback;
 
 /// Timeout of the read-only fly commands (`releases`, `machine list`).
 const FLY_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Every step and its duration, in order, as notes for the Decision.
+/// Every step with its duration, in order, and the notes that go with the health verdict.
 #[derive(Default)]
 struct Steps {
-    lines: Vec<String>,
+    steps: Vec<Step>,
+    notes: Vec<String>,
 }
 
 impl Steps {
-    fn done(&mut self, step: &str, started: Instant, detail: impl AsRef<str>) {
-        let line = format!(
-            "step {step}: {} ({})",
-            detail.as_ref(),
-            secs(started.elapsed())
+    fn done(&mut self, step: &str, started: Instant, detail: impl Into<String>) {
+        let step = Step {
+            name: step.to_owned(),
+            duration_ms: ms(started.elapsed()),
+            detail: detail.into(),
+        };
+        eprintln!(
+            "shipgate: step {}: {} ({})",
+            step.name,
+            crate::render::one_line(&step.detail),
+            crate::render::ms_text(step.duration_ms)
         );
-        eprintln!("shipgate: {}", crate::render::one_line(&line));
-        self.lines.push(line);
+        self.steps.push(step);
     }
 
     fn note(&mut self, text: impl Into<String>) {
         let text = text.into();
         eprintln!("shipgate: {}", crate::render::one_line(&text));
-        self.lines.push(text);
+        self.notes.push(text);
     }
 }
 
-fn secs(duration: Duration) -> String {
-    format!("{:.1}s", duration.as_secs_f64())
+fn ms(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn release_ref(release: &Release) -> ReleaseRef {
+    ReleaseRef {
+        version: release.version,
+        image: release.image_ref.clone(),
+    }
 }
 
 fn short(sha: &str) -> &str {
     sha.get(..7).unwrap_or(sha)
-}
-
-/// The running release: the newest `complete` release with an image.
-fn current_release(releases: &[Release]) -> Option<&Release> {
-    releases
-        .iter()
-        .find(|r| r.status == ReleaseStatus::Complete && r.image_ref.is_some())
-}
-
-fn release_label(release: &Release) -> String {
-    format!(
-        "v{} ({})",
-        release.version(),
-        release.image_ref.as_deref().unwrap_or("no image")
-    )
 }
 
 fn locate_fly(ambient: &Ambient, need_token: bool) -> Result<Fly, RunError> {
@@ -117,8 +119,8 @@ fn rollback_args(program: &str, env: &Environment, image: &str) -> Vec<String> {
     argv
 }
 
-/// Runs one `fly deploy`, its output streamed to stderr (in a log group in Actions).
 /// `fly deploy`, timed, then the health gate on what it deployed (not run when fly failed).
+/// Ok holds the release fly reported making, when it reported one.
 async fn deploy_and_verify(
     ambient: &Ambient,
     fly: &Fly,
@@ -126,16 +128,17 @@ async fn deploy_and_verify(
     env: &Environment,
     steps: &mut Steps,
     what: &str,
-) -> (Result<(), FlyError>, Verdict) {
+) -> (Result<Option<ReleaseRef>, FlyError>, Verdict) {
     let started = Instant::now();
     let deployed = run_fly_deploy(ambient, fly, argv, env.deploy_timeout).await;
     let detail = match &deployed {
-        Ok(()) => format!("{what} succeeded"),
+        Ok(Some(release)) => format!("{what} succeeded: {release}"),
+        Ok(None) => format!("{what} succeeded"),
         Err(error) => format!("{what} failed: {error}"),
     };
     steps.done("fly deploy", started, detail);
     let verdict = match &deployed {
-        Ok(()) => {
+        Ok(_) => {
             let started = Instant::now();
             let verdict = verify(env, fly).await;
             steps.done(
@@ -154,12 +157,13 @@ async fn deploy_and_verify(
     (deployed, verdict)
 }
 
+/// Runs one `fly deploy`, its output streamed to stderr (in a log group in Actions).
 async fn run_fly_deploy(
     ambient: &Ambient,
     fly: &Fly,
     argv: &[String],
     timeout: Duration,
-) -> Result<(), FlyError> {
+) -> Result<Option<ReleaseRef>, FlyError> {
     let in_actions = ambient.run_id.is_some();
     eprintln!("shipgate: running {}", command_line(argv));
     if in_actions {
@@ -171,7 +175,12 @@ async fn run_fly_deploy(
     if in_actions {
         eprintln!("::endgroup::");
     }
-    result.map(drop)
+    result.map(|output| {
+        crate::fly::emitted_release(&output).map(|release| ReleaseRef {
+            version: release.version,
+            image: release.image_ref,
+        })
+    })
 }
 
 /// The health gate on what is live now: a deploy that fly reports as successful but that leaves
@@ -400,11 +409,11 @@ pub async fn deploy(
         })
         .collect();
 
-    let finish = |verdicts: Vec<Verdict>, health: Verdict, steps: Steps| {
+    let finish = |verdicts: Vec<Verdict>, health: Verdict, steps: Steps, report: Report| {
         let mut health = health;
         health
             .evidence
-            .extend(steps.lines.into_iter().map(|text| Evidence::Note { text }));
+            .extend(steps.notes.into_iter().map(|text| Evidence::Note { text }));
         let mut all = verdicts;
         all.push(health);
         let mut decision = Decision::from_gates("deploy", subject.clone(), now, all);
@@ -413,6 +422,10 @@ pub async fn deploy(
             env,
             args.image.as_deref(),
         ));
+        decision.report = Some(Report {
+            steps: steps.steps,
+            ..report
+        });
         decision
     };
     let set_outcome = |decision: &mut Decision, outcome: Outcome, summary: String| {
@@ -427,7 +440,7 @@ pub async fn deploy(
             Status::Skipped,
             "not run: a gate blocked the deploy",
         );
-        let mut decision = finish(gates, health, steps);
+        let mut decision = finish(gates, health, steps, Report::default());
         if decision.outcome != Outcome::Blocked {
             let summary = format!("{}; not deployed", decision.summary);
             set_outcome(&mut decision, Outcome::Blocked, summary);
@@ -441,7 +454,7 @@ pub async fn deploy(
         } else {
             None
         };
-        let previous = releases.as_deref().and_then(current_release);
+        let previous = releases.as_deref().and_then(rollback::running);
         steps.note(format!("dry run: would run {}", command_line(&deploy_argv)));
         match previous.and_then(|r| r.image_ref.as_deref()) {
             Some(image) => steps.note(format!(
@@ -454,12 +467,25 @@ pub async fn deploy(
             None => steps
                 .note("dry run: rollback target not read (no FLY_API_TOKEN or fly did not answer)"),
         }
+        if let Some(releases) = &releases {
+            let streak = rollback::streak(releases);
+            if streak >= env.rollback.max_consecutive {
+                steps.note(format!(
+                    "dry run: an automatic rollback would be refused: {streak} rollback(s) in a row already (rollback.max_consecutive: {})",
+                    env.rollback.max_consecutive
+                ));
+            }
+        }
         let health = Verdict::new(
             GateId::Health,
             Status::Skipped,
             "dry run: runs after the deploy",
         );
-        let mut decision = finish(gates, health, steps);
+        let report = Report {
+            previous: previous.map(release_ref),
+            ..Report::default()
+        };
+        let mut decision = finish(gates, health, steps, report);
         let summary = format!("dry run: {}; nothing deployed", decision.summary);
         set_outcome(&mut decision, Outcome::Go, summary);
         return Ok(decision);
@@ -488,79 +514,77 @@ pub async fn deploy(
     )
     .await
     .map_err(fail)?;
-    if let Err(error) = write::set_deployment_status(
-        &client,
-        repo,
-        deployment,
-        "in_progress",
-        run_url.as_deref(),
-        None,
-        "deploying",
-    )
-    .await
-    {
-        warn_write("deployment status", &error);
-    }
+    // A deployment status write; a failed one is a warning (the deploy goes on).
+    let status = |state: &'static str, live: bool, text: &'static str| {
+        let (client, run_url) = (&client, run_url.as_deref());
+        async move {
+            let environment_url = env.url.as_ref().filter(|_| live).map(url::Url::as_str);
+            if let Err(error) = write::set_deployment_status(
+                client,
+                repo,
+                deployment,
+                state,
+                run_url,
+                environment_url,
+                text,
+            )
+            .await
+            {
+                warn_write("deployment status", &error);
+            }
+        }
+    };
+    status("in_progress", false, "deploying").await;
     steps.done(
         "deployment",
         t,
         format!("GitHub Deployment {deployment} in_progress"),
     );
+    let mut report = Report {
+        deployment_id: Some(deployment),
+        ..Report::default()
+    };
 
     // 3. The rollback target, fixed before anything changes.
     let t = Instant::now();
     let releases = match fly.releases(&env.app, FLY_READ_TIMEOUT).await {
         Ok(releases) => releases,
         Err(error) => {
-            if let Err(write_error) = write::set_deployment_status(
-                &client,
-                repo,
-                deployment,
-                "error",
-                run_url.as_deref(),
-                None,
-                "fly releases failed; nothing deployed",
-            )
-            .await
-            {
-                warn_write("deployment status", &write_error);
-            }
+            status("error", false, "fly releases failed; nothing deployed").await;
             return Err(fly_unavailable("cannot read the running release", &error));
         }
     };
-    let previous = current_release(&releases).cloned();
+    let previous = rollback::running(&releases).cloned();
+    report.previous = previous.as_ref().map(release_ref);
     steps.done(
         "record",
         t,
         match &previous {
-            Some(release) => format!("rollback target {}", release_label(release)),
+            Some(release) => format!("rollback target {}", rollback::label(release)),
             None => "no complete release with an image: nothing to roll back to".to_owned(),
         },
     );
 
-    // 4. fly deploy.
+    // 4. fly deploy, 5. the health gate.
     let deploy_started = Instant::now();
     let (deployed, health_verdict) =
         deploy_and_verify(ambient, &fly, &deploy_argv, env, &mut steps, "fly deploy").await;
     let healthy = deployed.is_ok() && health_verdict.status <= Status::Pass;
+    report.deployed = deployed.as_ref().ok().map(|emitted| {
+        emitted.clone().unwrap_or(ReleaseRef {
+            version: None,
+            image: args.image.clone(),
+        })
+    });
 
     // 6. Success.
     if healthy {
-        if let Err(error) = write::set_deployment_status(
-            &client,
-            repo,
-            deployment,
-            "success",
-            run_url.as_deref(),
-            env.url.as_ref().map(url::Url::as_str),
-            "deployed and healthy",
-        )
-        .await
-        {
-            warn_write("deployment status", &error);
-        }
-        steps.note(format!("total {}", secs(run_started.elapsed())));
-        let mut decision = finish(gates, health_verdict, steps);
+        status("success", true, "deployed and healthy").await;
+        steps.note(format!(
+            "total {}",
+            crate::render::ms_text(ms(run_started.elapsed()))
+        ));
+        let mut decision = finish(gates, health_verdict, steps, report);
         let summary = format!(
             "deployed {} to {}: healthy{}",
             short(&sha),
@@ -577,38 +601,61 @@ pub async fn deploy(
 
     // 7. Failure: mark it, then roll back.
     let failed_at = Instant::now();
-    steps.note(format!(
-        "time to detect: {} from the start of fly deploy",
-        secs(failed_at.duration_since(deploy_started))
-    ));
-    if let Err(error) = write::set_deployment_status(
-        &client,
-        repo,
-        deployment,
-        "failure",
-        run_url.as_deref(),
-        None,
-        "failed; rolling back",
-    )
-    .await
-    {
-        warn_write("deployment status", &error);
-    }
-    let why = health_verdict.summary.clone();
-    let Some(previous) = previous else {
-        steps.note("rollback not started: there is no previous release to return to");
-        let mut decision = finish(gates, health_verdict, steps);
+    let why = match &deployed {
+        Err(error) => format!("fly deploy failed: {error}"),
+        Ok(_) => health_verdict.summary.clone(),
+    };
+    let mut incident = Incident {
+        what: format!("deploy of {} to {} failed", short(&sha), env.name),
+        at: clock(),
+        why: why.clone(),
+        from: report.deployed.clone(),
+        to: report.previous.clone(),
+        rollback_triggered: false,
+        refused: None,
+        rollback_run_url: None,
+        time_to_detect_ms: Some(ms(failed_at.duration_since(deploy_started))),
+        rollback_started_after_ms: None,
+        rollback_duration_ms: None,
+        time_to_recover_ms: None,
+        recovered: false,
+    };
+    let streak = rollback::streak(&releases);
+    let refused = match &previous {
+        None => Some("there is no previous complete release with an image to return to".to_owned()),
+        Some(_) if streak >= env.rollback.max_consecutive => Some(format!(
+            "{streak} rollback(s) in a row already (rollback.max_consecutive: {}); automatic rollback refused",
+            env.rollback.max_consecutive
+        )),
+        Some(_) => None,
+    };
+    let rollback_failed = |decision: &mut Decision, detail: &str| {
         set_outcome(
-            &mut decision,
+            decision,
             Outcome::RollbackFailed,
-            format!("ROLLBACK FAILED: {why}; no previous release to return to; a human must act"),
+            format!(
+                "ROLLBACK FAILED: {} failed ({why}); {detail}; a human must act",
+                short(&sha)
+            ),
         );
+    };
+    let (Some(previous), None) = (&previous, &refused) else {
+        status("failure", false, "failed; not rolled back").await;
+        let refused = refused.unwrap_or_default();
+        incident.refused = Some(refused.clone());
+        report.incident = Some(incident);
+        let mut decision = finish(gates, health_verdict, steps, report);
+        rollback_failed(&mut decision, &refused);
         return Ok(decision);
     };
+    status("failure", false, "failed; rolling back").await;
     let image = previous.image_ref.clone().unwrap_or_default();
-    let mut recovered = false;
+    let label = rollback::label(previous);
+    let rollback_started = Instant::now();
     if let Some(workflow) = &env.rollback.workflow {
         let t = Instant::now();
+        incident.rollback_started_after_ms = Some(ms(failed_at.elapsed()));
+        incident.rollback_triggered = true;
         let correlation_id = format!(
             "shipgate-{}-{}",
             ambient.run_id.as_deref().unwrap_or("local"),
@@ -630,14 +677,17 @@ pub async fn deploy(
         )
         .await
         {
-            Ok(dispatched) => steps.done(
-                "rollback workflow",
-                t,
-                format!(
-                    "dispatched {workflow}: {}",
-                    dispatched.run_url.as_deref().unwrap_or("run not found yet")
-                ),
-            ),
+            Ok(dispatched) => {
+                incident.rollback_run_url.clone_from(&dispatched.run_url);
+                steps.done(
+                    "rollback workflow",
+                    t,
+                    format!(
+                        "dispatched {workflow}: {}",
+                        dispatched.run_url.as_deref().unwrap_or("run not found yet")
+                    ),
+                );
+            }
             Err(error) => steps.done(
                 "rollback workflow",
                 t,
@@ -645,55 +695,48 @@ pub async fn deploy(
             ),
         }
     }
+    let mut recovered = false;
     if env.rollback.direct {
-        let t = Instant::now();
-        steps.note(format!(
-            "rollback started {} after the failed verdict",
-            secs(failed_at.elapsed())
-        ));
+        incident
+            .rollback_started_after_ms
+            .get_or_insert(ms(failed_at.elapsed()));
+        incident.rollback_triggered = true;
         let argv = rollback_args(&program, env, &image);
-        match run_fly_deploy(ambient, &fly, &argv, env.deploy_timeout).await {
-            Ok(()) => {
-                let verdict = verify(env, &fly).await;
-                recovered = verdict.status <= Status::Pass;
-                steps.done(
-                    "rollback",
-                    t,
-                    format!(
-                        "redeployed {}; health {}: {}",
-                        release_label(&previous),
-                        verdict.status.as_str(),
-                        verdict.summary
-                    ),
-                );
-            }
-            Err(error) => steps.done("rollback", t, format!("redeploy failed: {error}")),
-        }
-        if recovered {
-            steps.note(format!(
-                "time to recover: {} from the failed verdict",
-                secs(failed_at.elapsed())
-            ));
-        }
+        let (redeployed, verdict) = deploy_and_verify(
+            ambient,
+            &fly,
+            &argv,
+            env,
+            &mut steps,
+            &format!("rollback redeploy of {label}"),
+        )
+        .await;
+        recovered = redeployed.is_ok() && verdict.status <= Status::Pass;
+        steps.note(format!(
+            "rollback to {label}: health {}: {}",
+            verdict.status.as_str(),
+            verdict.summary
+        ));
     } else {
         steps.note("no direct rollback (`rollback.direct: false`): this run cannot verify the rollback workflow's result");
     }
-    let mut decision = finish(gates, health_verdict, steps);
+    incident.rollback_duration_ms = Some(ms(rollback_started.elapsed()));
+    incident.recovered = recovered;
+    if recovered {
+        incident.time_to_recover_ms = Some(ms(failed_at.elapsed()));
+    }
+    report.incident = Some(incident);
+    let mut decision = finish(gates, health_verdict, steps, report);
     if recovered {
         set_outcome(
             &mut decision,
             Outcome::RolledBack,
-            format!(
-                "rolled back to {}: {} failed: {why}",
-                release_label(&previous),
-                short(&sha)
-            ),
+            format!("rolled back to {label}: {} failed: {why}", short(&sha)),
         );
     } else {
-        set_outcome(
+        rollback_failed(
             &mut decision,
-            Outcome::RollbackFailed,
-            format!("ROLLBACK FAILED: {} failed ({why}) and production is not verified healthy on {}; a human must act", short(&sha), release_label(&previous)),
+            &format!("{} is not verified healthy on {label}", env.name),
         );
     }
     Ok(decision)
@@ -718,63 +761,100 @@ pub async fn rollback(
     let now = clock();
     let mut subject = super::subject(repo.map(ToString::to_string), Some(env), None);
     subject.sha = None;
-    let done = |verdict: Verdict, steps: Steps, outcome: Outcome, summary: String| {
-        let mut verdict = verdict;
-        verdict
-            .evidence
-            .extend(steps.lines.into_iter().map(|text| Evidence::Note { text }));
-        let mut decision = Decision::from_gates("rollback", subject.clone(), now, vec![verdict]);
-        decision.outcome = outcome;
-        decision.exit_code = outcome.exit_code();
-        decision.summary = summary;
-        decision
-    };
+    let done =
+        |verdict: Verdict, steps: Steps, report: Report, outcome: Outcome, summary: String| {
+            let mut verdict = verdict;
+            verdict
+                .evidence
+                .extend(steps.notes.into_iter().map(|text| Evidence::Note { text }));
+            let mut decision =
+                Decision::from_gates("rollback", subject.clone(), now, vec![verdict]);
+            decision.outcome = outcome;
+            decision.exit_code = outcome.exit_code();
+            decision.summary = summary;
+            decision.report = Some(Report {
+                steps: steps.steps,
+                ..report
+            });
+            decision
+        };
 
     let t = Instant::now();
     let releases = fly
         .releases(&env.app, FLY_READ_TIMEOUT)
         .await
         .map_err(|e| fly_unavailable("cannot read the releases", &e))?;
-    let target: Option<(String, String)> = match args.to.as_deref().map(str::trim) {
-        Some(to)
-            if to.parse::<u64>().is_ok()
-                || to.starts_with('v') && to[1..].parse::<u64>().is_ok() =>
-        {
-            let version: u64 = to.trim_start_matches('v').parse().unwrap_or(0);
+    let current = releases.first();
+    let target = rollback::target(&releases, args.to.as_deref());
+    let (label, image) = match &target {
+        rollback::Target::Release { label, image } => (label.clone(), image.clone()),
+        rollback::Target::Image(image) => (image.clone(), image.clone()),
+        rollback::Target::NoSuchVersion(_) | rollback::Target::Nothing => {
+            (String::new(), String::new())
+        }
+    };
+    let mut incident = Incident {
+        what: format!("rollback of {}", env.name),
+        at: now,
+        why: args.reason.clone(),
+        from: current.map(release_ref),
+        to: (!image.is_empty()).then(|| {
             releases
                 .iter()
-                .find(|r| r.version == Some(version))
-                .and_then(|r| r.image_ref.clone().map(|image| (release_label(r), image)))
-        }
-        Some(image) if !image.is_empty() => Some((image.to_owned(), image.to_owned())),
-        _ => releases
-            .iter()
-            .skip(1)
-            .find(|r| r.status == ReleaseStatus::Complete && r.image_ref.is_some())
-            .and_then(|r| r.image_ref.clone().map(|image| (release_label(r), image))),
+                .find(|r| r.image_ref.as_deref() == Some(image.as_str()))
+                .map_or_else(
+                    || ReleaseRef {
+                        version: None,
+                        image: Some(image.clone()),
+                    },
+                    release_ref,
+                )
+        }),
+        rollback_triggered: false,
+        refused: None,
+        rollback_run_url: None,
+        time_to_detect_ms: None,
+        rollback_started_after_ms: None,
+        rollback_duration_ms: None,
+        time_to_recover_ms: None,
+        recovered: false,
     };
-    let current = releases.first().map(release_label);
+    let mut report = Report {
+        previous: incident.from.clone(),
+        ..Report::default()
+    };
     steps.done(
         "record",
         t,
         format!(
             "current {}; target {}",
-            current.as_deref().unwrap_or("none"),
-            target.as_ref().map_or("none", |(label, _)| label.as_str())
+            current.map_or_else(|| "none".to_owned(), rollback::label),
+            if label.is_empty() { "none" } else { &label }
         ),
     );
-    let Some((label, image)) = target else {
+    if image.is_empty() {
         let verdict = Verdict::new(
             GateId::Health,
             Status::Skipped,
             "not run: nothing to roll back to",
         );
-        let summary = match &args.to {
-            Some(to) => format!("ROLLBACK REFUSED: no release `{to}` with an image; a human must act"),
-            None => "ROLLBACK REFUSED: no complete release with an image before the current one; a human must act".to_owned(),
+        let refused = match target {
+            rollback::Target::NoSuchVersion(version) => {
+                format!("no release v{version} with an image in the last 25 releases")
+            }
+            _ => "no complete release with an image before the current one".to_owned(),
         };
-        return Ok(done(verdict, steps, Outcome::RollbackFailed, summary));
-    };
+        incident.refused = Some(refused.clone());
+        report.incident = Some(incident);
+        let summary = format!("ROLLBACK REFUSED: {refused}; a human must act");
+        return Ok(done(
+            verdict,
+            steps,
+            report,
+            Outcome::RollbackFailed,
+            summary,
+        ));
+    }
 
     // The Deployment records the rollback; GitHub being unreachable never blocks it.
     let github = match (repo, &ambient.github_token) {
@@ -791,12 +871,12 @@ pub async fn rollback(
         }
     };
     let run_url = repo.and_then(|r| ambient.run_url(&r.to_string()));
-    let mut deployment = None;
     if let Some((client, repo)) = &github {
+        let t = Instant::now();
         let payload = json!({
             "reason": args.reason,
             "actor": ambient.actor,
-            "rollback": {"from": current, "to": label, "image": image},
+            "rollback": {"from": incident.from, "to": incident.to},
             "run_url": run_url,
         });
         match write::create_deployment(
@@ -811,7 +891,7 @@ pub async fn rollback(
         .await
         {
             Ok(id) => {
-                deployment = Some(id);
+                report.deployment_id = Some(id);
                 if let Err(error) = write::set_deployment_status(
                     client,
                     repo,
@@ -825,6 +905,11 @@ pub async fn rollback(
                 {
                     warn_write("deployment status", &error);
                 }
+                steps.done(
+                    "deployment",
+                    t,
+                    format!("GitHub Deployment {id} in_progress"),
+                );
             }
             Err(error) => warn_write("rollback deployment", &error),
         }
@@ -832,6 +917,8 @@ pub async fn rollback(
 
     let program = fly.program().display().to_string();
     let argv = rollback_args(&program, env, &image);
+    let started = Instant::now();
+    incident.rollback_triggered = true;
     let (deployed, verdict) = deploy_and_verify(
         ambient,
         &fly,
@@ -842,7 +929,14 @@ pub async fn rollback(
     )
     .await;
     let healthy = deployed.is_ok() && verdict.status <= Status::Pass;
-    if let (Some((client, repo)), Some(id)) = (&github, deployment) {
+    report.deployed = deployed.ok().map(|emitted| {
+        let mut deployed = emitted.unwrap_or_default();
+        deployed.image.get_or_insert(image.clone());
+        deployed
+    });
+    incident.rollback_duration_ms = Some(ms(started.elapsed()));
+    incident.recovered = healthy;
+    if let (Some((client, repo)), Some(id)) = (&github, report.deployment_id) {
         let (state, text) = if healthy {
             ("success", "rolled back and healthy")
         } else {
@@ -862,6 +956,7 @@ pub async fn rollback(
             warn_write("deployment status", &error);
         }
     }
+    report.incident = Some(incident);
     let (outcome, summary) = if healthy {
         (
             Outcome::Deployed,
@@ -876,5 +971,5 @@ pub async fn rollback(
             ),
         )
     };
-    Ok(done(verdict, steps, outcome, summary))
+    Ok(done(verdict, steps, report, outcome, summary))
 }

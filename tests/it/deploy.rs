@@ -69,6 +69,13 @@ impl Fly {
             .collect()
     }
 
+    /// Sets one key of the fake's state (e.g. `pid_file`).
+    fn set(&self, key: &str, value: Value) {
+        let mut state = self.state();
+        state[key] = value;
+        std::fs::write(self.dir.path().join("state.json"), state.to_string()).expect("state");
+    }
+
     fn state(&self) -> Value {
         let text = std::fs::read_to_string(self.dir.path().join("state.json")).expect("state");
         serde_json::from_str(&text).expect("json")
@@ -213,10 +220,27 @@ fn a_healthy_deploy_exits_0_and_marks_the_deployment_successful() {
     assert_eq!(states, ["in_progress", "success"], "{states:?}");
     let body = sent_json(&fake, "success");
     assert_eq!(body["environment_url"], format!("{}/", app.url()));
-    // The steps are in the decision.
-    let text = decision.to_string();
-    assert!(text.contains("step fly deploy"), "{text}");
-    assert!(text.contains("rollback target v1"), "{text}");
+    // Every step, timed, and the releases before and after are in the report.
+    let report = &decision["report"];
+    let steps: Vec<&str> = report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["name"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        steps,
+        ["gates", "deployment", "record", "fly deploy", "health"]
+    );
+    assert!(report["steps"][4]["duration_ms"].as_u64() >= Some(1000));
+    assert_eq!(
+        report["previous"],
+        json!({"version": 1, "image": OLD_IMAGE})
+    );
+    // fly's FLY_EMIT_RELEASE_JSON line names the new release.
+    assert_eq!(report["deployed"]["version"], 2);
+    assert_eq!(report["deployment_id"], deployments[0]["id"]);
+    assert!(report.get("incident").is_none());
 }
 
 /// The body of the deployment status POST with this state.
@@ -266,7 +290,249 @@ fn a_failed_fly_deploy_rolls_back_to_the_previous_image_with_exit_3() {
     );
     assert_eq!(fly.state()["releases"][0]["ImageRef"], OLD_IMAGE);
     assert_eq!(deployment_states(&fake), ["in_progress", "failure"]);
-    assert!(decision(&out).to_string().contains("time to recover"));
+    let incident = &decision(&out)["report"]["incident"];
+    assert_eq!(incident["rollback_triggered"], true);
+    assert_eq!(incident["recovered"], true);
+    assert_eq!(incident["to"], json!({"version": 1, "image": OLD_IMAGE}));
+    assert!(incident["why"]
+        .as_str()
+        .is_some_and(|why| why.contains("fly deploy failed")));
+    for key in [
+        "time_to_detect_ms",
+        "rollback_started_after_ms",
+        "rollback_duration_ms",
+        "time_to_recover_ms",
+    ] {
+        assert!(incident[key].is_u64(), "{key}: {incident}");
+    }
+    // The rollback starts at once after the verdict (the runbook wants healthy within minutes).
+    assert!(incident["rollback_started_after_ms"].as_u64() < Some(1000));
+}
+
+#[test]
+fn fly_hanging_past_the_deploy_timeout_is_killed_and_rolled_back() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    let fly = Fly::new("hang", previous_release());
+    let pid_file = fly.dir.path().join("pids");
+    fly.set("pid_file", json!(pid_file));
+    fly.then(2, "ok");
+    let (_dir, path) = config(&app, OPEN);
+    let short = std::fs::read_to_string(&path)
+        .expect("config")
+        .replace("deploy_timeout: 30s", "deploy_timeout: 2s");
+    std::fs::write(&path, short).expect("config");
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    let decision = decision(&out);
+    assert!(
+        decision["report"]["incident"]["why"].as_str().is_some_and(
+            |why| why == "fly deploy failed: fly did not finish within 2s and was stopped"
+        ),
+        "{decision}"
+    );
+    // fly and the process it started were killed with their group, not left running.
+    let pids = std::fs::read_to_string(&pid_file).expect("the fake wrote its pids");
+    for pid in pids.split_whitespace() {
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| !stat.contains(") Z "));
+        assert!(!alive, "process {pid} still runs");
+    }
+    assert_eq!(fly.deploys().len(), 2);
+}
+
+#[test]
+fn a_rollback_whose_own_deploy_fails_exits_4() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    let fly = Fly::new("fail", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    let decision = decision(&out);
+    assert_eq!(decision["outcome"], "rollback_failed");
+    assert!(decision["summary"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("ROLLBACK FAILED")));
+    assert_eq!(fly.deploys().len(), 2);
+    assert_eq!(decision["report"]["incident"]["recovered"], false);
+    assert_eq!(decision["report"]["incident"]["rollback_triggered"], true);
+}
+
+#[test]
+fn github_unavailable_before_the_deploy_exits_5_and_fly_is_never_called() {
+    let app = HealthApp::start();
+    let fake = github();
+    fake.fail_next("/repos/", Fault::Status(503), 1000);
+    let fly = Fly::new("ok", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 5, "{}\n{}", out.stdout, out.stderr);
+    assert!(fly.calls().is_empty(), "{:?}", fly.calls());
+    assert!(deployments(&fake).is_empty());
+    assert!(out.stderr.contains("503"), "{}", out.stderr);
+}
+
+#[test]
+fn an_emergency_deploy_passes_a_closed_window_and_records_the_override() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    let fly = Fly::new("ok", previous_release());
+    let (_dir, path) = config(&app, CLOSED);
+    let reason = "INC-142: checkout 500s, hotfix";
+    let mut args = deploy_args();
+    let at = args
+        .iter()
+        .position(|a| *a == "--reason")
+        .expect("--reason");
+    args[at + 1] = reason;
+    args.push("--emergency");
+    let out = deploy(&fake, &path, &fly, &args);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let decision = decision(&out);
+    assert!(decision["summary"]
+        .as_str()
+        .is_some_and(|s| s.contains("EMERGENCY OVERRIDE")));
+    let window = decision["verdicts"]
+        .as_array()
+        .expect("verdicts")
+        .iter()
+        .find(|v| v["gate"] == "deploy-window")
+        .expect("window verdict")
+        .clone();
+    assert_eq!(window["override"]["reason"], reason);
+    let deployments = deployments(&fake);
+    assert_eq!(deployments[0]["payload"]["emergency"], true);
+    assert_eq!(
+        deployments[0]["payload"]["overrides"][0]["gate"],
+        "deploy-window"
+    );
+    assert_eq!(fly.deploys().len(), 1);
+}
+
+/// Three failed deploys, each rolled back to `OLD_IMAGE`: the history of a rollback loop.
+fn three_rollbacks_in_a_row() -> Value {
+    let release = |version: u64, status: &str, image: &str| json!({"ID": format!("rel_{version}"), "Version": version, "Status": status, "ImageRef": image});
+    json!([
+        release(7, "complete", OLD_IMAGE),
+        release(
+            6,
+            "failed",
+            "registry.fly.io/hotdash-production:deployment-C"
+        ),
+        release(5, "complete", OLD_IMAGE),
+        release(
+            4,
+            "complete",
+            "registry.fly.io/hotdash-production:deployment-B"
+        ),
+        release(3, "complete", OLD_IMAGE),
+        release(
+            2,
+            "failed",
+            "registry.fly.io/hotdash-production:deployment-A"
+        ),
+        release(1, "complete", OLD_IMAGE),
+    ])
+}
+
+#[test]
+fn past_max_consecutive_rollbacks_a_failed_deploy_is_not_rolled_back() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    let fly = Fly::new("fail", three_rollbacks_in_a_row());
+    let (_dir, path) = config(&app, OPEN);
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(fly.deploys().len(), 1, "no automatic rollback");
+    let decision = decision(&out);
+    let incident = &decision["report"]["incident"];
+    assert_eq!(incident["rollback_triggered"], false);
+    assert!(
+        incident["refused"].as_str().is_some_and(
+            |r| r.contains("3 rollback(s) in a row already (rollback.max_consecutive: 3)")
+        ),
+        "{incident}"
+    );
+    assert_eq!(deployment_states(&fake), ["in_progress", "failure"]);
+
+    // With a higher limit the same history is rolled back.
+    let raised = std::fs::read_to_string(&path)
+        .expect("config")
+        .replace("direct: true", "direct: true\n      max_consecutive: 4");
+    std::fs::write(&path, raised).expect("config");
+    let fly = Fly::new("fail", three_rollbacks_in_a_row());
+    fly.then(2, "ok");
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+}
+
+fn with_rollback_workflow(path: &Path, direct: bool) {
+    let text = std::fs::read_to_string(path).expect("config").replace(
+        "      direct: true",
+        &format!("      workflow: rollback-production.yml\n      direct: {direct}"),
+    );
+    std::fs::write(path, text).expect("config");
+}
+
+#[test]
+fn the_rollback_workflow_is_dispatched_and_found_when_github_answers_204() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    fake.set_dispatch_returns_run_details(false);
+    let fly = Fly::new("fail", previous_release());
+    fly.then(2, "ok");
+    let (_dir, path) = config(&app, OPEN);
+    with_rollback_workflow(&path, true);
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    let dispatches = fake.repo(REPO, |repo| repo.dispatches.clone());
+    assert_eq!(dispatches.len(), 1, "{dispatches:?}");
+    let inputs = &dispatches[0]["inputs"];
+    assert_eq!(inputs["failed_sha"], SHA);
+    assert_eq!(inputs["target_image"], OLD_IMAGE);
+    assert!(inputs["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("fly deploy failed")));
+    let correlation = inputs["correlation_id"].as_str().expect("correlation id");
+    assert!(
+        correlation.starts_with("shipgate-local-3e7a91c"),
+        "{correlation}"
+    );
+    let decision = decision(&out);
+    let run_id = fake
+        .repo(REPO, |repo| repo.last_dispatched_run())
+        .expect("a run");
+    assert!(
+        decision["report"]["incident"]["rollback_run_url"]
+            .as_str()
+            .is_some_and(|url| url.ends_with(&format!("/actions/runs/{run_id}"))),
+        "{decision}"
+    );
+    // The direct rollback ran too, and verified the result.
+    assert_eq!(fly.deploys().len(), 2);
+}
+
+#[test]
+fn a_workflow_only_rollback_cannot_be_verified_here_and_exits_4() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    let fly = Fly::new("fail", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    with_rollback_workflow(&path, false);
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(fly.deploys().len(), 1);
+    assert_eq!(fake.repo(REPO, |repo| repo.dispatches.len()), 1);
+    let incident = &decision(&out)["report"]["incident"];
+    assert_eq!(incident["rollback_triggered"], true);
+    assert_eq!(incident["recovered"], false);
 }
 
 #[test]
@@ -406,6 +672,13 @@ fn rollback_redeploys_the_release_before_the_current_one() {
         vec![format!("deploy --app {APP} --config fly.toml --strategy immediate --remote-only --yes --image {OLD_IMAGE}")]
     );
     assert_eq!(deployment_states(&fake), ["in_progress", "success"]);
+    // The incident record: what, when, why, from and to, durations.
+    let incident = &decision(&out)["report"]["incident"];
+    assert_eq!(incident["why"], "INC-7 checkout broken");
+    assert_eq!(incident["from"]["version"], 2);
+    assert_eq!(incident["to"], json!({"version": 1, "image": OLD_IMAGE}));
+    assert_eq!(incident["recovered"], true);
+    assert!(incident["rollback_duration_ms"].is_u64());
 }
 
 #[test]

@@ -1,0 +1,218 @@
+//! Rollback policy over Fly's release history (pure): which release is running, which one a
+//! rollback returns to, and how many rollbacks happened in a row.
+//!
+//! Fly has no rollback command: a rollback is a redeploy of an earlier release's image
+//! (`reference/flyctl.md`), so in `fly releases --json` it shows as a new release whose `ImageRef`
+//! is the image of an older release. That is how rollbacks are recognised here, whoever ran them.
+
+use crate::fly::{Release, ReleaseStatus};
+
+/// A release as reports name it: version and image.
+pub fn label(release: &Release) -> String {
+    format!(
+        "v{} ({})",
+        release.version(),
+        release.image_ref.as_deref().unwrap_or("no image")
+    )
+}
+
+fn good(release: &Release) -> bool {
+    release.status == ReleaseStatus::Complete && release.image_ref.is_some()
+}
+
+/// The running release, the one a failed deploy returns to: the newest `complete` release with
+/// an image. `releases` are newest first (as `fly::parse_releases` sorts them).
+pub fn running(releases: &[Release]) -> Option<&Release> {
+    releases.iter().find(|r| good(r))
+}
+
+/// Where `rollback` goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A release from the history.
+    Release { label: String, image: String },
+    /// An image named by `--to` that is not in the history.
+    Image(String),
+    /// `--to VERSION` names no release with an image.
+    NoSuchVersion(u64),
+    /// No `complete` release with an image before the current one.
+    Nothing,
+}
+
+/// `--to` given as `42` or `v42`.
+fn version_of(to: &str) -> Option<u64> {
+    to.strip_prefix('v').unwrap_or(to).parse().ok()
+}
+
+/// The rollback target: the release `--to` names (a version, or an image), else the newest
+/// `complete` release with an image older than the current (newest) release.
+pub fn target(releases: &[Release], to: Option<&str>) -> Target {
+    let of = |r: &Release| Target::Release {
+        label: label(r),
+        image: r.image_ref.clone().unwrap_or_default(),
+    };
+    match to.map(str::trim).filter(|to| !to.is_empty()) {
+        Some(to) => match version_of(to) {
+            Some(version) => releases
+                .iter()
+                .find(|r| r.version == Some(version) && r.image_ref.is_some())
+                .map_or(Target::NoSuchVersion(version), of),
+            None => releases
+                .iter()
+                .find(|r| r.image_ref.as_deref() == Some(to))
+                .map_or_else(|| Target::Image(to.to_owned()), of),
+        },
+        None => releases
+            .iter()
+            .skip(1)
+            .find(|r| good(r))
+            .map_or(Target::Nothing, of),
+    }
+}
+
+/// Whether the release at `index` redeployed the image of an older release.
+fn is_rollback(releases: &[Release], index: usize) -> bool {
+    let Some(image) = releases[index].image_ref.as_deref() else {
+        return false;
+    };
+    releases[index + 1..]
+        .iter()
+        .any(|older| older.image_ref.as_deref() == Some(image))
+}
+
+/// How many rollbacks happened in a row, newest first: each rollback counts, and a deploy of a
+/// new image counts as part of the run only when a rollback undid it (a failed deploy between two
+/// rollbacks). The run ends at the first new image that stayed, i.e. a deploy that was not rolled
+/// back. `rollback.max_consecutive` is compared with this.
+pub fn streak(releases: &[Release]) -> u32 {
+    let mut count = 0;
+    let mut newer_was_rollback = false;
+    for index in 0..releases.len() {
+        if releases[index].image_ref.is_none() {
+            continue;
+        }
+        if is_rollback(releases, index) {
+            count += 1;
+            newer_was_rollback = true;
+        } else if newer_was_rollback {
+            // A new image that the newer rollback undid: still in the run.
+            newer_was_rollback = false;
+        } else {
+            break;
+        }
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Newest first: `(version, status, image)`.
+    fn history(entries: &[(u64, &str, Option<&str>)]) -> Vec<Release> {
+        entries
+            .iter()
+            .map(|(version, status, image)| Release {
+                version: Some(*version),
+                status: ReleaseStatus::from((*status).to_owned()),
+                image_ref: image.map(str::to_owned),
+                ..Release::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn running_is_the_newest_complete_release_with_an_image() {
+        let releases = history(&[
+            (5, "failed", Some("img:5")),
+            (4, "complete", None),
+            (3, "complete", Some("img:3")),
+        ]);
+        assert_eq!(running(&releases).and_then(|r| r.version), Some(3));
+        assert!(running(&history(&[(1, "failed", Some("a"))])).is_none());
+    }
+
+    #[test]
+    fn target_skips_the_current_release_and_bad_ones() {
+        let releases = history(&[
+            (5, "complete", Some("img:5")),
+            (4, "failed", Some("img:4")),
+            (3, "complete", None),
+            (2, "complete", Some("img:2")),
+        ]);
+        assert_eq!(
+            target(&releases, None),
+            Target::Release {
+                label: "v2 (img:2)".into(),
+                image: "img:2".into()
+            }
+        );
+        assert_eq!(
+            target(&history(&[(1, "complete", Some("a"))]), None),
+            Target::Nothing
+        );
+        assert_eq!(target(&[], None), Target::Nothing);
+    }
+
+    #[test]
+    fn target_by_version_or_image() {
+        let releases = history(&[(5, "complete", Some("img:5")), (4, "failed", Some("img:4"))]);
+        assert!(
+            matches!(target(&releases, Some("v4")), Target::Release { image, .. } if image == "img:4")
+        );
+        assert!(
+            matches!(target(&releases, Some(" 5 ")), Target::Release { image, .. } if image == "img:5")
+        );
+        assert_eq!(target(&releases, Some("v9")), Target::NoSuchVersion(9));
+        assert!(
+            matches!(target(&releases, Some("img:4")), Target::Release { label, .. } if label == "v4 (img:4)")
+        );
+        assert_eq!(
+            target(&releases, Some("registry.fly.io/app:old")),
+            Target::Image("registry.fly.io/app:old".into())
+        );
+        // A blank `--to` is no `--to`: v4 failed, so nothing is before the current release.
+        assert_eq!(target(&releases, Some("  ")), Target::Nothing);
+    }
+
+    #[test]
+    fn streak_counts_rollbacks_and_the_failed_deploys_between_them() {
+        // A good deploy, then three failed deploys each rolled back to img:a.
+        let releases = history(&[
+            (8, "complete", Some("a")),
+            (7, "failed", Some("d")),
+            (6, "complete", Some("a")),
+            (5, "complete", Some("c")),
+            (4, "complete", Some("a")),
+            (3, "failed", Some("b")),
+            (2, "complete", Some("a")),
+            (1, "complete", Some("z")),
+        ]);
+        assert_eq!(streak(&releases), 3);
+        // A new image that stayed ends the run.
+        let mut fixed = releases.clone();
+        fixed.insert(0, history(&[(9, "complete", Some("e"))]).remove(0));
+        assert_eq!(streak(&fixed), 0);
+        // One manual rollback right after a deploy.
+        assert_eq!(
+            streak(&history(&[
+                (3, "complete", Some("a")),
+                (2, "complete", Some("b")),
+                (1, "complete", Some("a")),
+            ])),
+            1
+        );
+        assert_eq!(streak(&history(&[(1, "complete", Some("a"))])), 0);
+        assert_eq!(streak(&[]), 0);
+        // Releases without an image (config-only) are not counted and do not end the run.
+        assert_eq!(
+            streak(&history(&[
+                (4, "complete", None),
+                (3, "complete", Some("a")),
+                (2, "failed", Some("b")),
+                (1, "complete", Some("a")),
+            ])),
+            1
+        );
+    }
+}
