@@ -4,32 +4,66 @@
 //!
 //! - `"ok"` (default): deploy succeeds; a new `complete` release, every machine on the new image;
 //! - `"fail"`: exit 1 with flyctl's health-check timeout error; the release is `failed`;
+//! - `"fail_once"`: this deploy as `"fail"`, then `"ok"` from the next one;
 //! - `"hang"`: sleeps (with a child process in its group), writing both pids to `"pid_file"`;
 //! - `"no_machines_started"`: exit 0, but every machine is left `stopped`;
 //! - `"critical_checks"`: exit 0, but every machine's checks are `critical`.
 //!
 //! The token is printed nowhere, except in one debug line when `FAKE_FLY_ECHO_TOKEN=1`.
+//! With `FAKE_FLY_TIMES` naming a file, each run appends `START_NS END_NS COMMAND` (Unix time)
+//! to it, so a benchmark can subtract fly's own time from shipgate's.
 
 #![allow(clippy::disallowed_methods)] // a stand-in for flyctl, which reads its environment freely
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 
+static STARTED: std::sync::OnceLock<SystemTime> = std::sync::OnceLock::new();
+
 fn main() -> ExitCode {
+    STARTED.get_or_init(SystemTime::now);
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("__sleep") {
         std::thread::sleep(Duration::from_secs(600));
         return ExitCode::SUCCESS;
     }
-    match run(&args) {
+    let code = match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("Error: {message}");
             ExitCode::from(1)
         }
+    };
+    log_time(&args);
+    code
+}
+
+/// Appends this run's start and end to `$FAKE_FLY_TIMES`, when set.
+fn log_time(args: &[String]) {
+    let Some(path) = std::env::var_os("FAKE_FLY_TIMES") else {
+        return;
+    };
+    let ns = |t: SystemTime| {
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    };
+    let start = STARTED.get().copied().unwrap_or_else(SystemTime::now);
+    let line = format!(
+        "{} {} {}\n",
+        ns(start),
+        ns(SystemTime::now()),
+        args.first().map_or("", String::as_str)
+    );
+    use std::io::Write;
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = file.write_all(line.as_bytes());
     }
 }
 
@@ -251,7 +285,12 @@ fn print_json(value: &Value, json: bool) -> Result<(), String> {
 }
 
 fn deploy(path: &PathBuf, state: &mut Value, app: &str, flags: &Flags) -> Result<(), String> {
-    let behaviour = state["behaviour"].as_str().unwrap_or("ok").to_owned();
+    let mut behaviour = state["behaviour"].as_str().unwrap_or("ok").to_owned();
+    if behaviour == "fail_once" {
+        // This deploy fails; the next one (a rollback, say) succeeds.
+        state["behaviour"] = json!("ok");
+        behaviour = "fail".to_owned();
+    }
     let version = state["version"].as_u64().unwrap_or(0) + 1;
     let strategy = flags
         .strategy
@@ -332,6 +371,7 @@ fn deploy(path: &PathBuf, state: &mut Value, app: &str, flags: &Flags) -> Result
             eprintln!("Error: timeout reached waiting for health checks to pass for machine {first_id}: failed to get VM {first_id}: Get \"https://api.machines.dev/v1/apps/{app}/machines/{first_id}\": net/http: request canceled");
             eprintln!("Your machine never reached the state \"started\".");
             eprintln!("You can try increasing the timeout with the --wait-timeout flag");
+            log_time(&["deploy".to_owned()]);
             std::process::exit(1);
         }
         "hang" => {

@@ -74,29 +74,4 @@ pub fn run(command: &mut Command) -> Run {
     }
 }
 
-/// `target/<profile>/examples/fake_flyctl`, next to this test binary's `deps/` directory. Cargo
-/// builds examples for a plain `cargo test`; with a target filter it may not, so build it then.
-pub fn fake_flyctl() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let exe = std::env::current_exe().expect("the test binary's path");
-            let profile_dir = exe
-                .parent()
-                .and_then(Path::parent)
-                .expect("target/<profile>/deps/it-HASH");
-            let fake = profile_dir.join("examples/fake_flyctl");
-            if !fake.exists() {
-                let mut build = std::process::Command::new(env!("CARGO"));
-                build.args(["build", "--example", "fake_flyctl"]);
-                if profile_dir.file_name().is_some_and(|n| n == "release") {
-                    build.arg("--release");
-                }
-                let status = build.status().expect("cargo runs");
-                assert!(status.success(), "building the fake flyctl failed");
-            }
-            assert!(fake.exists(), "{} is missing", fake.display());
-            fake
-        })
-        .clone()
-}
+pub use crate::support::fake_flyctl;

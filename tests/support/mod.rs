@@ -2,3 +2,33 @@
 
 pub mod fake_github;
 pub mod health_app;
+
+use std::path::{Path, PathBuf};
+
+/// `target/<profile>/examples/fake_flyctl`, next to this binary's `deps/` directory, built (or
+/// found up to date) once per process: a filtered `cargo test` or a `cargo bench` does not build
+/// examples, and a stale fake would test old behaviour.
+pub fn fake_flyctl() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("this binary's path");
+            let profile_dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("target/<profile>/deps/NAME-HASH");
+            let mut build = std::process::Command::new(env!("CARGO"));
+            build
+                .args(["build", "--quiet", "--example", "fake_flyctl"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            if profile_dir.file_name().is_some_and(|n| n == "release") {
+                build.arg("--release");
+            }
+            let status = build.status().expect("cargo runs");
+            assert!(status.success(), "building the fake flyctl failed");
+            let fake = profile_dir.join("examples/fake_flyctl");
+            assert!(fake.exists(), "{} is missing", fake.display());
+            fake
+        })
+        .clone()
+}
