@@ -18,17 +18,24 @@
 //!   status list, and the required headers); if it succeeds the sample is a success
 //!   [`Via::Fallback`], otherwise the endpoint's own outcome is reported.
 //!
-//! Not here yet: the `tls_min_days` check (days left on the certificate of `url`) needs the peer
-//! certificate, which reqwest does not expose; it comes later, with its own TLS connection.
+//! For `tls_min_days`, each round also reports the certificate of `url` ([`Round::tls`]): every
+//! probe is a fresh connection (no pooling), and after a handshake, which verifies the chain
+//! exactly as reqwest does by default (`rustls-platform-verifier`), the end-entity certificate's
+//! `notAfter` is read from reqwest's [`reqwest::tls::TlsInfo`]. A plain `http` URL reports
+//! [`Tls::Plain`]. The gate counts the days left; an untrusted or expired certificate fails the
+//! handshake and is an [`Outcome::Error`], never a pass. [`Prober::with_extra_roots`] trusts more
+//! CAs besides the platform's (tests use it for a CA they mint).
+//!
 //! Fly machine state (`Round::machines`) is read by the caller.
 
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::config::duration::Human;
 use crate::config::{Endpoint, HealthPolicy};
-use crate::gate::health::{Outcome, Round, Sample, Via};
+use crate::gate::health::{Certificate, Outcome, Round, Sample, Tls, Via};
 
 /// The most of a body that is read; a larger body is cut here.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -41,6 +48,8 @@ const EXCERPT: usize = 120;
 pub enum ProbeError {
     #[error("could not set up the HTTP client for health probes: {0}")]
     Client(#[source] reqwest::Error),
+    #[error("could not read an extra root certificate for health probes: {0}")]
+    Root(#[source] reqwest::Error),
 }
 
 /// One HTTP client for every probe of a gate.
@@ -58,22 +67,41 @@ struct Answer {
     /// The body was longer than [`BODY_LIMIT`] and was cut.
     cut: bool,
     latency: Duration,
+    /// The `notAfter` of the server's certificate, or why it could not be read; `None` without
+    /// TLS.
+    certificate: Option<Result<DateTime<Utc>, String>>,
 }
 
 impl Prober {
     /// A client with rustls, no redirects followed, no proxy, and `request_timeout` for each
     /// whole request (connect, headers and body).
     pub fn new(request_timeout: Duration) -> Result<Prober, ProbeError> {
+        Prober::with_extra_roots(request_timeout, &[])
+    }
+
+    /// [`Prober::new`], trusting these CA certificates (DER) besides the platform's roots.
+    pub fn with_extra_roots(
+        request_timeout: Duration,
+        roots: &[&[u8]],
+    ) -> Result<Prober, ProbeError> {
         // One TLS crypto provider for the whole binary (ring, as octocrab uses): reqwest is built
         // without one of its own. Installing twice is harmless; the first one stays.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let roots = roots
+            .iter()
+            .map(|der| reqwest::Certificate::from_der(der))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(ProbeError::Root)?;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .user_agent(concat!("shipgate/", env!("CARGO_PKG_VERSION")))
             .timeout(request_timeout)
             .connect_timeout(request_timeout)
+            // A fresh connection, so a fresh handshake and certificate, for every probe.
             .pool_max_idle_per_host(0)
+            .tls_info(true)
+            .tls_certs_merge(roots)
             .build()
             .map_err(ProbeError::Client)?;
         Ok(Prober {
@@ -82,33 +110,54 @@ impl Prober {
         })
     }
 
-    /// One round: every endpoint of `policy` probed in order. `machines` is left `None` for the
-    /// caller to fill from Fly.
+    /// One round: every endpoint of `policy` probed in order, and the certificate of `base` as
+    /// those probes saw it. `machines` is left `None` for the caller to fill from Fly.
     pub async fn round(&self, base: &url::Url, policy: &HealthPolicy, offset: Duration) -> Round {
         let mut samples = Vec::with_capacity(policy.endpoints.len());
+        let mut seen = Vec::new();
         for endpoint in &policy.endpoints {
-            samples.push(self.probe(base, endpoint, &policy.headers).await);
+            samples.push(
+                self.probe_seeing(base, endpoint, &policy.headers, &mut seen)
+                    .await,
+            );
         }
         Round {
             offset,
             samples,
             machines: None,
+            tls: round_tls(base, seen),
         }
     }
 
     /// Probes `endpoint` (and, if it does not succeed, its fallback) under `base`. `headers` are
     /// the names every answer must carry (compared case-insensitively).
     pub async fn probe(&self, base: &url::Url, endpoint: &Endpoint, headers: &[String]) -> Sample {
+        self.probe_seeing(base, endpoint, headers, &mut Vec::new())
+            .await
+    }
+
+    /// [`Prober::probe`], adding to `seen` the certificate expiry read on each answer.
+    async fn probe_seeing(
+        &self,
+        base: &url::Url,
+        endpoint: &Endpoint,
+        headers: &[String],
+        seen: &mut Vec<Result<DateTime<Utc>, String>>,
+    ) -> Sample {
         let (outcome, latency) = match self.get(&join(base, &endpoint.path)).await {
-            Ok(answer) => (
-                judge(&answer, &endpoint.status, endpoint, headers),
-                Some(answer.latency),
-            ),
+            Ok(answer) => {
+                seen.extend(answer.certificate.clone());
+                (
+                    judge(&answer, &endpoint.status, endpoint, headers),
+                    Some(answer.latency),
+                )
+            }
             Err(reason) => (Outcome::Error { reason }, None),
         };
         if outcome != Outcome::Success {
             if let Some(fallback) = &endpoint.fallback {
                 if let Ok(answer) = self.get(&join(base, &fallback.path)).await {
+                    seen.extend(answer.certificate.clone());
                     let plain = Endpoint {
                         path: fallback.path.clone(),
                         status: fallback.status.clone(),
@@ -146,6 +195,11 @@ impl Prober {
             .map_err(|e| self.transport(&e))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
+        let certificate = response
+            .extensions()
+            .get::<reqwest::tls::TlsInfo>()
+            .and_then(|info| info.peer_certificate())
+            .map(not_after);
         let mut body = Vec::new();
         let mut cut = false;
         while let Some(chunk) = response.chunk().await.map_err(|e| self.transport(&e))? {
@@ -163,6 +217,7 @@ impl Prober {
             body,
             cut,
             latency: started.elapsed(),
+            certificate,
         })
     }
 
@@ -218,6 +273,46 @@ pub fn join(base: &url::Url, path: &str) -> url::Url {
     url.set_query(query);
     url.set_fragment(None);
     url
+}
+
+/// The round's [`Tls`]: `Plain` for an `http` base; else the certificate that ends first of those
+/// read, or why none could be read, or `Unseen` when no handshake completed.
+fn round_tls(base: &url::Url, seen: Vec<Result<DateTime<Utc>, String>>) -> Tls {
+    if base.scheme() != "https" {
+        return Tls::Plain;
+    }
+    let host = base.host_str().unwrap_or_default().to_owned();
+    let mut first_end = None;
+    let mut unreadable = None;
+    for reading in seen {
+        match reading {
+            Ok(end) => {
+                first_end = Some(first_end.map_or(end, |first: DateTime<Utc>| first.min(end)))
+            }
+            Err(reason) => unreadable = Some(reason),
+        }
+    }
+    match (first_end, unreadable) {
+        (Some(not_after), _) => Tls::Seen(Certificate { host, not_after }),
+        (None, Some(reason)) => Tls::Unreadable { host, reason },
+        (None, None) => Tls::Unseen,
+    }
+}
+
+/// The `notAfter` of a DER-encoded X.509 certificate.
+pub fn not_after(der: &[u8]) -> Result<DateTime<Utc>, String> {
+    use x509_cert::der::Decode;
+    let certificate = x509_cert::Certificate::from_der(der)
+        .map_err(|e| format!("not an X.509 certificate ({e})"))?;
+    let since_epoch = certificate
+        .tbs_certificate()
+        .validity()
+        .not_after
+        .to_unix_duration();
+    i64::try_from(since_epoch.as_secs())
+        .ok()
+        .and_then(|seconds| DateTime::from_timestamp(seconds, 0))
+        .ok_or_else(|| "its notAfter is out of range".to_owned())
 }
 
 /// Judges an answer against an endpoint: status, then body (JSON Pointers, Prometheus text),

@@ -16,9 +16,16 @@
 //! 5. no more rounds coming (`finished`) without a pass fails at the deadline;
 //!
 //! and otherwise the gate is pending.
+//!
+//! With `tls_min_days`, a round whose certificate of `url` ([`Round::tls`]) expires in fewer days
+//! than that, counted from `now`, is a failed round like any other failure; a certificate whose
+//! expiry could not be read is a round that could not measure. A plain `http` URL has no
+//! certificate: the check does not apply, and the evidence says so.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use crate::config::duration::Human;
 use crate::config::HealthPolicy;
@@ -48,7 +55,8 @@ pub enum Via {
 pub enum Outcome {
     Success,
     /// The service answered, badly: a status not in the list, a JSON Pointer mismatch, a body that
-    /// is not Prometheus text, a missing header, a certificate expiring within `tls_min_days`.
+    /// is not Prometheus text, a missing header. (A certificate expiring within `tls_min_days` is
+    /// judged on the round: [`Round::tls`].)
     /// `reason` reads after the path: `answered 503`, `answered {"status":"degraded"}`.
     Failure {
         reason: String,
@@ -89,6 +97,32 @@ pub struct Round {
     pub samples: Vec<Sample>,
     /// `None` when machine state was not read, or could not be.
     pub machines: Option<MachineState>,
+    /// The certificate of `url`, as the round's probes saw it.
+    pub tls: Tls,
+}
+
+/// What a round saw of the TLS certificate of `url`, for `tls_min_days`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tls {
+    /// `url` is plain `http`: there is no certificate.
+    Plain,
+    /// No probe of the round completed a TLS handshake (the samples' errors say why), or no
+    /// endpoint was probed.
+    Unseen,
+    /// The end-entity certificate the server presented, verified by the handshake; when the
+    /// round's probes were shown more than one, the one that expires first.
+    Seen(Certificate),
+    /// A verified certificate whose expiry could not be read.
+    Unreadable { host: String, reason: String },
+}
+
+/// A server certificate, as far as the gate needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    /// The host of `url` it was presented for: `example.com`, `127.0.0.1`.
+    pub host: String,
+    /// The end of its validity (`notAfter`).
+    pub not_after: DateTime<Utc>,
 }
 
 /// p95 by nearest rank: the latencies sorted ascending, the value at 1-based rank
@@ -107,13 +141,19 @@ pub fn p95(latencies: &[Duration]) -> Option<Duration> {
 
 /// Whether the gate has decided on these rounds alone, so that no more rounds are needed.
 /// `false` means: take another round (or, at the deadline, call [`evaluate`] with `finished`).
-pub fn decided(policy: &HealthPolicy, rounds: &[Round]) -> bool {
-    evaluate(policy, rounds, false).status != Status::Pending
+pub fn decided(policy: &HealthPolicy, rounds: &[Round], now: DateTime<Utc>) -> bool {
+    evaluate(policy, rounds, false, now).status != Status::Pending
 }
 
 /// The `health` gate over the rounds taken so far. `finished` says that no more rounds will come
 /// (the deadline passed on the clock of the edge that takes them): an undecided gate then fails.
-pub fn evaluate(policy: &HealthPolicy, rounds: &[Round], finished: bool) -> Verdict {
+/// `now` is the run's clock reading, from which a certificate's days left are counted.
+pub fn evaluate(
+    policy: &HealthPolicy,
+    rounds: &[Round],
+    finished: bool,
+    now: DateTime<Utc>,
+) -> Verdict {
     // Validation requires at least 1; 0 would pass a gate that saw nothing.
     let needed = policy.consecutive_successes.max(1) as usize;
     let mut tally = Tally::new(policy);
@@ -125,7 +165,7 @@ pub fn evaluate(policy: &HealthPolicy, rounds: &[Round], finished: bool) -> Verd
             });
             break;
         }
-        tally.add(policy, round);
+        tally.add(policy, round, now);
         if tally.failed > policy.failure_limit as usize {
             end = Some(End::FailureLimit);
         } else if tally.error_streak > policy.consecutive_error_limit as usize {
@@ -274,6 +314,23 @@ pub fn evaluate(policy: &HealthPolicy, rounds: &[Round], finished: bool) -> Verd
             )));
         }
     }
+    if let Some(min_days) = policy.tls_min_days {
+        evidence.push(note(match (&tally.certificate, tally.plain) {
+            (Some(certificate), _) => format!(
+                "certificate of {} valid until {} ({}; tls_min_days {min_days})",
+                certificate.host,
+                certificate.not_after.format("%Y-%m-%d %H:%M UTC"),
+                match days_left(certificate, now) {
+                    Some(days) => format!("{days} {} left", plural(days, "day")),
+                    None => "expired".to_owned(),
+                }
+            ),
+            (None, true) => {
+                "tls_min_days does not apply: `url` is plain http, with no certificate".to_owned()
+            }
+            (None, false) => "certificate of `url` not checked: no expiry was read".to_owned(),
+        }));
+    }
     if policy.machines {
         if !tally.unhealthy_machines.is_empty() {
             let ids: Vec<String> = tally
@@ -372,6 +429,10 @@ struct Tally {
     endpoints: Vec<(String, EndpointStats)>,
     unhealthy_machines: BTreeMap<String, usize>,
     last_machines: Option<MachineState>,
+    /// The certificate of `url` last seen (with `tls_min_days`).
+    certificate: Option<Certificate>,
+    /// A round found `url` to be plain http.
+    plain: bool,
 }
 
 impl Tally {
@@ -386,7 +447,7 @@ impl Tally {
         }
     }
 
-    fn add(&mut self, policy: &HealthPolicy, round: &Round) {
+    fn add(&mut self, policy: &HealthPolicy, round: &Round, now: DateTime<Utc>) {
         let mut found: Vec<(Kind, String, String)> = Vec::new();
         for sample in &round.samples {
             let fallback = policy
@@ -454,6 +515,23 @@ impl Tally {
                     }
                     self.last_machines = Some(state.clone());
                 }
+            }
+        }
+        if let Some(min_days) = policy.tls_min_days {
+            match &round.tls {
+                Tls::Plain => self.plain = true,
+                Tls::Unseen => {}
+                Tls::Seen(certificate) => {
+                    if let Some(text) = short_certificate(certificate, min_days, now) {
+                        found.push((Kind::Failed, "tls short".to_owned(), text));
+                    }
+                    self.certificate = Some(certificate.clone());
+                }
+                Tls::Unreadable { host, reason } => found.push((
+                    Kind::Unmeasured,
+                    "tls unreadable".to_owned(),
+                    format!("certificate of {host} could not be read: {reason}"),
+                )),
             }
         }
         if round.samples.is_empty() && policy.endpoints.is_empty() && !policy.machines {
@@ -550,6 +628,40 @@ impl Tally {
     }
 }
 
+/// Whole days from `now` to the certificate's end, rounded down; `None` once it has ended.
+fn days_left(certificate: &Certificate, now: DateTime<Utc>) -> Option<i64> {
+    (certificate.not_after > now).then(|| (certificate.not_after - now).num_days())
+}
+
+/// The failure of a certificate that ends within `min_days` of `now`, or `None`.
+fn short_certificate(
+    certificate: &Certificate,
+    min_days: u32,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    let date = certificate.not_after.format("%Y-%m-%d");
+    match days_left(certificate, now) {
+        None => Some(format!(
+            "certificate of {} expired on {date} (tls_min_days {min_days})",
+            certificate.host
+        )),
+        Some(days) if days < i64::from(min_days) => Some(format!(
+            "certificate of {} expires in {days} {} ({date}; tls_min_days {min_days})",
+            certificate.host,
+            plural(days, "day")
+        )),
+        Some(_) => None,
+    }
+}
+
+fn plural(count: i64, word: &str) -> String {
+    if count == 1 {
+        word.to_owned()
+    } else {
+        format!("{word}s")
+    }
+}
+
 fn no_machines_started(state: &MachineState) -> Option<String> {
     match (state.started, state.total) {
         (0, 0) => Some("0 machines started on the new version".to_owned()),
@@ -581,6 +693,11 @@ mod tests {
     use crate::config::{Endpoint, Fallback};
 
     const SICK_MACHINE: &str = "148ed193b95089";
+
+    /// The run's clock reading in these tests.
+    fn now() -> DateTime<Utc> {
+        "2026-11-22T09:30:00Z".parse().expect("a literal time")
+    }
 
     fn policy() -> HealthPolicy {
         HealthPolicy {
@@ -695,6 +812,7 @@ mod tests {
                     offset: Duration::from_secs(10 + 10 * i as u64),
                     samples,
                     machines,
+                    tls: Tls::Plain,
                 }
             })
             .collect()
@@ -981,7 +1099,7 @@ mod tests {
             let mut policy = policy();
             tweak(&mut policy);
             let rounds = script(letters);
-            let verdict = evaluate(&policy, &rounds, *finished);
+            let verdict = evaluate(&policy, &rounds, *finished, now());
             assert_eq!(verdict.gate, GateId::Health, "{name}");
             assert_eq!(
                 (verdict.status, verdict.summary.as_str()),
@@ -990,11 +1108,214 @@ mod tests {
             );
             assert!(!verdict.summary.contains('\n'), "{name}: one line");
             assert_eq!(
-                decided(&policy, &rounds),
-                evaluate(&policy, &rounds, false).status != Status::Pending,
+                decided(&policy, &rounds, now()),
+                evaluate(&policy, &rounds, false, now()).status != Status::Pending,
                 "{name}"
             );
         }
+    }
+
+    /// The certificate of `example.com`, ending this long after [`now`].
+    fn seen(days: i64, hours: i64) -> Tls {
+        Tls::Seen(Certificate {
+            host: "example.com".to_owned(),
+            not_after: now() + chrono::Duration::days(days) + chrono::Duration::hours(hours),
+        })
+    }
+
+    #[test]
+    fn tls_min_days_table() {
+        let unreadable = || Tls::Unreadable {
+            host: "example.com".to_owned(),
+            reason: "bad DER".to_owned(),
+        };
+        // name, tls_min_days, failure_limit, rounds (letters of `script`, with their `tls`),
+        // finished, status, summary, the certificate's evidence note.
+        #[allow(clippy::type_complexity)]
+        let table: Vec<(&str, Option<u32>, u32, &str, Vec<Tls>, bool, Status, &str, Option<&str>)> = vec![
+            (
+                "12 days left under 30 fails the first round",
+                Some(30),
+                0,
+                "S",
+                vec![seen(12, 3)],
+                false,
+                Status::Fail,
+                "certificate of example.com expires in 12 days (2026-12-04; tls_min_days 30) in 1 of 1 rounds (failure_limit 0)",
+                Some("certificate of example.com valid until 2026-12-04 12:30 UTC (12 days left; tls_min_days 30)"),
+            ),
+            (
+                "90 days left passes",
+                Some(30),
+                0,
+                "SSS",
+                vec![seen(90, 0), seen(90, 0), seen(90, 0)],
+                false,
+                Status::Pass,
+                "3 rounds in a row healthy (p95 100ms)",
+                Some("certificate of example.com valid until 2027-02-20 09:30 UTC (90 days left; tls_min_days 30)"),
+            ),
+            (
+                "exactly tls_min_days left passes",
+                Some(30),
+                0,
+                "SSS",
+                vec![seen(30, 0), seen(30, 0), seen(30, 0)],
+                false,
+                Status::Pass,
+                "3 rounds in a row healthy (p95 100ms)",
+                Some("certificate of example.com valid until 2026-12-22 09:30 UTC (30 days left; tls_min_days 30)"),
+            ),
+            (
+                "an hour short of the 30th day counts as 29",
+                Some(30),
+                0,
+                "S",
+                vec![seen(29, 23)],
+                false,
+                Status::Fail,
+                "certificate of example.com expires in 29 days (2026-12-22; tls_min_days 30) in 1 of 1 rounds (failure_limit 0)",
+                None,
+            ),
+            (
+                "one day is said in the singular",
+                Some(7),
+                0,
+                "S",
+                vec![seen(1, 2)],
+                false,
+                Status::Fail,
+                "certificate of example.com expires in 1 day (2026-11-23; tls_min_days 7) in 1 of 1 rounds (failure_limit 0)",
+                Some("certificate of example.com valid until 2026-11-23 11:30 UTC (1 day left; tls_min_days 7)"),
+            ),
+            (
+                "a certificate already ended at `now` fails",
+                Some(30),
+                0,
+                "S",
+                vec![seen(0, -1)],
+                false,
+                Status::Fail,
+                "certificate of example.com expired on 2026-11-22 (tls_min_days 30) in 1 of 1 rounds (failure_limit 0)",
+                Some("certificate of example.com valid until 2026-11-22 08:30 UTC (expired; tls_min_days 30)"),
+            ),
+            (
+                "without tls_min_days a short certificate is not judged",
+                None,
+                0,
+                "SSS",
+                vec![seen(2, 0), seen(2, 0), seen(2, 0)],
+                false,
+                Status::Pass,
+                "3 rounds in a row healthy (p95 100ms)",
+                None,
+            ),
+            (
+                "plain http: the check does not apply",
+                Some(30),
+                0,
+                "SSS",
+                vec![Tls::Plain, Tls::Plain, Tls::Plain],
+                false,
+                Status::Pass,
+                "3 rounds in a row healthy (p95 100ms)",
+                Some("tls_min_days does not apply: `url` is plain http, with no certificate"),
+            ),
+            (
+                "an unreadable certificate could not be measured",
+                Some(30),
+                0,
+                "SSSSS",
+                vec![unreadable(), unreadable(), unreadable(), unreadable(), unreadable()],
+                false,
+                Status::Fail,
+                "could not measure in 5 rounds in a row (consecutive_error_limit 4): certificate of example.com could not be read: bad DER",
+                Some("certificate of `url` not checked: no expiry was read"),
+            ),
+            (
+                "no handshake: the samples' errors say why",
+                Some(30),
+                0,
+                "EE",
+                vec![Tls::Unseen, Tls::Unseen],
+                true,
+                Status::Fail,
+                "no 3 rounds in a row healthy by the 5m deadline (longest 0; 0 failed, 2 could not measure)",
+                Some("certificate of `url` not checked: no expiry was read"),
+            ),
+            (
+                "a short certificate is a failed round under failure_limit",
+                Some(30),
+                2,
+                "SS",
+                vec![seen(12, 0), seen(12, 0)],
+                false,
+                Status::Pending,
+                "0 of 3 rounds in a row healthy so far (2 failed, 0 could not measure)",
+                None,
+            ),
+            (
+                "a certificate renewed during the gate passes",
+                Some(30),
+                1,
+                "SSSS",
+                vec![seen(12, 0), seen(90, 0), seen(90, 0), seen(90, 0)],
+                false,
+                Status::Pass,
+                "3 rounds in a row healthy (p95 100ms)",
+                Some("certificate of example.com valid until 2027-02-20 09:30 UTC (90 days left; tls_min_days 30)"),
+            ),
+        ];
+        for (name, min_days, failure_limit, letters, tls, finished, status, summary, tls_note) in
+            table
+        {
+            let mut policy = policy();
+            policy.tls_min_days = min_days;
+            policy.failure_limit = failure_limit;
+            let mut rounds = script(letters);
+            assert_eq!(rounds.len(), tls.len(), "{name}: one `tls` per round");
+            for (round, tls) in rounds.iter_mut().zip(tls) {
+                round.tls = tls;
+            }
+            let verdict = evaluate(&policy, &rounds, finished, now());
+            assert_eq!(
+                (verdict.status, verdict.summary.as_str()),
+                (status, summary),
+                "{name}"
+            );
+            assert_eq!(
+                decided(&policy, &rounds, now()),
+                evaluate(&policy, &rounds, false, now()).status != Status::Pending,
+                "{name}"
+            );
+            let notes = notes(&verdict);
+            let certificate_notes: Vec<&str> = notes
+                .iter()
+                .copied()
+                .filter(|n| n.contains("certificate") || n.contains("tls_min_days"))
+                .filter(|n| !n.starts_with("failed:") && !n.starts_with("could not measure:"))
+                .collect();
+            match (tls_note, min_days) {
+                (Some(expected), _) => assert_eq!(certificate_notes, [expected], "{name}"),
+                (None, None) => assert!(certificate_notes.is_empty(), "{name}: {notes:#?}"),
+                (None, Some(_)) => assert_eq!(certificate_notes.len(), 1, "{name}: {notes:#?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_short_certificate_is_named_in_the_evidence() {
+        let mut policy = policy();
+        policy.tls_min_days = Some(30);
+        policy.failure_limit = 5;
+        let mut rounds = script("SS");
+        for round in &mut rounds {
+            round.tls = seen(12, 3);
+        }
+        let verdict = evaluate(&policy, &rounds, false, now());
+        assert!(notes(&verdict).contains(
+            &"failed: certificate of example.com expires in 12 days (2026-12-04; tls_min_days 30) in 2 of 2 rounds"
+        ));
     }
 
     #[test]
@@ -1044,7 +1365,11 @@ mod tests {
             ("EEEEE", true),
         ];
         for (letters, expected) in table {
-            assert_eq!(decided(&policy(), &script(letters)), expected, "{letters}");
+            assert_eq!(
+                decided(&policy(), &script(letters), now()),
+                expected,
+                "{letters}"
+            );
         }
     }
 
@@ -1054,7 +1379,7 @@ mod tests {
         policy.failure_limit = 5;
         policy.machines = true;
         policy.p95_latency = Some(Duration::from_secs(3));
-        let verdict = evaluate(&policy, &script("SFEUSS"), true);
+        let verdict = evaluate(&policy, &script("SFEUSS"), true, now());
         assert_eq!(
             (verdict.status, verdict.summary.as_str()),
             (
@@ -1111,9 +1436,10 @@ mod tests {
             offset: Duration::from_secs(10 + 10 * i as u64),
             samples: vec![health, metrics],
             machines: None,
+            tls: Tls::Plain,
         })
         .collect();
-        let verdict = evaluate(&policy, &rounds, false);
+        let verdict = evaluate(&policy, &rounds, false, now());
         assert_eq!(verdict.status, Status::Pending);
         let notes = notes(&verdict);
         for expected in [
@@ -1129,7 +1455,7 @@ mod tests {
 
     #[test]
     fn rounds_after_the_decision_or_the_deadline_are_noted_not_counted() {
-        let verdict = evaluate(&policy(), &script("SSSFF"), false);
+        let verdict = evaluate(&policy(), &script("SSSFF"), false, now());
         assert_eq!(verdict.status, Status::Pass);
         assert!(
             notes(&verdict).contains(&"2 later rounds ignored: the gate was decided by round 3")
@@ -1137,7 +1463,7 @@ mod tests {
 
         let mut short = policy();
         short.deadline = Duration::from_secs(25);
-        let verdict = evaluate(&short, &script("SSS"), false);
+        let verdict = evaluate(&short, &script("SSS"), false, now());
         assert!(notes(&verdict)
             .contains(&"a round at 30s came after the 25s deadline and was not counted"));
     }
@@ -1155,8 +1481,9 @@ mod tests {
                 checks_passing: 0,
                 unhealthy: vec!["a".to_owned(), "b".to_owned(), "c".to_owned()],
             }),
+            tls: Tls::Plain,
         };
-        let verdict = evaluate(&policy, &[round], false);
+        let verdict = evaluate(&policy, &[round], false, now());
         assert_eq!(
             (verdict.status, verdict.summary.as_str()),
             (Status::Fail, "0 of 3 machines started on the new version")

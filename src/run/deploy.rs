@@ -128,6 +128,7 @@ async fn deploy_and_verify(
     env: &Environment,
     steps: &mut Steps,
     what: &str,
+    now: DateTime<Utc>,
 ) -> (Result<Option<ReleaseRef>, FlyError>, Verdict) {
     let started = Instant::now();
     let deployed = run_fly_deploy(ambient, fly, argv, env.deploy_timeout).await;
@@ -140,7 +141,7 @@ async fn deploy_and_verify(
     let verdict = match &deployed {
         Ok(_) => {
             let started = Instant::now();
-            let verdict = verify(env, fly).await;
+            let verdict = verify(env, fly, now).await;
             steps.done(
                 "health",
                 started,
@@ -185,7 +186,7 @@ async fn run_fly_deploy(
 
 /// The health gate on what is live now: a deploy that fly reports as successful but that leaves
 /// zero started machines fails at once; else rounds until pass or fail.
-async fn verify(env: &Environment, fly: &Fly) -> Verdict {
+async fn verify(env: &Environment, fly: &Fly, now: DateTime<Utc>) -> Verdict {
     match fly.machines(&env.app, FLY_READ_TIMEOUT).await {
         Ok(machines) => {
             let state = super::health::machine_state(&machines);
@@ -202,11 +203,11 @@ async fn verify(env: &Environment, fly: &Fly) -> Verdict {
         }
         Err(error) => tracing::warn!(%error, "could not read machine state"),
     }
-    health_rounds(env, fly).await
+    health_rounds(env, fly, now).await
 }
 
 /// The rounds loop of `run/health.rs`, on the environment's policy and `url`.
-async fn health_rounds(env: &Environment, fly: &Fly) -> Verdict {
+async fn health_rounds(env: &Environment, fly: &Fly, now: DateTime<Utc>) -> Verdict {
     let policy = env.health.clone();
     if policy.endpoints.is_empty() && !policy.machines {
         return Verdict::new(
@@ -239,13 +240,13 @@ async fn health_rounds(env: &Environment, fly: &Fly) -> Verdict {
             )
         }
     };
-    let rounds =
-        super::health::run_rounds(&prober, &base, &policy, Some((fly, env.app.as_str()))).await;
-    health::evaluate(&policy, &rounds, true)
+    let machines = Some((fly, env.app.as_str()));
+    let rounds = super::health::run_rounds(&prober, &base, &policy, machines, now).await;
+    health::evaluate(&policy, &rounds, true, now)
 }
 
 /// One round of a required environment's health endpoints, now: part of the staging gate.
-async fn staging_health_now(env: &Environment) -> Option<(bool, String)> {
+async fn staging_health_now(env: &Environment, now: DateTime<Utc>) -> Option<(bool, String)> {
     let base = env.url.as_ref()?;
     if env.health.endpoints.is_empty() {
         return None;
@@ -255,7 +256,7 @@ async fn staging_health_now(env: &Environment) -> Option<(bool, String)> {
     policy.consecutive_successes = 1;
     let prober = Prober::new(policy.request_timeout).ok()?;
     let round = prober.round(base, &policy, Duration::ZERO).await;
-    let verdict = health::evaluate(&policy, &[round], true);
+    let verdict = health::evaluate(&policy, &[round], true, now);
     Some((
         verdict.status == Status::Pass,
         format!("{} health now: {}", env.name, verdict.summary),
@@ -362,7 +363,7 @@ pub async fn deploy(
             let Some(other) = config.environment(name) else {
                 continue;
             };
-            if let Some((healthy, text)) = staging_health_now(other).await {
+            if let Some((healthy, text)) = staging_health_now(other, now).await {
                 if !healthy {
                     staging_verdict.status = Status::Fail;
                     staging_verdict.summary = text.clone();
@@ -567,8 +568,16 @@ pub async fn deploy(
 
     // 4. fly deploy, 5. the health gate.
     let deploy_started = Instant::now();
-    let (deployed, health_verdict) =
-        deploy_and_verify(ambient, &fly, &deploy_argv, env, &mut steps, "fly deploy").await;
+    let (deployed, health_verdict) = deploy_and_verify(
+        ambient,
+        &fly,
+        &deploy_argv,
+        env,
+        &mut steps,
+        "fly deploy",
+        now,
+    )
+    .await;
     let healthy = deployed.is_ok() && health_verdict.status <= Status::Pass;
     report.deployed = deployed.as_ref().ok().map(|emitted| {
         emitted.clone().unwrap_or(ReleaseRef {
@@ -709,6 +718,7 @@ pub async fn deploy(
             env,
             &mut steps,
             &format!("rollback redeploy of {label}"),
+            clock(),
         )
         .await;
         recovered = redeployed.is_ok() && verdict.status <= Status::Pass;
@@ -926,6 +936,7 @@ pub async fn rollback(
         env,
         &mut steps,
         &format!("redeploy of {label}"),
+        now,
     )
     .await;
     let healthy = deployed.is_ok() && verdict.status <= Status::Pass;

@@ -117,8 +117,9 @@ pub async fn health(
         (Some(fly), Some(env)) => Some((fly, env.app.as_str())),
         _ => None,
     };
-    let rounds = run_rounds(&prober, &base, &policy, machines).await;
-    let mut verdict = health::evaluate(&policy, &rounds, true);
+    let now = clock();
+    let rounds = run_rounds(&prober, &base, &policy, machines, now).await;
+    let mut verdict = health::evaluate(&policy, &rounds, true, now);
     verdict
         .evidence
         .extend(notes.into_iter().map(|text| Evidence::Note { text }));
@@ -132,12 +133,14 @@ pub async fn health(
 }
 
 /// Rounds every `interval` after `initial_delay` until the gate decides or the deadline passes:
-/// the probes, and Fly machine state when `machines` names the fly binary and the app.
+/// the probes, and Fly machine state when `machines` names the fly binary and the app. `now` is
+/// the run's clock reading, for the gate's certificate days.
 pub async fn run_rounds(
     prober: &Prober,
     base: &url::Url,
     policy: &HealthPolicy,
     machines: Option<(&Fly, &str)>,
+    now: DateTime<Utc>,
 ) -> Vec<Round> {
     let started = tokio::time::Instant::now();
     tokio::time::sleep(policy.initial_delay).await;
@@ -159,7 +162,7 @@ pub async fn run_rounds(
         }
         eprintln!("{}", progress(&round, rounds.len() + 1));
         rounds.push(round);
-        if health::decided(policy, &rounds) || started.elapsed() >= policy.deadline {
+        if health::decided(policy, &rounds, now) || started.elapsed() >= policy.deadline {
             return rounds;
         }
         tokio::time::sleep(policy.interval).await;

@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use shipgate::config::{Endpoint, Fallback, HealthPolicy};
-use shipgate::decision::Status;
-use shipgate::gate::health::{evaluate, Outcome, Round, Via};
+use shipgate::decision::{Evidence, Status};
+use shipgate::gate::health::{evaluate, Outcome, Round, Tls, Via};
 use shipgate::probe::Prober;
 
-use crate::support::health_app::{Behaviour, HealthApp};
+use crate::support::health_app::{Behaviour, HealthApp, TestCa};
 
 const SECURITY_HEADERS: [&str; 2] = ["strict-transport-security", "x-content-type-options"];
 
@@ -25,6 +26,12 @@ fn block_on<F: Future>(future: F) -> F::Output {
 
 fn prober() -> Prober {
     Prober::new(Duration::from_secs(5)).expect("the prober builds")
+}
+
+/// The run's clock reading for the gate: the wall clock, which the test certificates are minted
+/// on.
+fn wall_clock() -> DateTime<Utc> {
+    DateTime::from(std::time::SystemTime::now())
 }
 
 fn endpoint(path: &str) -> Endpoint {
@@ -324,10 +331,10 @@ fn probe_rounds_feed_the_health_gate() {
     let healthy = policy(vec![health_endpoint()]);
     let taken = rounds(&app, &healthy, 3);
     assert_eq!(
-        evaluate(&healthy, &taken[..2], false).status,
+        evaluate(&healthy, &taken[..2], false, wall_clock()).status,
         Status::Pending
     );
-    let verdict = evaluate(&healthy, &taken, false);
+    let verdict = evaluate(&healthy, &taken, false, wall_clock());
     assert_eq!(verdict.status, Status::Pass, "{}", verdict.summary);
     assert!(
         verdict
@@ -347,8 +354,11 @@ fn probe_rounds_feed_the_health_gate() {
     ]);
     let taken = rounds(&app, &flapping, 6);
     assert_eq!(app.count("/flappy"), 6);
-    assert_eq!(evaluate(&flapping, &taken, false).status, Status::Pending);
-    let verdict = evaluate(&flapping, &taken, true);
+    assert_eq!(
+        evaluate(&flapping, &taken, false, wall_clock()).status,
+        Status::Pending
+    );
+    let verdict = evaluate(&flapping, &taken, true, wall_clock());
     assert_eq!(verdict.status, Status::Fail, "{}", verdict.summary);
     assert_eq!(
         verdict.summary,
@@ -410,4 +420,172 @@ mod command {
             out.stderr
         );
     }
+}
+
+const DAY: Duration = Duration::from_secs(86_400);
+const HOUR: Duration = Duration::from_secs(3_600);
+
+/// The policy of the TLS tests: `/health` alone, `tls_min_days: 30`, and any failed round or
+/// error ends the gate.
+fn tls_policy() -> HealthPolicy {
+    HealthPolicy {
+        tls_min_days: Some(30),
+        failure_limit: 0,
+        consecutive_error_limit: 0,
+        headers: Vec::new(),
+        ..policy(vec![health_endpoint()])
+    }
+}
+
+fn notes(verdict: &shipgate::decision::Verdict) -> Vec<&str> {
+    verdict
+        .evidence
+        .iter()
+        .filter_map(|e| match e {
+            Evidence::Note { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_certificate_with_10_days_left_fails_tls_min_days_30() {
+    let ca = TestCa::new("shipgate test CA");
+    // An hour over 10 days, so that the seconds the test takes do not make it 9.
+    let app = HealthApp::start_https(ca.server_certificate(DAY * 10 + HOUR));
+    app.set("/health", Behaviour::Healthy);
+    assert!(app.url().starts_with("https://127.0.0.1:"), "{}", app.url());
+    let prober =
+        Prober::with_extra_roots(Duration::from_secs(5), &[ca.der()]).expect("the prober builds");
+    let policy = tls_policy();
+    let round = block_on(prober.round(&app.base(), &policy, Duration::from_secs(10)));
+    assert_eq!(
+        round.samples[0].outcome,
+        Outcome::Success,
+        "the endpoint itself is healthy"
+    );
+    let Tls::Seen(certificate) = &round.tls else {
+        panic!("expected the certificate to be seen, got {:?}", round.tls);
+    };
+    assert_eq!(certificate.host, "127.0.0.1");
+    let now = wall_clock();
+    let left = certificate.not_after - now;
+    assert!(
+        left > chrono::Duration::days(10) && left <= chrono::Duration::hours(10 * 24 + 1),
+        "notAfter read as {} ({left} from now)",
+        certificate.not_after
+    );
+    let date = certificate.not_after.format("%Y-%m-%d").to_string();
+    let verdict = evaluate(&policy, &[round], false, now);
+    assert_eq!(
+        (verdict.status, verdict.summary.as_str()),
+        (
+            Status::Fail,
+            format!(
+                "certificate of 127.0.0.1 expires in 10 days ({date}; tls_min_days 30) in 1 of 1 rounds (failure_limit 0)"
+            )
+            .as_str()
+        )
+    );
+}
+
+#[test]
+fn a_certificate_with_90_days_left_passes_and_is_noted() {
+    let ca = TestCa::new("shipgate test CA");
+    let app = HealthApp::start_https(ca.server_certificate(DAY * 90 + HOUR));
+    app.set("/health", Behaviour::Healthy);
+    let prober =
+        Prober::with_extra_roots(Duration::from_secs(5), &[ca.der()]).expect("the prober builds");
+    let policy = tls_policy();
+    let taken: Vec<Round> = (0..3u32)
+        .map(|n| {
+            block_on(prober.round(
+                &app.base(),
+                &policy,
+                policy.initial_delay + policy.interval * n,
+            ))
+        })
+        .collect();
+    let verdict = evaluate(&policy, &taken, false, wall_clock());
+    assert_eq!(verdict.status, Status::Pass, "{}", verdict.summary);
+    let noted: Vec<&str> = notes(&verdict)
+        .into_iter()
+        .filter(|n| n.starts_with("certificate of 127.0.0.1 valid until "))
+        .collect();
+    assert_eq!(noted.len(), 1, "{:#?}", notes(&verdict));
+    assert!(
+        noted[0].ends_with(" UTC (90 days left; tls_min_days 30)"),
+        "{}",
+        noted[0]
+    );
+    assert_eq!(
+        app.count("/health"),
+        3,
+        "one connection, one handshake, per probe"
+    );
+}
+
+#[test]
+fn an_untrusted_certificate_could_not_be_measured_never_passes() {
+    let ca = TestCa::new("shipgate test CA");
+    let app = HealthApp::start_https(ca.server_certificate(DAY * 90));
+    app.set("/health", Behaviour::Healthy);
+    let policy = tls_policy();
+    let other_ca = TestCa::new("another test CA");
+    let trusts_another =
+        Prober::with_extra_roots(Duration::from_secs(5), &[other_ca.der()]).expect("the prober");
+    for prober in [prober(), trusts_another] {
+        let round = block_on(prober.round(&app.base(), &policy, Duration::from_secs(10)));
+        let Outcome::Error { reason } = &round.samples[0].outcome else {
+            panic!("expected an error, got {:?}", round.samples[0].outcome);
+        };
+        assert!(
+            reason.starts_with("TLS handshake failed: invalid peer certificate: "),
+            "{reason}"
+        );
+        assert_eq!(round.tls, Tls::Unseen);
+        let verdict = evaluate(&policy, &[round], false, wall_clock());
+        assert_eq!(verdict.status, Status::Fail, "{}", verdict.summary);
+        assert!(
+            verdict.summary.starts_with(
+                "could not measure in 1 rounds in a row (consecutive_error_limit 0): /health TLS handshake failed: "
+            ),
+            "{}",
+            verdict.summary
+        );
+        assert!(
+            notes(&verdict).contains(&"certificate of `url` not checked: no expiry was read"),
+            "{:#?}",
+            notes(&verdict)
+        );
+    }
+    assert_eq!(app.count("/health"), 0, "no request got past the handshake");
+}
+
+#[test]
+fn tls_min_days_does_not_apply_to_plain_http() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let policy = HealthPolicy {
+        consecutive_successes: 1,
+        ..tls_policy()
+    };
+    let round = block_on(prober().round(&app.base(), &policy, Duration::from_secs(10)));
+    assert_eq!(round.tls, Tls::Plain);
+    let verdict = evaluate(&policy, &[round], false, wall_clock());
+    assert_eq!(verdict.status, Status::Pass, "{}", verdict.summary);
+    assert!(notes(&verdict)
+        .contains(&"tls_min_days does not apply: `url` is plain http, with no certificate"));
+}
+
+#[test]
+fn the_expiry_of_a_der_certificate_is_read() {
+    let ca = TestCa::new("shipgate test CA");
+    let not_after = shipgate::probe::not_after(ca.der()).expect("the CA certificate parses");
+    let left = not_after - wall_clock();
+    assert!(
+        left > chrono::Duration::days(3640) && left <= chrono::Duration::days(3651),
+        "{not_after}"
+    );
+    assert!(shipgate::probe::not_after(b"not a certificate").is_err());
 }

@@ -1,6 +1,9 @@
 //! A scriptable app to probe: real HTTP on 127.0.0.1 from its own thread and tokio runtime (like
 //! the fake GitHub), answering each path as a test sets it with [`HealthApp::set`]. Paths not
 //! set answer 404. Requests are counted per path.
+//!
+//! [`HealthApp::start_https`] serves the same over TLS with a certificate from a [`TestCa`]
+//! minted for the test, valid for as long as the test chooses.
 
 #![allow(dead_code)]
 
@@ -12,6 +15,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// How a path answers.
 #[derive(Clone, Debug)]
@@ -62,15 +66,34 @@ pub struct HealthApp {
 }
 
 impl HealthApp {
-    /// Binds 127.0.0.1 on a free port and serves from a background thread.
+    /// Binds 127.0.0.1 on a free port and serves plain HTTP from a background thread.
     pub fn start() -> HealthApp {
+        HealthApp::serve(None)
+    }
+
+    /// [`HealthApp::start`] over TLS, presenting `certificate`: the URL is
+    /// `https://127.0.0.1:PORT`.
+    pub fn start_https(certificate: ServerCertificate) -> HealthApp {
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("the ring provider's protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(certificate.chain, certificate.key)
+        .expect("the test certificate and its key match");
+        HealthApp::serve(Some(Arc::new(config)))
+    }
+
+    fn serve(tls: Option<Arc<rustls::ServerConfig>>) -> HealthApp {
         let listener =
             std::net::TcpListener::bind("127.0.0.1:0").expect("bind the health app to 127.0.0.1");
         listener
             .set_nonblocking(true)
             .expect("make the health app's listener non-blocking");
         let url = format!(
-            "http://{}",
+            "{}://{}",
+            if tls.is_some() { "https" } else { "http" },
             listener.local_addr().expect("the health app's address")
         );
         let shared = Arc::new(Shared {
@@ -96,8 +119,20 @@ impl HealthApp {
                 runtime.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(listener)
                         .expect("register the health app's listener");
+                    let serve = async move {
+                        match tls {
+                            None => axum::serve(listener, app).await,
+                            Some(config) => {
+                                let listener = TlsListener {
+                                    tcp: listener,
+                                    acceptor: tokio_rustls::TlsAcceptor::from(config),
+                                };
+                                axum::serve(listener, app).await
+                            }
+                        }
+                    };
                     tokio::select! {
-                        result = async { axum::serve(listener, app).await } => {
+                        result = serve => {
                             if let Err(error) = result {
                                 eprintln!("health app stopped: {error}");
                             }
@@ -169,6 +204,115 @@ impl Drop for HealthApp {
             let _ = thread.join();
         }
     }
+}
+
+/// TCP connections on 127.0.0.1, each through a TLS handshake before axum sees it.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let (tcp, address) = match self.tcp.accept().await {
+                Ok(accepted) => accepted,
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            };
+            // A client that refuses the certificate ends the handshake: wait for the next one.
+            let handshake = self.acceptor.accept(tcp);
+            if let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(5), handshake).await {
+                return (tls, address);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// A certificate authority minted for one test. Its certificate is not trusted anywhere: a
+/// prober trusts it only when given [`TestCa::der`].
+pub struct TestCa {
+    der: Vec<u8>,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+/// A server's certificate chain (leaf first) and its key, for [`HealthApp::start_https`].
+pub struct ServerCertificate {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> TestCa {
+        let key = rcgen::KeyPair::generate().expect("a CA key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        validity(&mut params, 10 * 365 * 86_400);
+        let certificate = params.self_signed(&key).expect("a self-signed CA");
+        TestCa {
+            der: certificate.der().to_vec(),
+            issuer: rcgen::Issuer::new(params, key),
+        }
+    }
+
+    /// The CA's certificate (DER), for `Prober::with_extra_roots`.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// A certificate for `127.0.0.1` and `localhost`, valid from a day ago until `valid_for`
+    /// from now (the wall clock, to the second), signed by this CA.
+    pub fn server_certificate(&self, valid_for: Duration) -> ServerCertificate {
+        let key = rcgen::KeyPair::generate().expect("a server key");
+        let mut params =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+                .expect("server params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "127.0.0.1");
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        validity(&mut params, valid_for.as_secs() as i64);
+        let leaf = params
+            .signed_by(&key, &self.issuer)
+            .expect("a server certificate signed by the CA");
+        ServerCertificate {
+            chain: vec![leaf.der().clone(), CertificateDer::from(self.der.clone())],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        }
+    }
+}
+
+/// Sets `params` valid from a day ago until `valid_for_secs` from now (the wall clock, to the
+/// second).
+fn validity(params: &mut rcgen::CertificateParams, valid_for_secs: i64) {
+    let epoch = rcgen::date_time_ymd(1970, 1, 1);
+    params.not_before = epoch + Duration::from_secs(unix_seconds(-86_400));
+    params.not_after = epoch + Duration::from_secs(unix_seconds(valid_for_secs));
+}
+
+/// Seconds since the Unix epoch of the wall clock moved by `offset_secs`.
+fn unix_seconds(offset_secs: i64) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or(0);
+    (now + offset_secs).max(0) as u64
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
