@@ -27,7 +27,7 @@ FROM debian:bookworm-slim AS runtime
 # the security archive replaces it, and the current trust store is what we want.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=flyctl /flyctl /usr/local/bin/flyctl
 COPY --from=builder /src/target/release/shipgate /usr/local/bin/shipgate
