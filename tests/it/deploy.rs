@@ -762,3 +762,45 @@ fn the_team_is_notified_and_a_dead_webhook_only_warns() {
     );
     assert!(!out.stderr.contains(&hook) && !out.stdout.contains(&hook));
 }
+
+#[test]
+fn the_text_and_markdown_reports_show_the_steps_and_the_incident() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    let fly = Fly::new("fail_once", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    let mut args = deploy_args();
+    args.extend(["--format", "text"]);
+    let out = deploy(&fake, &path, &fly, &args);
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    let text = &out.stdout;
+    for expected in [
+        "shipgate deploy: rolled back to v1 (registry.fly.io/hotdash-production:deployment-OLD)",
+        "  GitHub Deployment ",
+        "  previous     v1 (registry.fly.io/hotdash-production:deployment-OLD)",
+        "\nsteps:\n  gates ",
+        "\nincident:\n  deploy of 3e7a91c to production failed at ",
+        "  from unknown release to v1 (registry.fly.io/hotdash-production:deployment-OLD)",
+        "  verified healthy on the release rolled back to",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in:\n{text}");
+    }
+    let fly = Fly::new("fail", previous_release());
+    let mut args = deploy_args();
+    args.extend(["--format", "markdown"]);
+    let out = deploy(&fake, &path, &fly, &args);
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    let markdown = &out.stdout;
+    for expected in [
+        "> [!CAUTION]\n> **Incident**\n> - deploy of 3e7a91c to production failed at ",
+        "> - NOT verified healthy: a human must act",
+        "| step | took | detail |\n|---|---|---|\n| gates | ",
+        "previous release: v1 (registry.fly.io/hotdash-production:deployment-OLD)",
+    ] {
+        assert!(
+            markdown.contains(expected),
+            "{expected:?} not in:\n{markdown}"
+        );
+    }
+}
