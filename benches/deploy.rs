@@ -12,13 +12,14 @@
 //! Run: `cargo bench --bench deploy` (targets: overhead < 500 ms, verdict to rollback < 1 s,
 //! peak memory < 30 MB).
 
+mod common;
 #[path = "../tests/support/mod.rs"]
 #[allow(dead_code)]
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::fake_github::*;
@@ -27,17 +28,6 @@ use support::health_app::{Behaviour, HealthApp};
 const REPO: &str = "hotdash-dev/hotdash";
 const SHA: &str = "3e7a91c4b2d5f60718293a4b5c6d7e8f90a1b2c3";
 const RUNS: usize = 10;
-
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
 
 struct Measured {
     code: i32,
@@ -108,50 +98,32 @@ environments:
     )
     .expect("config");
     let fly = support::fake_flyctl();
-    let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shipgate"))
-        .arg("--config")
-        .arg(&config)
-        .args([
-            "--repo",
-            REPO,
-            "deploy",
-            "--environment",
-            "production",
-            "--ref",
-            "main",
-            "--reason",
-            "benchmark deploy",
-            "--format",
-            "json",
-        ])
-        .env_clear()
-        .env("PATH", path_var())
-        .env("GITHUB_API_URL", fake.url())
-        .env("GITHUB_TOKEN", "ghs_bench")
-        .env("FLY_API_TOKEN", "FlyV1 fm2_benchtoken")
-        .env("SHIPGATE_FLY", &fly)
-        .env("FAKE_FLY_STATE", &state)
-        .env("FAKE_FLY_TIMES", &times)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("shipgate runs");
-    let pid = child.id();
-    let mut peak_kib = 0;
-    let status = loop {
-        if let Some(kib) = peak_rss_kib(pid) {
-            peak_kib = peak_kib.max(kib);
-        }
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    };
-    let wall = started.elapsed();
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut stdout)
-        .expect("read stdout");
+    let finished = common::run_measured(
+        Command::new(env!("CARGO_BIN_EXE_shipgate"))
+            .arg("--config")
+            .arg(&config)
+            .args([
+                "--repo",
+                REPO,
+                "deploy",
+                "--environment",
+                "production",
+                "--ref",
+                "main",
+                "--reason",
+                "benchmark deploy",
+                "--format",
+                "json",
+            ])
+            .env_clear()
+            .env("PATH", path_var())
+            .env("GITHUB_API_URL", fake.url())
+            .env("GITHUB_TOKEN", "ghs_bench")
+            .env("FLY_API_TOKEN", "FlyV1 fm2_benchtoken")
+            .env("SHIPGATE_FLY", &fly)
+            .env("FAKE_FLY_STATE", &state)
+            .env("FAKE_FLY_TIMES", &times),
+    );
     let runs = fly_times(&times);
     let fly: u128 = runs.iter().map(|(start, end, _)| end - start).sum();
     let deploys: Vec<_> = runs.iter().filter(|(_, _, c)| c == "deploy").collect();
@@ -162,12 +134,12 @@ environments:
         _ => None,
     };
     Measured {
-        code: status.code().unwrap_or(-1),
-        wall,
+        code: finished.status.code().unwrap_or(-1),
+        wall: finished.wall,
         fly: Duration::from_nanos(u64::try_from(fly).unwrap_or(u64::MAX)),
         verdict_to_rollback,
-        decision: serde_json::from_str(&stdout).unwrap_or(Value::Null),
-        peak_kib,
+        decision: serde_json::from_str(&finished.stdout).unwrap_or(Value::Null),
+        peak_kib: finished.peak_kib,
     }
 }
 

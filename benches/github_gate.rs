@@ -5,28 +5,18 @@
 //!
 //! Run: `cargo bench --bench github_gate`
 
+mod common;
 #[path = "../tests/support/mod.rs"]
 #[allow(dead_code)]
 mod support;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use support::fake_github::*;
 
 const REPO: &str = "hotdash-dev/hotdash";
 const SHA: &str = "3e7a91c4b2d5f60718293a4b5c6d7e8f90a1b2c3";
-
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
 
 fn main() {
     let fake = FakeGitHub::start();
@@ -71,32 +61,20 @@ fn main() {
     let config = dir.join("shipgate.yml");
     std::fs::write(&config, "version: 1\nchecks: { from_branch_rules: true, wait: 2m, interval: 1s }\nenvironments:\n  production: { app: demo }\n").expect("config");
 
-    let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_shipgate"))
-        .arg("--config")
-        .arg(&config)
-        .args([
-            "--repo", REPO, "checks", "--ref", "main", "--format", "json",
-        ])
-        .env("GITHUB_API_URL", fake.url())
-        .env("GITHUB_TOKEN", "ghs_bench")
-        .env_remove("GITHUB_REPOSITORY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("shipgate runs");
-    let pid = child.id();
-    let mut peak = 0;
-    let status = loop {
-        if let Some(kib) = peak_rss_kib(pid) {
-            peak = peak.max(kib);
-        }
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let wall = started.elapsed();
+    let finished = common::run_measured(
+        Command::new(env!("CARGO_BIN_EXE_shipgate"))
+            .arg("--config")
+            .arg(&config)
+            .args([
+                "--repo", REPO, "checks", "--ref", "main", "--format", "json",
+            ])
+            .env("GITHUB_API_URL", fake.url())
+            .env("GITHUB_TOKEN", "ghs_bench")
+            .env_remove("GITHUB_REPOSITORY"),
+    );
+    let (status, wall, peak) = (finished.status, finished.wall, finished.peak_kib);
+    let decision: serde_json::Value =
+        serde_json::from_str(&finished.stdout).unwrap_or(serde_json::Value::Null);
     let _ = std::fs::remove_dir_all(&dir);
 
     let requests = fake.requests();
@@ -108,7 +86,11 @@ fn main() {
     let fixed = requests.len() - lists.len();
     let polls = lists.len() / pages_per_poll as usize;
     let naive = polls * pages_per_poll as usize + fixed;
-    println!("shipgate checks: exit {}", status.code().unwrap_or(-1));
+    println!(
+        "shipgate checks: exit {}: {}",
+        status.code().unwrap_or(-1),
+        decision["summary"].as_str().unwrap_or("no decision")
+    );
     println!("  polls: {polls} (the required check completes on poll {polls_before_done})");
     println!("  requests: {} = {} list pages over {polls} polls + {fixed} read once (ref, branch, rules)", requests.len(), lists.len());
     println!("  pagination floor per poll: {pages_per_poll} (11 check-run pages + 3 status pages)");

@@ -68,16 +68,7 @@ pub const INPUTS: &[Input] = &[
         name: "environment",
         default: "",
         kind: Kind::Text,
-        used_by: &[
-            "plan",
-            "checks",
-            "window",
-            "gate",
-            "readiness",
-            "deploy",
-            "rollback",
-            "health",
-        ],
+        used_by: &[],
     },
     Input {
         name: "ref",
