@@ -14,4 +14,5 @@ mod github;
 mod github_writes;
 mod probe;
 mod properties;
+mod runner_selftest;
 mod window;
