@@ -77,6 +77,9 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigCommand,
     },
+    /// The GitHub Action's container entrypoint: reads INPUT_* and GITHUB_*, runs the command
+    /// named by the `command` input, writes GITHUB_OUTPUT and GITHUB_STEP_SUMMARY
+    Action,
 }
 
 #[derive(Debug, Args)]

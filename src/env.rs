@@ -55,6 +55,30 @@ impl Ambient {
     }
 }
 
+pub const GITHUB_OUTPUT: &str = "GITHUB_OUTPUT";
+pub const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
+
+/// The inputs and file commands of a container action step (`shipgate action`).
+#[allow(clippy::disallowed_methods)] // the one place that reads the environment
+pub fn action_step() -> crate::action::Step {
+    let path = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+    };
+    crate::action::Step {
+        inputs: crate::action::Inputs::from_env(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
+        ),
+        output: path(GITHUB_OUTPUT),
+        summary: path(GITHUB_STEP_SUMMARY),
+        webhook: std::env::var(SHIPGATE_WEBHOOK_URL)
+            .ok()
+            .and_then(crate::secret::Secret::new),
+    }
+}
+
 impl Ambient {
     #[allow(clippy::disallowed_methods)] // the one place that reads the environment
     pub fn read() -> Self {

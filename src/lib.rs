@@ -9,6 +9,8 @@
 #[macro_use]
 mod open_enum;
 
+pub mod action;
+
 pub mod calendar;
 pub mod cli;
 pub mod config;

@@ -12,6 +12,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.global.verbose);
     let ambient = Ambient::read();
+    if matches!(cli.command, shipgate::cli::Command::Action) {
+        let step = shipgate::env::action_step();
+        return ExitCode::from(shipgate::action::run(&step, &ambient, chrono::Utc::now));
+    }
     match run::run(&cli, &ambient, chrono::Utc::now) {
         Ok(output) => {
             if !cli.global.quiet {

@@ -195,6 +195,10 @@ pub fn run(
             plan_command(&config, args, cli.global.repo.clone(), ambient, clock)
                 .map(|d| Output::Decision(Box::new(d)))
         }
+        Command::Action => Err(RunError::input(
+            "`action` is the GitHub Action's entrypoint and runs on its own",
+            "run a command instead, e.g. `shipgate deploy`",
+        )),
     }
 }
 

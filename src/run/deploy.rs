@@ -167,13 +167,21 @@ async fn run_fly_deploy(
 ) -> Result<Option<ReleaseRef>, FlyError> {
     let in_actions = ambient.run_id.is_some();
     eprintln!("shipgate: running {}", command_line(argv));
-    if in_actions {
-        eprintln!("::group::{}", command_line(argv));
+    // In Actions: a log group, with workflow commands suspended inside it (fly prints the app's
+    // build output, which is not ours to trust).
+    let stop = in_actions.then(|| format!("{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..)));
+    if let Some(token) = &stop {
+        eprintln!(
+            "::group::{}",
+            crate::action::escape_data(&command_line(argv))
+        );
+        eprintln!("::stop-commands::{token}");
     }
     let result = fly
         .deploy(argv, timeout, |line| eprintln!("  {}", line.text))
         .await;
-    if in_actions {
+    if let Some(token) = &stop {
+        eprintln!("::{token}::");
         eprintln!("::endgroup::");
     }
     result.map(|output| {

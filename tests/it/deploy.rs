@@ -10,21 +10,22 @@ use crate::common::*;
 use crate::support::fake_github::*;
 use crate::support::health_app::{Behaviour, HealthApp};
 
-const REPO: &str = "hotdash-dev/hotdash";
-const SHA: &str = "3e7a91c4b2d5f60718293a4b5c6d7e8f90a1b2c3";
-const GH_TOKEN: &str = "ghs_deploytesttoken0123456789";
-const FLY_TOKEN: &str = "FlyV1 fm2_lJPECAAAAAAAAdeploysecretTOKEN,fm2_lJPEdeploysecondTOKEN";
+pub(crate) const REPO: &str = "hotdash-dev/hotdash";
+pub(crate) const SHA: &str = "3e7a91c4b2d5f60718293a4b5c6d7e8f90a1b2c3";
+pub(crate) const GH_TOKEN: &str = "ghs_deploytesttoken0123456789";
+pub(crate) const FLY_TOKEN: &str =
+    "FlyV1 fm2_lJPECAAAAAAAAdeploysecretTOKEN,fm2_lJPEdeploysecondTOKEN";
 const APP: &str = "hotdash-production";
-const OLD_IMAGE: &str = "registry.fly.io/hotdash-production:deployment-OLD";
+pub(crate) const OLD_IMAGE: &str = "registry.fly.io/hotdash-production:deployment-OLD";
 
 /// A temp dir with the fake's state, and a wrapper script that logs every argv to `calls` and,
 /// before the Nth `deploy`, sets the fake's behaviour to the contents of `behaviour.N`.
-struct Fly {
-    dir: tempfile::TempDir,
+pub(crate) struct Fly {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Fly {
-    fn new(behaviour: &str, releases: Value) -> Fly {
+    pub(crate) fn new(behaviour: &str, releases: Value) -> Fly {
         let dir = tempfile::tempdir().expect("temp dir");
         let version = releases
             .as_array()
@@ -54,7 +55,7 @@ impl Fly {
         self
     }
 
-    fn calls(&self) -> Vec<String> {
+    pub(crate) fn calls(&self) -> Vec<String> {
         std::fs::read_to_string(self.dir.path().join("calls"))
             .unwrap_or_default()
             .lines()
@@ -62,7 +63,7 @@ impl Fly {
             .collect()
     }
 
-    fn deploys(&self) -> Vec<String> {
+    pub(crate) fn deploys(&self) -> Vec<String> {
         self.calls()
             .into_iter()
             .filter(|c| c.starts_with("deploy"))
@@ -82,14 +83,14 @@ impl Fly {
     }
 }
 
-fn previous_release() -> Value {
+pub(crate) fn previous_release() -> Value {
     json!([{
         "ID": "rel_1", "Version": 1, "Stable": true, "Status": "complete",
         "Description": "Deploy image", "CreatedAt": "2026-08-12T16:01:00Z", "ImageRef": OLD_IMAGE,
     }])
 }
 
-fn config(health: &HealthApp, windows: &str) -> (tempfile::TempDir, PathBuf) {
+pub(crate) fn config(health: &HealthApp, windows: &str) -> (tempfile::TempDir, PathBuf) {
     temp_config(&format!(
         "version: 1
 checks:
@@ -124,7 +125,7 @@ environments:
     ))
 }
 
-const OPEN: &str = "windows: false";
+pub(crate) const OPEN: &str = "windows: false";
 const CLOSED: &str = "windows:
       timezone: UTC
       deny:
@@ -132,7 +133,7 @@ const CLOSED: &str = "windows:
           from: 2000-01-01
           to: 2099-12-31";
 
-fn github() -> FakeGitHub {
+pub(crate) fn github() -> FakeGitHub {
     let fake = FakeGitHub::start();
     fake.set_ref(REPO, "main", SHA);
     fake.add_check_runs(

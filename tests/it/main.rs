@@ -4,6 +4,7 @@ mod common;
 #[path = "../support/mod.rs"]
 mod support;
 
+mod action;
 mod checks;
 mod cli;
 mod config;
