@@ -24,6 +24,8 @@ use support::runner::*;
 
 const GH_TOKEN: &str = "ghs_containerTestToken0123456789abcdefXYZ";
 const FLY_TOKEN: &str = "FlyV1 fm2_lJPECAAAAAAAAcontainerSECRET,fm2_lJPEcontainerSECOND";
+/// Pieces of the tokens no log may show, whole or split (the Fly token is comma-separated).
+const SECRET_FRAGMENTS: [&str; 3] = ["containerTestToken", "containerSECRET", "containerSECOND"];
 const OLD_IMAGE: &str = "registry.fly.io/octo-repo-production:deployment-OLD";
 /// Every output action.yml declares.
 const OUTPUTS: [&str; 11] = [
@@ -175,35 +177,34 @@ impl Ran {
     }
 
     /// The tokens appear nowhere, except in the `::add-mask::` lines, which come first on stdout
-    /// (one per secret given), so the runner masks them before anything else is printed.
-    fn assert_secrets_kept(&self, secrets: &[&str]) {
-        let masks: Vec<String> = secrets.iter().map(|s| format!("::add-mask::{s}")).collect();
-        let first: Vec<&str> = self.stdout.lines().take(masks.len()).collect();
-        let mut sorted = first.clone();
-        sorted.sort_unstable();
-        let mut wanted: Vec<&str> = masks.iter().map(String::as_str).collect();
-        wanted.sort_unstable();
-        assert_eq!(
-            sorted,
-            wanted,
-            "stdout must start with the masks\n{}",
-            self.context()
-        );
+    /// (at least one for each whole secret given; parts of a secret may be masked too), so the
+    /// runner masks them before anything else is printed. `fragments` are distinctive pieces of
+    /// the secrets, which must not leak either.
+    fn assert_secrets_kept(&self, secrets: &[&str], fragments: &[&str]) {
+        let masks: Vec<&str> = self
+            .stdout
+            .lines()
+            .take_while(|line| line.starts_with("::add-mask::"))
+            .collect();
         for secret in secrets {
-            let rest: Vec<&str> = self.stdout.lines().skip(masks.len()).collect();
             assert!(
-                !rest.iter().any(|line| line.contains(secret)),
-                "a token on stdout"
+                masks.contains(&format!("::add-mask::{secret}").as_str()),
+                "stdout must start with a mask of {secret:?}\n{}",
+                self.context()
             );
-            assert!(!self.stderr.contains(secret), "a token on stderr");
+        }
+        let rest: Vec<&str> = self.stdout.lines().skip(masks.len()).collect();
+        for leak in secrets.iter().chain(fragments) {
             assert!(
-                !self.output_file.contains(secret),
-                "a token in GITHUB_OUTPUT"
+                !rest.iter().any(|line| line.contains(leak)),
+                "{leak:?} on stdout after the masks"
             );
+            assert!(!self.stderr.contains(leak), "{leak:?} on stderr");
             assert!(
-                !self.summary.contains(secret),
-                "a token in the step summary"
+                !self.output_file.contains(leak),
+                "{leak:?} in GITHUB_OUTPUT"
             );
+            assert!(!self.summary.contains(leak), "{leak:?} in the step summary");
         }
     }
 }
@@ -334,7 +335,7 @@ fn readiness_on_a_pull_request_event_gates_the_head_commit() {
         "{comments:?}"
     );
     assert!(fake.requests().iter().all(|r| !r.path.contains(merge_sha)));
-    ran.assert_secrets_kept(&[GH_TOKEN, FLY_TOKEN]);
+    ran.assert_secrets_kept(&[GH_TOKEN, FLY_TOKEN], &SECRET_FRAGMENTS);
 }
 
 #[test]
@@ -409,11 +410,6 @@ fn a_deploy_that_fails_once_is_rolled_back_with_exit_3() {
         .expect("fly state JSON");
     assert_eq!(fly["releases"][0]["ImageRef"], OLD_IMAGE, "{fly}");
     assert_eq!(fly["releases"][1]["Status"], "failed", "{fly}");
-    assert_eq!(ran.output("deployed-image"), OLD_IMAGE);
-    assert_eq!(
-        ran.output("deployed-version"),
-        fly["releases"][0]["Version"].to_string()
-    );
     let deployments = fake.repo(repo, |r| r.deployments.clone());
     assert_eq!(deployments.len(), 1, "{deployments:?}");
     assert_eq!(deployments[0]["sha"], sha);
@@ -434,7 +430,7 @@ fn a_deploy_that_fails_once_is_rolled_back_with_exit_3() {
         ran.summary
     );
     assert!(ran.summary.contains("**Incident**"), "{}", ran.summary);
-    ran.assert_secrets_kept(&[GH_TOKEN, FLY_TOKEN]);
+    ran.assert_secrets_kept(&[GH_TOKEN, FLY_TOKEN], &SECRET_FRAGMENTS);
 }
 
 /// The fixtures the scenarios rely on are what they claim to be.
