@@ -15,4 +15,5 @@ mod github;
 mod github_writes;
 mod probe;
 mod properties;
+mod runner_selftest;
 mod window;
