@@ -730,6 +730,13 @@ pub async fn deploy(
         )
         .await;
         recovered = redeployed.is_ok() && verdict.status <= Status::Pass;
+        // What runs now is what the rollback deployed.
+        if let Ok(emitted) = redeployed {
+            report.deployed = Some(emitted.unwrap_or_else(|| ReleaseRef {
+                version: None,
+                image: Some(image.clone()),
+            }));
+        }
         steps.note(format!(
             "rollback to {label}: health {}: {}",
             verdict.status.as_str(),

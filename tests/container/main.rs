@@ -410,6 +410,12 @@ fn a_deploy_that_fails_once_is_rolled_back_with_exit_3() {
         .expect("fly state JSON");
     assert_eq!(fly["releases"][0]["ImageRef"], OLD_IMAGE, "{fly}");
     assert_eq!(fly["releases"][1]["Status"], "failed", "{fly}");
+    // What runs now: the rollback's release (from fly's FLY_EMIT_RELEASE_JSON line).
+    assert_eq!(ran.output("deployed-image"), OLD_IMAGE);
+    assert_eq!(
+        ran.output("deployed-version"),
+        fly["releases"][0]["Version"].to_string()
+    );
     let deployments = fake.repo(repo, |r| r.deployments.clone());
     assert_eq!(deployments.len(), 1, "{deployments:?}");
     assert_eq!(deployments[0]["sha"], sha);

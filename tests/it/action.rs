@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::common::*;
 use crate::deploy::{self, Fly, FLY_TOKEN, GH_TOKEN, OLD_IMAGE, REPO, SHA};
 use crate::support::health_app::{Behaviour, HealthApp};
+use crate::support::runner::{input_env, parse_file_commands};
 
 /// A runner-like step: the file-command files and the event in a temp dir.
 struct Step {
@@ -94,7 +95,7 @@ impl Step {
 
     fn outputs(&self) -> BTreeMap<String, String> {
         let text = std::fs::read_to_string(self.path("output")).expect("GITHUB_OUTPUT");
-        parse_file_command(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"))
+        parse_file_commands(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"))
     }
 
     fn summary(&self) -> String {
@@ -110,8 +111,9 @@ fn error_line(out: &Run) -> &str {
         .unwrap_or_else(|| panic!("no ::error in:\n{}", out.stdout))
 }
 
-fn push_event() -> Value {
-    json!({"ref": "refs/heads/main", "after": SHA, "head_commit": {"id": SHA}})
+fn event(name: &str) -> Value {
+    let text = std::fs::read_to_string(fixture(&format!("events/{name}.json"))).expect("event");
+    serde_json::from_str(&text).expect("JSON")
 }
 
 #[test]
@@ -229,7 +231,7 @@ fn the_window_command_writes_every_output_and_the_summary() {
         ("environment", "staging"),
         ("to", "v3"),
     ])
-    .event("push", &push_event());
+    .event("push", &event("push"));
     let out = step.run();
     assert_eq!(out.code, 0, "{}", out.stdout);
     assert!(out
@@ -258,12 +260,7 @@ fn the_window_command_writes_every_output_and_the_summary() {
 
 #[test]
 fn a_pull_request_event_gates_the_head_sha_not_the_merge_commit() {
-    let event = json!({"action": "opened", "number": 2, "pull_request": {
-        "number": 2,
-        "head": {"ref": "feature", "sha": "ec26c3e57ca3a959ca5aad62de7213c562f8c821"},
-        "base": {"ref": "main", "sha": "f95f852bd8fca8fcc58a9a2d6c842781e32a215e"},
-        "merge_commit_sha": "0000000000000000000000000000000000000001",
-    }});
+    let event = event("pull_request.opened");
     let head = event["pull_request"]["head"]["sha"]
         .as_str()
         .expect("head sha")
@@ -300,7 +297,7 @@ fn a_deploy_that_rolls_back_reports_it_in_the_outputs() {
     let fake = deploy::github();
     let fly = Fly::new("fail_once", deploy::previous_release());
     let (_dir, path) = deploy::config(&app, deploy::OPEN);
-    let event = json!({"inputs": {"reason": "ship the new dashboard"}, "ref": "refs/heads/main"});
+    let event = event("workflow_dispatch");
     let step = Step::new(&[
         ("command", "deploy"),
         ("environment", "production"),
@@ -330,6 +327,9 @@ fn a_deploy_that_rolls_back_reports_it_in_the_outputs() {
     assert_eq!(outputs["previous-image"], OLD_IMAGE);
     assert_eq!(outputs["rollback-triggered"], "true");
     assert_eq!(outputs["rollback-run-url"], "");
+    // What runs now: the rollback's release, on the previous image.
+    assert_eq!(outputs["deployed-version"], "3");
+    assert_eq!(outputs["deployed-image"], OLD_IMAGE);
     assert!(outputs["deployment-id"].parse::<u64>().is_ok());
     assert_eq!(fly.deploys().len(), 2);
     // fly's output is in a log group, with workflow commands in it suspended.
@@ -407,52 +407,4 @@ fn action_yml_the_readme_and_the_code_agree_on_inputs_and_outputs() {
         .collect();
     let names: Vec<String> = code.into_iter().map(|(name, _)| name).collect();
     assert_eq!(readme_inputs, names, "README usage block vs action::INPUTS");
-}
-
-/// `INPUT_<NAME>` as the runner names it: spaces to `_`, upper case, hyphens kept.
-fn input_env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(name, value)| {
-            (
-                format!("INPUT_{}", name.replace(' ', "_").to_uppercase()),
-                (*value).to_owned(),
-            )
-        })
-        .collect()
-}
-
-/// A file command's entries (`NAME=VALUE` or `NAME<<DELIM` heredocs), as the runner reads them.
-fn parse_file_command(text: &str) -> Result<BTreeMap<String, String>, String> {
-    let mut values = BTreeMap::new();
-    let mut lines = text.split('\n');
-    while let Some(line) = lines.next() {
-        if line.is_empty() {
-            continue;
-        }
-        let heredoc = line.find("<<");
-        let equals = line.find('=');
-        match (heredoc, equals) {
-            (Some(h), e) if e.is_none_or(|e| h < e) => {
-                let (name, delimiter) = (&line[..h], &line[h + 2..]);
-                if name.is_empty() || delimiter.is_empty() {
-                    return Err(format!("invalid line {line:?}"));
-                }
-                let mut value = Vec::new();
-                loop {
-                    match lines.next() {
-                        Some(l) if l == delimiter => break,
-                        Some(l) => value.push(l),
-                        None => return Err(format!("Matching delimiter not found '{delimiter}'")),
-                    }
-                }
-                values.insert(name.to_owned(), value.join("\n"));
-            }
-            (_, Some(e)) => {
-                values.insert(line[..e].to_owned(), line[e + 1..].to_owned());
-            }
-            _ => return Err(format!("invalid line {line:?}")),
-        }
-    }
-    Ok(values)
 }
