@@ -405,12 +405,20 @@ impl Masker {
     }
 }
 
-/// Ends the child's whole process group: SIGTERM, then SIGKILL after a short grace. The crate
-/// forbids `unsafe`, so the signal is sent by the system's `kill` program, without a shell.
+/// Ends the child's whole process group: SIGTERM, then SIGKILL after a short grace, through
+/// rustix's safe `kill(-pgid)` (the crate forbids `unsafe`; no `kill` program is needed, which
+/// slim images lack).
 async fn kill_group(child: &mut Child) {
-    let Some(pid) = child.id() else { return };
-    let group = format!("-{pid}");
-    signal_group("TERM", &group).await;
+    let Some(group) = child
+        .id()
+        .and_then(|pid| i32::try_from(pid).ok())
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return;
+    };
+    // The child leads its own group (`process_group(0)`): the signal reaches fly and everything
+    // it started. Errors (the group is already gone) need no handling.
+    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
     if tokio::time::timeout(KILL_GRACE, child.wait())
         .await
         .is_err()
@@ -418,23 +426,8 @@ async fn kill_group(child: &mut Child) {
         let _ = child.start_kill();
     }
     // Members of the group may outlive the leader; SIGKILL reaches any that are left.
-    signal_group("KILL", &group).await;
+    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
     let _ = child.wait().await;
-}
-
-async fn signal_group(signal: &str, group: &str) {
-    let kill = ["/bin/kill", "/usr/bin/kill"]
-        .into_iter()
-        .map(Path::new)
-        .find(|p| is_executable(p))
-        .unwrap_or(Path::new("kill"));
-    let _ = Command::new(kill)
-        .args(["-s", signal, "--", group])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await;
 }
 
 // ----- models ---------------------------------------------------------------------------------

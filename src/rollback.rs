@@ -70,25 +70,40 @@ pub fn target(releases: &[Release], to: Option<&str>) -> Target {
     }
 }
 
-/// Whether the release at `index` redeployed the image of an older release.
+/// The image of the next older release that has one.
+fn older_image(releases: &[Release], index: usize) -> Option<&str> {
+    releases[index + 1..]
+        .iter()
+        .find_map(|older| older.image_ref.as_deref())
+}
+
+/// Whether the release at `index` returned to the image of an older release, other than the one
+/// just before it (the same image again is a redeploy: a secrets change, a restart, a second
+/// rollback of the same failure).
 fn is_rollback(releases: &[Release], index: usize) -> bool {
     let Some(image) = releases[index].image_ref.as_deref() else {
         return false;
     };
-    releases[index + 1..]
-        .iter()
-        .any(|older| older.image_ref.as_deref() == Some(image))
+    older_image(releases, index) != Some(image)
+        && releases[index + 1..]
+            .iter()
+            .any(|older| older.image_ref.as_deref() == Some(image))
 }
 
-/// How many rollbacks happened in a row, newest first: each rollback counts, and a deploy of a
-/// new image counts as part of the run only when a rollback undid it (a failed deploy between two
-/// rollbacks). The run ends at the first new image that stayed, i.e. a deploy that was not rolled
-/// back. `rollback.max_consecutive` is compared with this.
+/// How many rollbacks happened in a row, newest first: each return to an earlier image counts,
+/// and a deploy of a new image counts as part of the run only when a rollback undid it (a failed
+/// deploy between two rollbacks). A release of the same image as the one before it (a redeploy,
+/// a secrets change, the workflow and the direct rollback both returning to the same image)
+/// neither counts nor ends the run. The run ends at the first new image that stayed.
+/// `rollback.max_consecutive` is compared with this.
 pub fn streak(releases: &[Release]) -> u32 {
     let mut count = 0;
     let mut newer_was_rollback = false;
     for index in 0..releases.len() {
-        if releases[index].image_ref.is_none() {
+        let Some(image) = releases[index].image_ref.as_deref() else {
+            continue;
+        };
+        if older_image(releases, index) == Some(image) {
             continue;
         }
         if is_rollback(releases, index) {
@@ -203,6 +218,35 @@ mod tests {
             1
         );
         assert_eq!(streak(&history(&[(1, "complete", Some("a"))])), 0);
+        // The rollback workflow and the direct rollback both returned to `a`: one rollback.
+        assert_eq!(
+            streak(&history(&[
+                (4, "complete", Some("a")),
+                (3, "complete", Some("a")),
+                (2, "failed", Some("b")),
+                (1, "complete", Some("a")),
+                (0, "complete", Some("z")),
+            ])),
+            1
+        );
+        // Restarts and secrets changes reuse the running image: not rollbacks.
+        assert_eq!(
+            streak(&history(&[
+                (3, "complete", Some("b")),
+                (2, "complete", Some("b")),
+                (1, "complete", Some("a")),
+            ])),
+            0
+        );
+        // A mutable tag deployed again and again is not a rollback either.
+        assert_eq!(
+            streak(&history(&[
+                (3, "complete", Some("app:main")),
+                (2, "complete", Some("app:main")),
+                (1, "complete", Some("app:main")),
+            ])),
+            0
+        );
         assert_eq!(streak(&[]), 0);
         // Releases without an image (config-only) are not counted and do not end the run.
         assert_eq!(

@@ -213,6 +213,18 @@ fn environment(
             "add `url: https://<app>.fly.dev` to the environment so the endpoints can be probed",
         );
     }
+    // The certificate is read from the endpoints' answers: with none, or over plain http,
+    // `tls_min_days` would never be checked and the gate would pass without it.
+    if health.tls_min_days.is_some() {
+        let https = url.as_ref().is_some_and(|u| u.scheme() == "https");
+        if !https || health.endpoints.is_empty() {
+            issues.push(
+                &path.key("health").key("tls_min_days"),
+                "`tls_min_days` needs an https `url` and at least one endpoint: the certificate is read from their answers",
+                "set `url: https://...` and list an endpoint (e.g. `- path: /health`), or remove `tls_min_days`",
+            );
+        }
+    }
     if health.endpoints.is_empty() && !health.machines {
         issues.push(
             &path.key("health"),

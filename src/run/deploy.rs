@@ -644,6 +644,17 @@ pub async fn deploy(
             "{streak} rollback(s) in a row already (rollback.max_consecutive: {}); automatic rollback refused",
             env.rollback.max_consecutive
         )),
+        // A mutable tag (`app:main`) names the failed image too: redeploying it goes nowhere.
+        Some(previous)
+            if previous.image_ref.is_some()
+                && report.deployed.as_ref().and_then(|d| d.image.as_ref())
+                    == previous.image_ref.as_ref() =>
+        {
+            Some(format!(
+                "the previous release has the same image reference as the failed one ({}): redeploying it would not go back; deploy immutable references (a digest or a unique tag)",
+                previous.image_ref.as_deref().unwrap_or_default()
+            ))
+        }
         Some(_) => None,
     };
     let rollback_failed = |decision: &mut Decision, detail: &str| {
@@ -669,10 +680,10 @@ pub async fn deploy(
     let image = previous.image_ref.clone().unwrap_or_default();
     let label = rollback::label(previous);
     let rollback_started = Instant::now();
+    let mut dispatch_failed = None;
     if let Some(workflow) = &env.rollback.workflow {
         let t = Instant::now();
         incident.rollback_started_after_ms = Some(ms(failed_at.elapsed()));
-        incident.rollback_triggered = true;
         let correlation_id = format!(
             "shipgate-{}-{}",
             ambient.run_id.as_deref().unwrap_or("local"),
@@ -695,6 +706,7 @@ pub async fn deploy(
         .await
         {
             Ok(dispatched) => {
+                incident.rollback_triggered = true;
                 incident.rollback_run_url.clone_from(&dispatched.run_url);
                 steps.done(
                     "rollback workflow",
@@ -705,11 +717,11 @@ pub async fn deploy(
                     ),
                 );
             }
-            Err(error) => steps.done(
-                "rollback workflow",
-                t,
-                format!("could not dispatch {workflow}: {error}"),
-            ),
+            Err(error) => {
+                let text = format!("could not dispatch {workflow}: {error}");
+                dispatch_failed = Some(text.clone());
+                steps.done("rollback workflow", t, text);
+            }
         }
     }
     let mut recovered = false;
@@ -759,10 +771,11 @@ pub async fn deploy(
             format!("rolled back to {label}: {} failed: {why}", short(&sha)),
         );
     } else {
-        rollback_failed(
-            &mut decision,
-            &format!("{} is not verified healthy on {label}", env.name),
-        );
+        let mut detail = format!("{} is not verified healthy on {label}", env.name);
+        if let Some(failed) = dispatch_failed {
+            detail = format!("{failed}; {detail}");
+        }
+        rollback_failed(&mut decision, &detail);
     }
     Ok(decision)
 }
@@ -878,6 +891,36 @@ pub async fn rollback(
             report,
             Outcome::RollbackFailed,
             summary,
+        ));
+    }
+
+    // Already there (a direct rollback got there first, or a second dispatch): verify, and do not
+    // restart every machine again with `--strategy immediate`.
+    let running_target = current.is_some_and(|r| {
+        r.status == crate::fly::ReleaseStatus::Complete
+            && r.image_ref.as_deref() == Some(image.as_str())
+    });
+    if running_target {
+        let t = Instant::now();
+        let verdict = verify(env, &fly, now).await;
+        steps.done(
+            "health",
+            t,
+            format!("{}: {}", verdict.status.as_str(), verdict.summary),
+        );
+        if verdict.status <= Status::Pass {
+            incident.recovered = true;
+            report.deployed = incident.from.clone();
+            report.incident = Some(incident);
+            let summary = format!(
+                "{} already runs {label} and is healthy: nothing redeployed",
+                env.name
+            );
+            return Ok(done(verdict, steps, report, Outcome::Deployed, summary));
+        }
+        steps.note(format!(
+            "{} already runs {label} but is not healthy: redeploying it",
+            env.name
         ));
     }
 

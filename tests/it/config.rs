@@ -84,6 +84,7 @@ fn every_bad_config_is_located_named_and_hinted() {
         ("      hours: \"09:00-17:00\"\n", "      hours: \"09:00-17:00\"\n  extra_holidays: [2026-13-01]\n", "9:20", "windows.extra_holidays[0]: `2026-13-01` is not a date", "YYYY-MM-DD"),
         ("    app: demo\n", "    app: demo\n    health:\n      endpoints:\n        - path: health\n          status: [700]\n", "16:17", "environments.production.health.endpoints[0].path: `health` is not a path on the app", "starting with `/`"),
         ("    app: demo\n", "    app: demo\n    rollback:\n      direct: false\n", "15:7", "environments.production.rollback: no rollback path", "`workflow: rollback-production.yml`"),
+        ("    app: demo\n", "    app: demo\n    url: http://demo.fly.dev\n    health:\n      tls_min_days: 30\n      endpoints: [{ path: /health }]\n", "16:21", "environments.production.health.tls_min_days: `tls_min_days` needs an https `url`", "or remove `tls_min_days`"),
         ("    app: demo\n", "    app: demo\n    windows: {timezone: Mars/Olympus}\n", "14:25", "environments.production.windows.timezone: unknown time zone `Mars/Olympus`", "IANA name"),
         ("    requires: [staging]", "    requires: [staging]\n    url: https://admin:hunter2@demo.fly.dev", "15:10", "environments.production.url: the URL carries credentials", "remove `user:password@`"),
         ("    requires: [staging]", "    requires: [staging]\n    url: https://demo.fly.dev/?x=1#top", "15:10", "has a query or fragment", "write the base URL only"),

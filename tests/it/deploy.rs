@@ -689,9 +689,9 @@ fn rollback_to_a_named_version_or_image() {
     let fake = github();
     let fly = Fly::new("ok", two_releases());
     let (_dir, path) = config(&app, OPEN);
-    let out = rollback(&fake, &path, &fly, &["--to", "2"]);
+    let out = rollback(&fake, &path, &fly, &["--to", "v1"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert!(fly.deploys()[0].ends_with("--image registry.fly.io/hotdash-production:deployment-NEW"));
+    assert!(fly.deploys()[0].ends_with(&format!("--image {OLD_IMAGE}")));
     let out = rollback(&fake, &path, &fly, &["--to", "registry.example.com/x:y"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(fly.deploys()[1].ends_with("--image registry.example.com/x:y"));
@@ -804,4 +804,78 @@ fn the_text_and_markdown_reports_show_the_steps_and_the_incident() {
             "{expected:?} not in:\n{markdown}"
         );
     }
+}
+
+#[test]
+fn rollback_to_the_release_already_running_verifies_it_and_redeploys_nothing() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    // A direct rollback already put OLD_IMAGE back (v3); the dispatched workflow comes second.
+    let fly = Fly::new(
+        "ok",
+        json!([
+            {"ID": "rel_3", "Version": 3, "Status": "complete", "ImageRef": OLD_IMAGE},
+            {"ID": "rel_2", "Version": 2, "Status": "failed", "ImageRef": "registry.fly.io/hotdash-production:deployment-NEW"},
+            {"ID": "rel_1", "Version": 1, "Status": "complete", "ImageRef": OLD_IMAGE},
+        ]),
+    );
+    let (_dir, path) = config(&app, OPEN);
+    let out = rollback(&fake, &path, &fly, &["--to", OLD_IMAGE]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(fly.deploys().is_empty(), "{:?}", fly.deploys());
+    let decision = decision(&out);
+    assert!(decision["summary"]
+        .as_str()
+        .is_some_and(|s| s.contains("already runs") && s.contains("nothing redeployed")));
+    assert!(deployments(&fake).is_empty());
+}
+
+#[test]
+fn a_mutable_image_tag_is_not_rolled_back_to_itself() {
+    let app = HealthApp::start();
+    app.set(
+        "/health",
+        Behaviour::Json(200, json!({"status": "degraded"})),
+    );
+    let fake = github();
+    let tag = "ghcr.io/hotdash-dev/hotdash:main";
+    let fly = Fly::new(
+        "ok",
+        json!([{"ID": "rel_1", "Version": 1, "Status": "complete", "ImageRef": tag}]),
+    );
+    let (_dir, path) = config(&app, OPEN);
+    let mut args = deploy_args();
+    args.extend(["--image", tag]);
+    let out = deploy(&fake, &path, &fly, &args);
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(fly.deploys().len(), 1);
+    let incident = &decision(&out)["report"]["incident"];
+    assert!(incident["refused"]
+        .as_str()
+        .is_some_and(|r| r.contains("same image reference")));
+}
+
+#[test]
+fn a_failed_dispatch_is_not_reported_as_a_triggered_rollback() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    fake.repo(REPO, |repo| {
+        repo.workflow_files = Some(["ci.yml".to_owned()].into_iter().collect());
+    });
+    let fly = Fly::new("fail", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    with_rollback_workflow(&path, false);
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    let decision = decision(&out);
+    assert_eq!(decision["report"]["incident"]["rollback_triggered"], false);
+    assert!(
+        decision["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("could not dispatch rollback-production.yml")),
+        "{}",
+        decision["summary"]
+    );
 }
