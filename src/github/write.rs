@@ -271,11 +271,17 @@ pub async fn delete_comments(
 
 /// `POST /repos/{o}/{r}/deployments`: never auto-merges and never re-checks contexts (shipgate
 /// already did); the reason and any override travel in `payload`.
+/// The Deployment task of a deploy (GitHub's default).
+pub const TASK_DEPLOY: &str = "deploy";
+/// The Deployment task of a rollback.
+pub const TASK_ROLLBACK: &str = "deploy:rollback";
+
 pub async fn create_deployment(
     client: &Client,
     repo: &Repo,
     sha: &str,
     environment: &str,
+    task: &str,
     production: bool,
     description: &str,
     payload: serde_json::Value,
@@ -284,6 +290,7 @@ pub async fn create_deployment(
     let body = json!({
         "ref": sha,
         "environment": environment,
+        "task": task,
         "auto_merge": false,
         "required_contexts": [],
         "description": description.chars().take(140).collect::<String>(),
@@ -334,6 +341,9 @@ pub async fn latest_deployment_state(
     let query = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("sha", sha)
         .append_pair("environment", environment)
+        // Deploys only: a rollback (`deploy:rollback`) records the ref it ran from, which says
+        // nothing about whether that commit was deployed there.
+        .append_pair("task", TASK_DEPLOY)
         .append_pair("per_page", "1")
         .finish();
     let path = format!("/repos/{repo}/deployments?{query}");

@@ -543,6 +543,7 @@ fn create_deployment() {
         &json!({
             "ref": SHA,
             "environment": "production",
+            "task": "deploy",
             "auto_merge": false,
             "required_contexts": [],
             "payload": {"shipgate": {"app": "hotdash-web", "image": "registry.fly.io/hotdash-web:deployment-01J"}},

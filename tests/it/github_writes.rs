@@ -1402,6 +1402,7 @@ mod library {
                 &repo,
                 SHA,
                 "production",
+                write::TASK_DEPLOY,
                 true,
                 &description,
                 payload.clone(),
@@ -1430,6 +1431,22 @@ mod library {
             )
             .await
             .expect("success");
+            // A rollback recorded on the same commit afterwards is not a deploy of it.
+            let rollback = write::create_deployment(
+                &client,
+                &repo,
+                SHA,
+                "production",
+                write::TASK_ROLLBACK,
+                true,
+                "rollback",
+                json!({}),
+            )
+            .await
+            .expect("rollback created");
+            write::set_deployment_status(&client, &repo, rollback, "failure", None, None, "x")
+                .await
+                .expect("rollback status");
             let state = write::latest_deployment_state(&client, &repo, SHA, "production")
                 .await
                 .expect("read");
@@ -1447,6 +1464,7 @@ mod library {
         let body = create.json();
         assert_eq!(body["ref"], SHA);
         assert_eq!(body["environment"], "production");
+        assert_eq!(body["task"], "deploy");
         assert_eq!(body["auto_merge"], false);
         assert_eq!(body["required_contexts"], json!([]));
         assert_eq!(body["production_environment"], true);
@@ -1480,8 +1498,9 @@ mod library {
         );
         // Stored as sent.
         fake.repo(REPO, |repo| {
-            assert_eq!(repo.deployments.len(), 1);
+            assert_eq!(repo.deployments.len(), 2, "the deploy and the rollback");
             assert_eq!(repo.deployments[0]["payload"], payload);
+            assert_eq!(repo.deployments[1]["task"], "deploy:rollback");
         });
     }
 }
