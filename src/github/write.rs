@@ -276,27 +276,34 @@ pub const TASK_DEPLOY: &str = "deploy";
 /// The Deployment task of a rollback.
 pub const TASK_ROLLBACK: &str = "deploy:rollback";
 
+/// A Deployment to create.
+pub struct NewDeployment<'a> {
+    /// The commit (or ref) deployed.
+    pub sha: &'a str,
+    pub environment: &'a str,
+    /// [`TASK_DEPLOY`] or [`TASK_ROLLBACK`].
+    pub task: &'a str,
+    pub production: bool,
+    pub description: &'a str,
+    pub payload: serde_json::Value,
+}
+
 pub async fn create_deployment(
     client: &Client,
     repo: &Repo,
-    sha: &str,
-    environment: &str,
-    task: &str,
-    production: bool,
-    description: &str,
-    payload: serde_json::Value,
+    deployment: NewDeployment<'_>,
 ) -> Result<u64, GitHubError> {
     let path = format!("/repos/{repo}/deployments");
     let body = json!({
-        "ref": sha,
-        "environment": environment,
-        "task": task,
+        "ref": deployment.sha,
+        "environment": deployment.environment,
+        "task": deployment.task,
         "auto_merge": false,
         "required_contexts": [],
-        "description": description.chars().take(140).collect::<String>(),
-        "production_environment": production,
+        "description": deployment.description.chars().take(140).collect::<String>(),
+        "production_environment": deployment.production,
         "transient_environment": false,
-        "payload": payload,
+        "payload": deployment.payload,
     });
     let (_, answer) = client.write("POST", &path, Some(&body)).await?;
     Ok(decode::<Id>(&path, &answer)?.id)

@@ -515,12 +515,14 @@ pub async fn deploy(
     let deployment = write::create_deployment(
         &client,
         repo,
-        &sha,
-        &env.name,
-        write::TASK_DEPLOY,
-        env.name == "production",
-        &description,
-        payload,
+        write::NewDeployment {
+            sha: &sha,
+            environment: &env.name,
+            task: write::TASK_DEPLOY,
+            production: env.name == "production",
+            description: &description,
+            payload,
+        },
     )
     .await
     .map_err(fail)?;
@@ -951,12 +953,14 @@ pub async fn rollback(
         match write::create_deployment(
             client,
             repo,
-            &env.rollback.git_ref,
-            &env.name,
-            write::TASK_ROLLBACK,
-            env.name == "production",
-            &format!("shipgate rollback to {label}: {}", args.reason),
-            payload,
+            write::NewDeployment {
+                sha: &env.rollback.git_ref,
+                environment: &env.name,
+                task: write::TASK_ROLLBACK,
+                production: env.name == "production",
+                description: &format!("shipgate rollback to {label}: {}", args.reason),
+                payload,
+            },
         )
         .await
         {

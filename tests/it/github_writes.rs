@@ -1400,12 +1400,14 @@ mod library {
             let id = write::create_deployment(
                 &client,
                 &repo,
-                SHA,
-                "production",
-                write::TASK_DEPLOY,
-                true,
-                &description,
-                payload.clone(),
+                write::NewDeployment {
+                    sha: SHA,
+                    environment: "production",
+                    task: write::TASK_DEPLOY,
+                    production: true,
+                    description: &description,
+                    payload: payload.clone(),
+                },
             )
             .await
             .expect("created");
@@ -1435,12 +1437,14 @@ mod library {
             let rollback = write::create_deployment(
                 &client,
                 &repo,
-                SHA,
-                "production",
-                write::TASK_ROLLBACK,
-                true,
-                "rollback",
-                json!({}),
+                write::NewDeployment {
+                    sha: SHA,
+                    environment: "production",
+                    task: write::TASK_ROLLBACK,
+                    production: true,
+                    description: "rollback",
+                    payload: json!({}),
+                },
             )
             .await
             .expect("rollback created");
