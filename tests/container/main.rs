@@ -27,20 +27,8 @@ const FLY_TOKEN: &str = "FlyV1 fm2_lJPECAAAAAAAAcontainerSECRET,fm2_lJPEcontaine
 /// Pieces of the tokens no log may show, whole or split (the Fly token is comma-separated).
 const SECRET_FRAGMENTS: [&str; 3] = ["containerTestToken", "containerSECRET", "containerSECOND"];
 const OLD_IMAGE: &str = "registry.fly.io/octo-repo-production:deployment-OLD";
-/// Every output action.yml declares.
-const OUTPUTS: [&str; 11] = [
-    "outcome",
-    "exit-code",
-    "sha",
-    "previous-version",
-    "previous-image",
-    "deployed-version",
-    "deployed-image",
-    "rollback-triggered",
-    "rollback-run-url",
-    "deployment-id",
-    "decision",
-];
+/// Every output action.yml declares (the integration tests hold action.yml to this list).
+const OUTPUTS: &[&str] = shipgate::action::OUTPUTS;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
