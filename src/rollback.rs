@@ -119,6 +119,34 @@ pub fn streak(releases: &[Release]) -> u32 {
     count
 }
 
+/// Why an automatic rollback must not start, if it must not: nothing to return to, already
+/// `max_consecutive` rollbacks in a row, or a target whose image reference is the failed one's (a
+/// mutable tag such as `app:main`: redeploying it goes nowhere). `releases` are those recorded
+/// before the deploy; `failed_image` is what the failed deploy shipped, when known.
+pub fn refusal(
+    releases: &[Release],
+    failed_image: Option<&str>,
+    max_consecutive: u32,
+) -> Option<String> {
+    let Some(previous) = running(releases) else {
+        return Some("there is no previous complete release with an image to return to".to_owned());
+    };
+    let streak = streak(releases);
+    if streak >= max_consecutive {
+        return Some(format!(
+            "{streak} rollback(s) in a row already (rollback.max_consecutive: {max_consecutive}); automatic rollback refused"
+        ));
+    }
+    let image = previous.image_ref.as_deref();
+    if failed_image.is_some() && failed_image == image {
+        return Some(format!(
+            "the previous release has the same image reference as the failed one ({}): redeploying it would not go back; deploy immutable references (a digest or a unique tag)",
+            image.unwrap_or_default()
+        ));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +216,20 @@ mod tests {
         );
         // A blank `--to` is no `--to`: v4 failed, so nothing is before the current release.
         assert_eq!(target(&releases, Some("  ")), Target::Nothing);
+    }
+
+    #[test]
+    fn refusal_names_why_no_automatic_rollback_starts() {
+        let good = history(&[(2, "complete", Some("b")), (1, "complete", Some("a"))]);
+        assert_eq!(refusal(&good, Some("c"), 3), None);
+        assert!(refusal(&[], Some("c"), 3).is_some_and(|r| r.contains("no previous")));
+        assert!(refusal(&good, Some("b"), 3).is_some_and(|r| r.contains("same image reference")));
+        let looping = history(&[
+            (2, "complete", Some("a")),
+            (1, "failed", Some("b")),
+            (0, "complete", Some("a")),
+        ]);
+        assert!(refusal(&looping, None, 1).is_some_and(|r| r.contains("1 rollback(s) in a row")));
     }
 
     #[test]

@@ -476,12 +476,11 @@ pub async fn deploy(
             None => steps
                 .note("dry run: rollback target not read (no FLY_API_TOKEN or fly did not answer)"),
         }
-        if let Some(releases) = &releases {
-            let streak = rollback::streak(releases);
-            if streak >= env.rollback.max_consecutive {
+        if let (Some(releases), Some(_)) = (&releases, previous) {
+            let image = args.image.as_deref();
+            if let Some(reason) = rollback::refusal(releases, image, env.rollback.max_consecutive) {
                 steps.note(format!(
-                    "dry run: an automatic rollback would be refused: {streak} rollback(s) in a row already (rollback.max_consecutive: {})",
-                    env.rollback.max_consecutive
+                    "dry run: an automatic rollback would be refused: {reason}"
                 ));
             }
         }
@@ -640,26 +639,8 @@ pub async fn deploy(
         time_to_recover_ms: None,
         recovered: false,
     };
-    let streak = rollback::streak(&releases);
-    let refused = match &previous {
-        None => Some("there is no previous complete release with an image to return to".to_owned()),
-        Some(_) if streak >= env.rollback.max_consecutive => Some(format!(
-            "{streak} rollback(s) in a row already (rollback.max_consecutive: {}); automatic rollback refused",
-            env.rollback.max_consecutive
-        )),
-        // A mutable tag (`app:main`) names the failed image too: redeploying it goes nowhere.
-        Some(previous)
-            if previous.image_ref.is_some()
-                && report.deployed.as_ref().and_then(|d| d.image.as_ref())
-                    == previous.image_ref.as_ref() =>
-        {
-            Some(format!(
-                "the previous release has the same image reference as the failed one ({}): redeploying it would not go back; deploy immutable references (a digest or a unique tag)",
-                previous.image_ref.as_deref().unwrap_or_default()
-            ))
-        }
-        Some(_) => None,
-    };
+    let failed_image = report.deployed.as_ref().and_then(|d| d.image.as_deref());
+    let refused = rollback::refusal(&releases, failed_image, env.rollback.max_consecutive);
     let rollback_failed = |decision: &mut Decision, detail: &str| {
         set_outcome(
             decision,
