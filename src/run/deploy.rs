@@ -224,19 +224,9 @@ async fn health_rounds(env: &Environment, fly: &Fly, now: DateTime<Utc>) -> Verd
             "no health endpoints and no machine checks configured: fly's exit code decided",
         );
     }
-    let base = match &env.url {
-        Some(url) => url.clone(),
-        None if policy.endpoints.is_empty() => match url::Url::parse("http://127.0.0.1/") {
-            Ok(url) => url,
-            Err(error) => return Verdict::new(GateId::Health, Status::Fail, error.to_string()),
-        },
-        None => {
-            return Verdict::new(
-                GateId::Health,
-                Status::Fail,
-                "health endpoints are configured but the environment has no `url`",
-            )
-        }
+    let base = match super::health::environment_base(env) {
+        Ok(base) => base,
+        Err(message) => return Verdict::new(GateId::Health, Status::Fail, message),
     };
     let prober = match Prober::new(policy.request_timeout) {
         Ok(prober) => prober,

@@ -40,6 +40,22 @@ fn url_policy(url: &url::Url) -> HealthPolicy {
     }
 }
 
+/// Where an environment's health endpoints are probed: its `url`. With no endpoints (machine
+/// state only) nothing is probed, and a placeholder stands in; endpoints without a `url` are an
+/// error (config validation refuses them; this keeps the edge honest all the same).
+pub fn environment_base(env: &Environment) -> Result<url::Url, String> {
+    match &env.url {
+        Some(url) => Ok(url.clone()),
+        None if env.health.endpoints.is_empty() => {
+            url::Url::parse("http://127.0.0.1/").map_err(|e| e.to_string())
+        }
+        None => Err(format!(
+            "environment `{}` has health endpoints but no `url`",
+            env.name
+        )),
+    }
+}
+
 /// Fly machine state as the health gate counts it: every machine of the app.
 pub fn machine_state(machines: &[crate::fly::Machine]) -> MachineState {
     let mut state = MachineState {
@@ -69,15 +85,12 @@ pub async fn health(
 ) -> Result<Decision, RunError> {
     let (mut policy, base) = match (env, url) {
         (Some(env), Some(url)) => (env.health.clone(), url.clone()),
-        (Some(env), None) => match &env.url {
-            Some(base) => (env.health.clone(), base.clone()),
-            None if !env.health.endpoints.is_empty() => unreachable_url(env)?,
-            None => (
-                env.health.clone(),
-                url::Url::parse("http://127.0.0.1/")
-                    .map_err(|e| RunError::input(e.to_string(), "report this"))?,
-            ),
-        },
+        (Some(env), None) => (
+            env.health.clone(),
+            environment_base(env).map_err(|message| {
+                RunError::input(message, "add `url:` to the environment, or pass --url")
+            })?,
+        ),
         (None, Some(url)) => {
             let mut base = url.clone();
             base.set_path("/");
@@ -167,16 +180,6 @@ pub async fn run_rounds(
         }
         tokio::time::sleep(policy.interval).await;
     }
-}
-
-fn unreachable_url(env: &Environment) -> Result<(HealthPolicy, url::Url), RunError> {
-    Err(RunError::input(
-        format!(
-            "environment `{}` has health endpoints but no `url`",
-            env.name
-        ),
-        "add `url:` to the environment, or pass --url",
-    ))
 }
 
 /// `health round 2: /health ok 41ms, / ok 12ms`.
