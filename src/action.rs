@@ -237,19 +237,28 @@ impl Inputs {
     }
 
     fn flag(&self, name: &str) -> Result<bool, InputError> {
-        // The YAML 1.2 core schema's booleans, as the toolkit's getBooleanInput accepts them.
         match self.get(name) {
-            "true" | "True" | "TRUE" => Ok(true),
-            "false" | "False" | "FALSE" | "" => Ok(false),
-            other => Err(InputError::new(
-                name,
-                format!(
-                    "input `{name}` is `{}`, not a boolean",
-                    crate::render::one_line(other)
-                ),
-                format!("set `{name}: 'true'` or `{name}: 'false'`"),
-            )),
+            "" => Ok(false),
+            text => boolean(text).ok_or_else(|| {
+                InputError::new(
+                    name,
+                    format!(
+                        "input `{name}` is `{}`, not a boolean",
+                        crate::render::one_line(text)
+                    ),
+                    format!("set `{name}: 'true'` or `{name}: 'false'`"),
+                )
+            }),
         }
+    }
+}
+
+/// The YAML 1.2 core schema's booleans, as the toolkit's `getBooleanInput` accepts them.
+fn boolean(text: &str) -> Option<bool> {
+    match text {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
     }
 }
 
@@ -361,8 +370,9 @@ pub fn arguments(
     };
     let wait = || -> Result<Option<String>, InputError> {
         match inputs.get("wait") {
-            "true" | "True" | "TRUE" | "" => Ok(None),
-            "false" | "False" | "FALSE" => Ok(Some("0s".to_owned())),
+            "" => Ok(None),
+            text if boolean(text) == Some(true) => Ok(None),
+            text if boolean(text) == Some(false) => Ok(Some("0s".to_owned())),
             other => crate::config::duration::parse(other)
                 .map(|_| Some(other.to_owned()))
                 .map_err(|error| {
