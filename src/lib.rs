@@ -11,7 +11,6 @@ mod open_enum;
 
 pub mod action;
 
-pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod decision;
@@ -27,3 +26,4 @@ pub mod render;
 pub mod rollback;
 pub mod run;
 pub mod secret;
+pub mod time;

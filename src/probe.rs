@@ -35,7 +35,7 @@ use serde_json::Value;
 
 use crate::config::duration::Human;
 use crate::config::{Endpoint, HealthPolicy};
-use crate::gate::health::{Certificate, Outcome, Round, Sample, Tls, Via};
+use crate::facts::health::{Certificate, Outcome, Round, Sample, Tls, Via};
 
 /// The most of a body that is read; a larger body is cut here.
 pub const BODY_LIMIT: usize = 1024 * 1024;

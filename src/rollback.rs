@@ -5,7 +5,7 @@
 //! (`reference/flyctl.md`), so in `fly releases --json` it shows as a new release whose `ImageRef`
 //! is the image of an older release. That is how rollbacks are recognised here, whoever ran them.
 
-use crate::fly::{Release, ReleaseStatus};
+use crate::facts::fly::{Release, ReleaseStatus};
 
 /// A release as reports name it: version and image.
 pub fn label(release: &Release) -> String {

@@ -9,8 +9,8 @@ use crate::cli::{ChecksArgs, Cli, Command, ConfigCommand, PlanArgs, WindowArgs};
 use crate::config::{self, Config, ConfigError, Environment};
 use crate::decision::{Decision, GateId, Status, Subject, Verdict};
 use crate::env::Ambient;
-use crate::facts::SavedChecks;
 use crate::gate::{checks, window};
+use crate::github::saved::SavedChecks;
 use crate::render::{self, Format};
 
 mod deploy;

@@ -9,6 +9,8 @@ use chrono::{DateTime, FixedOffset, NaiveDate, NaiveTime, Weekday};
 use chrono_tz::Tz;
 use serde::Serialize;
 
+pub use crate::time::HolidayCalendar;
+
 /// The whole configuration, per environment, with top-level blocks already merged in.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -139,23 +141,6 @@ impl fmt::Display for Bound {
         match self {
             Bound::Date(date) => write!(f, "{date}"),
             Bound::Instant(at) => write!(f, "{}", at.to_rfc3339()),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum HolidayCalendar {
-    #[serde(rename = "us-federal")]
-    UsFederal,
-}
-
-impl HolidayCalendar {
-    pub const ALL: [(&'static str, HolidayCalendar); 1] =
-        [("us-federal", HolidayCalendar::UsFederal)];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HolidayCalendar::UsFederal => "us-federal",
         }
     }
 }

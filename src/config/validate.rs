@@ -615,9 +615,7 @@ fn deny_rule(
 /// Start instant of a range bound: a date starts at local midnight.
 pub fn bound_start(bound: Bound, timezone: Tz) -> DateTime<chrono::Utc> {
     match bound {
-        Bound::Date(date) => {
-            crate::gate::window::local_instant(timezone, date, chrono::NaiveTime::MIN)
-        }
+        Bound::Date(date) => crate::time::local_instant(timezone, date, chrono::NaiveTime::MIN),
         Bound::Instant(at) => at.with_timezone(&chrono::Utc),
     }
 }
@@ -627,7 +625,7 @@ pub fn bound_end(bound: Bound, timezone: Tz) -> DateTime<chrono::Utc> {
     match bound {
         Bound::Date(date) => {
             let next = date.succ_opt().unwrap_or(date);
-            crate::gate::window::local_instant(timezone, next, chrono::NaiveTime::MIN)
+            crate::time::local_instant(timezone, next, chrono::NaiveTime::MIN)
         }
         Bound::Instant(at) => at.with_timezone(&chrono::Utc),
     }

@@ -7,10 +7,10 @@ use crate::config::ChecksPolicy;
 use crate::decision::{
     CheckSource, CheckState, Evidence, GateId, RequiredBy, SourceState, Status, Verdict,
 };
-use crate::facts::{ChecksFacts, Readable};
-use crate::github::model::{
+use crate::facts::checks::{
     CheckRun, CheckRunStatus, CommitStatus, Conclusion, RequiredContext, StatusState,
 };
+use crate::facts::{ChecksFacts, Readable};
 
 /// Whether more rounds may follow. A missing check is pending while waiting and fails at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,7 +323,8 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
-    use crate::facts::{OwnChecks, SavedChecks};
+    use crate::facts::OwnChecks;
+    use crate::github::saved::SavedChecks;
 
     /// GitHub Actions' app id, as seen in rulesets' `integration_id`.
     const ACTIONS: u64 = 15368;

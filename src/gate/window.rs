@@ -7,13 +7,13 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 
-use crate::calendar;
 use crate::config::duration::Human;
 use crate::config::{bound_end, bound_start, DaySet, DenyKind, HourRange, WindowPolicy};
 use crate::decision::{Evidence, GateId, Override, RuleKind, Status, Verdict, When};
+use crate::time::{self, local_instant};
 
 type Span = (DateTime<Utc>, DateTime<Utc>);
 
@@ -60,20 +60,6 @@ fn visible_length(text: &str) -> usize {
 struct Closure {
     kind: RuleKind,
     rule: String,
-}
-
-/// The instant that `date` at local `time` names in `timezone`.
-pub fn local_instant(timezone: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
-    let naive = date.and_time(time);
-    let mut probe = naive;
-    // Gaps are at most a few hours; step forward to the first wall-clock time that exists.
-    for _ in 0..(26 * 60) {
-        if let Some(at) = timezone.from_local_datetime(&probe).earliest() {
-            return at.with_timezone(&Utc);
-        }
-        probe += chrono::Duration::minutes(1);
-    }
-    Utc.from_utc_datetime(&naive)
 }
 
 fn local_dates(
@@ -204,7 +190,7 @@ impl Timeline<'_> {
         for calendar in &self.policy.holidays {
             for year in first.year()..=last.year() {
                 days.extend(
-                    calendar::holidays(*calendar, year)
+                    time::holidays(*calendar, year)
                         .into_iter()
                         .map(|h| (h.date, h.name)),
                 );

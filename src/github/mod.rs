@@ -9,4 +9,5 @@
 pub mod client;
 pub mod gather;
 pub mod model;
+pub mod saved;
 pub mod write;

@@ -1,78 +1,11 @@
 //! Lenient shapes of the GitHub REST answers shipgate reads. Fields shipgate does not need are
 //! not declared (serde skips them); fields GitHub may omit or null are `Option` or defaulted.
 
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-open_enum!(
-    /// `check_run.status` (spec component `check-run`; `waiting`, `requested` and `pending` are
-    /// reserved for GitHub Actions).
-    CheckRunStatus {
-        Queued = "queued",
-        InProgress = "in_progress",
-        Completed = "completed",
-        Waiting = "waiting",
-        Requested = "requested",
-        Pending = "pending",
-    }
-);
-
-open_enum!(
-    /// `check_run.conclusion`. The response enum lists seven values; `stale` and
-    /// `startup_failure` appear elsewhere in the spec and in practice.
-    Conclusion {
-        Success = "success",
-        Failure = "failure",
-        Neutral = "neutral",
-        Cancelled = "cancelled",
-        Skipped = "skipped",
-        TimedOut = "timed_out",
-        ActionRequired = "action_required",
-        Stale = "stale",
-        StartupFailure = "startup_failure",
-    }
-);
-
-open_enum!(
-    /// A commit status `state`.
-    StatusState {
-        Success = "success",
-        Pending = "pending",
-        Failure = "failure",
-        Error = "error",
-    }
-);
-
-/// The app that created a check run.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct App {
-    #[serde(default)]
-    pub id: Option<u64>,
-    #[serde(default)]
-    pub slug: Option<String>,
-}
-
-/// A check run (`GET /repos/{owner}/{repo}/commits/{ref}/check-runs`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct CheckRun {
-    pub id: u64,
-    pub name: String,
-    #[serde(default)]
-    pub head_sha: Option<String>,
-    pub status: CheckRunStatus,
-    #[serde(default)]
-    pub conclusion: Option<Conclusion>,
-    #[serde(default)]
-    pub started_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub completed_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub html_url: Option<String>,
-    #[serde(default)]
-    pub details_url: Option<String>,
-    #[serde(default)]
-    pub app: Option<App>,
-}
+pub use crate::facts::checks::{
+    App, CheckRun, CheckRunStatus, CommitStatus, Conclusion, RequiredContext, StatusState,
+};
 
 /// One page of `GET .../commits/{ref}/check-runs`.
 #[derive(Debug, Clone, Deserialize)]
@@ -80,22 +13,6 @@ pub struct CheckRunsPage {
     #[serde(default)]
     pub total_count: u64,
     pub check_runs: Vec<CheckRun>,
-}
-
-/// A commit status (`GET .../commits/{ref}/status` or `.../statuses`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct CommitStatus {
-    pub id: u64,
-    pub context: String,
-    pub state: StatusState,
-    #[serde(default)]
-    pub target_url: Option<String>,
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default)]
-    pub created_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// `GET .../commits/{ref}/status`: the latest status per context. Its combined `state` is
@@ -119,15 +36,6 @@ pub struct BranchRule {
     pub parameters: Option<serde_json::Value>,
     #[serde(default)]
     pub ruleset_id: Option<u64>,
-}
-
-/// A required status check from a ruleset or branch protection: a name, optionally pinned to the
-/// app that must report it (`integration_id` in rulesets, `app_id` in protection).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct RequiredContext {
-    pub context: String,
-    #[serde(default, alias = "integration_id")]
-    pub app_id: Option<u64>,
 }
 
 impl BranchRule {

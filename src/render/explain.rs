@@ -5,10 +5,11 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Datelike, Utc};
 
-use crate::calendar;
 use crate::config::duration::Human;
 use crate::config::{Bound, Config, DenyKind, Environment, HourRange, WindowPolicy};
-use crate::gate::window::{local_instant, openings};
+use crate::gate::window::openings;
+use crate::time;
+use crate::time::local_instant;
 
 use super::argv_text;
 
@@ -174,7 +175,7 @@ fn windows_text(out: &mut String, policy: &WindowPolicy, now: DateTime<Utc>) {
         let mut upcoming: Vec<(chrono::NaiveDate, String)> = policy
             .holidays
             .iter()
-            .flat_map(|c| [today.year(), today.year() + 1].map(|y| calendar::holidays(*c, y)))
+            .flat_map(|c| [today.year(), today.year() + 1].map(|y| time::holidays(*c, y)))
             .flatten()
             .map(|h| (h.date, h.name))
             .chain(

@@ -1,91 +1,12 @@
-//! Facts: everything the gates look at, gathered before any gate runs. The edges fill these in
-//! (from GitHub, fly, probes, or saved answers); the core only reads them.
+//! Saved GitHub answers, for `shipgate checks --from-file`: the bodies of the REST answers the
+//! gate reads, exactly as GitHub returned them, turned into the gate's facts.
 
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::decision::Subject;
-use crate::gate::window::EmergencyRequest;
-use crate::github::model::{
-    Branch, BranchRule, CheckRun, CheckRunsPage, CombinedStatus, CommitStatus, RequiredContext,
-    RequiredStatusChecks,
+use super::model::{
+    Branch, BranchRule, CheckRunsPage, CombinedStatus, CommitStatus, RequiredStatusChecks,
 };
-
-/// The default name of shipgate's own gate check run; never waited on by itself.
-pub const DEFAULT_GATE_CHECK_NAME: &str = "shipgate";
-
-#[derive(Debug, Clone)]
-pub struct Facts {
-    /// The single clock reading of the run (or `--at`).
-    pub now: DateTime<Utc>,
-    pub subject: Subject,
-    pub actor: Option<String>,
-    pub emergency: Option<EmergencyRequest>,
-    /// `None` when checks were not gathered (offline).
-    pub checks: Option<ChecksFacts>,
-}
-
-/// A source that may or may not have been readable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Readable<T> {
-    Read(T),
-    /// Asked, but could not be read (e.g. 403): unknown, never "none".
-    Unknown(String),
-    /// Not asked in this run.
-    NotAsked(String),
-}
-
-/// What identifies shipgate's own check runs, so the gate never waits on itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OwnChecks {
-    pub names: Vec<String>,
-    pub check_run_ids: Vec<u64>,
-    /// The Actions job running shipgate, when known: its check run is unfinished, belongs to this
-    /// workflow run, and is named after the job (`gate`, or `gate (matrix values)`).
-    pub job: Option<CurrentJob>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CurrentJob {
-    /// `GITHUB_RUN_ID`
-    pub run_id: String,
-    /// `GITHUB_JOB`: the job's id, which is its check run's name unless the job sets `name:`.
-    pub job: String,
-}
-
-impl CurrentJob {
-    /// Whether `run` is this job's check run.
-    pub fn is(&self, run: &crate::github::model::CheckRun) -> bool {
-        let in_this_run = [&run.html_url, &run.details_url].iter().any(|u| {
-            u.as_deref()
-                .is_some_and(|u| u.contains(&format!("/actions/runs/{}/job/", self.run_id)))
-        });
-        let named = run.name == self.job || run.name.starts_with(&format!("{} (", self.job));
-        let unfinished = run.status != crate::github::model::CheckRunStatus::Completed;
-        in_this_run && named && unfinished
-    }
-}
-
-impl Default for OwnChecks {
-    fn default() -> Self {
-        OwnChecks {
-            names: vec![DEFAULT_GATE_CHECK_NAME.to_owned()],
-            check_run_ids: Vec::new(),
-            job: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct ChecksFacts {
-    pub check_runs: Vec<CheckRun>,
-    pub statuses: Vec<CommitStatus>,
-    /// Required checks of the target branch's active rulesets.
-    pub rulesets: Readable<Vec<RequiredContext>>,
-    /// Required checks of the target branch's classic protection.
-    pub protection: Readable<Vec<RequiredContext>>,
-    pub own: OwnChecks,
-}
+use crate::facts::{ChecksFacts, OwnChecks, Readable};
 
 /// Saved GitHub answers for `shipgate checks --from-file`: each field is the body of one REST
 /// answer (or a list of pages of it), exactly as GitHub returned it.
@@ -206,11 +127,4 @@ impl SavedChecks {
             own,
         }
     }
-}
-
-/// The latest deployment of the commit to one environment required first.
-pub struct StagingFact {
-    pub environment: String,
-    /// `(deployment id, latest status state)`, or `None` when never deployed.
-    pub deployment: Option<(u64, Option<String>)>,
 }

@@ -1,8 +1,41 @@
-//! Holiday calendars, computed for any year (no yearly hand edits).
+//! Time in a place: local instants across DST changes, and holiday calendars computed for any
+//! year (no yearly hand edits). Config validation, the window gate and `config explain` all use
+//! it; it imports nothing of the crate.
 
-use chrono::{Datelike, NaiveDate, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
+use serde::Serialize;
 
-use crate::config::HolidayCalendar;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum HolidayCalendar {
+    #[serde(rename = "us-federal")]
+    UsFederal,
+}
+
+impl HolidayCalendar {
+    pub const ALL: [(&'static str, HolidayCalendar); 1] =
+        [("us-federal", HolidayCalendar::UsFederal)];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HolidayCalendar::UsFederal => "us-federal",
+        }
+    }
+}
+
+/// The instant that `date` at local `time` names in `timezone`.
+pub fn local_instant(timezone: Tz, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+    let naive = date.and_time(time);
+    let mut probe = naive;
+    // Gaps are at most a few hours; step forward to the first wall-clock time that exists.
+    for _ in 0..(26 * 60) {
+        if let Some(at) = timezone.from_local_datetime(&probe).earliest() {
+            return at.with_timezone(&Utc);
+        }
+        probe += chrono::Duration::minutes(1);
+    }
+    Utc.from_utc_datetime(&naive)
+}
 
 /// One holiday: the day it closes deploys and what it is called.
 #[derive(Debug, Clone, PartialEq, Eq)]

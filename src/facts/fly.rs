@@ -1,0 +1,259 @@
+//! What `fly` reports, as the gates and the rollback policy read it: releases and machines. The
+//! fly edge deserializes flyctl's JSON straight into these shapes; lenient where flyctl is (a field
+//! of the wrong type reads as absent, never fails the whole answer).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer};
+
+open_enum!(
+    /// A release's `Status`, as flyctl writes it during a Machines deploy.
+    ReleaseStatus {
+        Running = "running",
+        Complete = "complete",
+        Failed = "failed",
+        Interrupted = "interrupted",
+    }
+);
+
+open_enum!(
+    /// A machine's `state`; anything but `started` is "not ready".
+    MachineState {
+        Created = "created",
+        Started = "started",
+        Stopped = "stopped",
+        Suspended = "suspended",
+        Destroying = "destroying",
+        Destroyed = "destroyed",
+        Failed = "failed",
+        Replacing = "replacing",
+    }
+);
+
+open_enum!(
+    /// A health check's `status` (Consul's three values).
+    CheckStatus {
+        Passing = "passing",
+        Warning = "warning",
+        Critical = "critical",
+    }
+);
+
+/// One entry of `fly releases --json` (PascalCase: fly-go's `Release` has no json tags).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Release {
+    #[serde(rename = "ID", deserialize_with = "lenient")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub version: Option<u64>,
+    #[serde(deserialize_with = "lenient")]
+    pub stable: Option<bool>,
+    pub status: ReleaseStatus,
+    #[serde(deserialize_with = "lenient")]
+    pub reason: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub description: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub user: Option<User>,
+    #[serde(deserialize_with = "lenient_time")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(deserialize_with = "non_empty")]
+    pub image_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct User {
+    #[serde(rename = "ID", deserialize_with = "lenient")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub name: Option<String>,
+    #[serde(deserialize_with = "non_empty")]
+    pub email: Option<String>,
+}
+
+/// `fly status --json`: PascalCase at the top, snake_case machines inside.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AppStatus {
+    #[serde(rename = "ID", deserialize_with = "lenient")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub name: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub status: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub deployed: Option<bool>,
+    #[serde(deserialize_with = "lenient")]
+    pub hostname: Option<String>,
+    /// The current release version (0 when there is none).
+    #[serde(deserialize_with = "lenient")]
+    pub version: Option<u64>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub machines: Vec<Machine>,
+}
+
+/// A machine (fly-go's `Machine`, snake_case), as in `fly machine list --json`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Machine {
+    pub id: String,
+    #[serde(deserialize_with = "lenient")]
+    pub name: Option<String>,
+    pub state: MachineState,
+    #[serde(deserialize_with = "lenient")]
+    pub region: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub image_ref: Option<ImageRef>,
+    #[serde(deserialize_with = "lenient")]
+    pub instance_id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub version: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub config: Option<MachineConfig>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub checks: Vec<Check>,
+    #[serde(deserialize_with = "lenient")]
+    pub host_status: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub cordoned: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct ImageRef {
+    #[serde(deserialize_with = "lenient")]
+    pub registry: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub repository: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub tag: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub digest: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct MachineConfig {
+    #[serde(deserialize_with = "non_empty")]
+    pub image: Option<String>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub metadata: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Check {
+    pub name: String,
+    pub status: CheckStatus,
+    #[serde(deserialize_with = "lenient")]
+    pub output: Option<String>,
+}
+
+impl ImageRef {
+    /// fly-go's `FullImageRef`: `registry/repository[:tag][@digest]`; `None` without a repository.
+    pub fn full(&self) -> Option<String> {
+        let present =
+            |s: &Option<String>| s.as_deref().filter(|v| !v.is_empty()).map(str::to_owned);
+        let repository = present(&self.repository)?;
+        let mut image = match present(&self.registry) {
+            Some(registry) => format!("{registry}/{repository}"),
+            None => repository,
+        };
+        if let Some(tag) = present(&self.tag) {
+            image.push(':');
+            image.push_str(&tag);
+        }
+        if let Some(digest) = present(&self.digest) {
+            image.push('@');
+            image.push_str(&digest);
+        }
+        Some(image)
+    }
+}
+
+impl Machine {
+    /// The image the machine runs: `image_ref` in full, else `config.image`.
+    pub fn image(&self) -> Option<String> {
+        self.image_ref
+            .as_ref()
+            .and_then(ImageRef::full)
+            .or_else(|| self.config.as_ref().and_then(|c| c.image.clone()))
+    }
+
+    /// `config.metadata.fly_release_version` (a string in flyctl's output).
+    pub fn release_version(&self) -> Option<u64> {
+        match self.metadata("fly_release_version")? {
+            serde_json::Value::String(text) => text.trim().parse().ok(),
+            serde_json::Value::Number(number) => number.as_u64(),
+            _ => None,
+        }
+    }
+
+    /// `config.metadata.fly_process_group`: set on app machines, not on one-off machines.
+    pub fn process_group(&self) -> Option<&str> {
+        self.metadata("fly_process_group")?
+            .as_str()
+            .filter(|g| !g.is_empty())
+    }
+
+    fn metadata(&self, key: &str) -> Option<&serde_json::Value> {
+        self.config.as_ref()?.metadata.get(key)
+    }
+
+    /// At least one check result, and all of them `passing`.
+    pub fn checks_passing(&self) -> bool {
+        !self.checks.is_empty()
+            && self
+                .checks
+                .iter()
+                .filter(|c| !c.name.starts_with("bg_deployments_compat"))
+                .all(|c| c.status == CheckStatus::Passing)
+    }
+}
+
+impl Release {
+    pub fn version(&self) -> u64 {
+        self.version.unwrap_or(0)
+    }
+}
+
+/// The line `fly deploy` prints with `FLY_EMIT_RELEASE_JSON=1`: `{"id":..,"version":N,"image_ref":..}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct EmittedRelease {
+    #[serde(deserialize_with = "lenient")]
+    pub id: Option<String>,
+    #[serde(deserialize_with = "lenient")]
+    pub version: Option<u64>,
+    #[serde(deserialize_with = "non_empty")]
+    pub image_ref: Option<String>,
+}
+
+/// A field of the wrong type or shape is treated as absent rather than failing the whole answer.
+fn lenient<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
+    deserializer: D,
+) -> Result<Option<T>, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    Ok(serde_json::from_value(value).ok())
+}
+
+fn non_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(lenient::<D, String>(deserializer)?.filter(|s| !s.trim().is_empty()))
+}
+
+fn lenient_time<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<DateTime<Utc>>, D::Error> {
+    Ok(lenient::<D, String>(deserializer)?
+        .and_then(|s| DateTime::parse_from_rfc3339(&s).ok())
+        .map(|t| t.with_timezone(&Utc)))
+}
+
+fn null_as_default<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned + Default>(
+    deserializer: D,
+) -> Result<T, D::Error> {
+    Ok(lenient::<D, T>(deserializer)?.unwrap_or_default())
+}
