@@ -273,6 +273,32 @@ impl Outcome {
         }
     }
 
+    /// The one place an outcome is derived: from the verdicts, and for `deploy` and `rollback`
+    /// from what the report says was done. `readiness` says `ready` where others say `go`.
+    pub fn derive(command: &str, verdicts: &[Verdict], report: Option<&Report>) -> Outcome {
+        let recovered = report
+            .and_then(|r| r.incident.as_ref())
+            .map(|i| i.recovered);
+        match report.map(|r| r.kind) {
+            None => match Outcome::of_gates(verdicts) {
+                Outcome::Go if command == "readiness" => Outcome::Ready,
+                outcome => outcome,
+            },
+            // A gate that did not pass, or could not be checked, stops a deploy.
+            Some(ReportKind::NotStarted) => Outcome::Blocked,
+            Some(ReportKind::DryRun) => Outcome::Go,
+            Some(ReportKind::Deploy) => match recovered {
+                None => Outcome::Deployed,
+                Some(true) => Outcome::RolledBack,
+                Some(false) => Outcome::RollbackFailed,
+            },
+            Some(ReportKind::Rollback) => match recovered {
+                Some(true) => Outcome::Deployed,
+                _ => Outcome::RollbackFailed,
+            },
+        }
+    }
+
     /// The outcome of an evaluation that changes nothing: `go` unless a gate is pending or failing.
     pub fn of_gates(verdicts: &[Verdict]) -> Outcome {
         match verdicts.iter().map(|v| v.status).max() {
@@ -359,6 +385,9 @@ pub struct Step {
 /// step with its duration, and the incident when something failed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Report {
+    /// What the run did; the outcome follows from it (not serialized: `outcome` says it).
+    #[serde(skip)]
+    pub kind: ReportKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deployment_id: Option<u64>,
     /// The release running before (the rollback target of a deploy).
@@ -370,6 +399,20 @@ pub struct Report {
     pub steps: Vec<Step>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incident: Option<Incident>,
+}
+
+/// What a `deploy` or `rollback` run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReportKind {
+    /// A gate stopped the deploy before anything changed.
+    #[default]
+    NotStarted,
+    /// `--dry-run`: the gates passed; nothing was changed.
+    DryRun,
+    /// `fly deploy` ran: deployed, or failed with an incident.
+    Deploy,
+    /// A rollback ran: recovered, or not.
+    Rollback,
 }
 
 /// The record of a failed deploy or of a rollback: what, when, why, from and to, how long.
@@ -413,10 +456,22 @@ impl Decision {
         command: &'static str,
         subject: Subject,
         evaluated_at: DateTime<Utc>,
+        verdicts: Vec<Verdict>,
+    ) -> Self {
+        Decision::new(command, subject, evaluated_at, verdicts, None)
+    }
+
+    /// Builds a decision whose outcome follows from its verdicts and report ([`Outcome::derive`]).
+    /// The summary is the gates'; `deploy` and `rollback` say in their own words what they did.
+    pub fn new(
+        command: &'static str,
+        subject: Subject,
+        evaluated_at: DateTime<Utc>,
         mut verdicts: Vec<Verdict>,
+        report: Option<Report>,
     ) -> Self {
         verdicts.sort_by_key(|v| v.gate);
-        let outcome = Outcome::of_gates(&verdicts);
+        let outcome = Outcome::derive(command, &verdicts, report.as_ref());
         let summary = summarize(outcome, &verdicts);
         Decision {
             schema: SCHEMA,
@@ -428,7 +483,7 @@ impl Decision {
             evaluated_at,
             verdicts,
             plan: None,
-            report: None,
+            report,
         }
     }
 
@@ -439,7 +494,8 @@ impl Decision {
     }
 }
 
-fn summarize(outcome: Outcome, verdicts: &[Verdict]) -> String {
+/// The gates' summary of an outcome: what blocked, what was overridden, what was not checked.
+pub fn summarize(outcome: Outcome, verdicts: &[Verdict]) -> String {
     let blocking: Vec<&str> = verdicts
         .iter()
         .filter(|v| v.status >= Status::Pending)
@@ -455,16 +511,25 @@ fn summarize(outcome: Outcome, verdicts: &[Verdict]) -> String {
         .filter(|v| v.overridden.is_some())
         .map(|v| v.gate.as_str())
         .collect();
+    // `ready` is what readiness calls `go`.
+    let go = if outcome == Outcome::Ready {
+        "ready"
+    } else {
+        "go"
+    };
     let mut summary = match outcome {
         Outcome::Blocked => format!("blocked by {}", blocking.join(", ")),
         _ if !overridden.is_empty() => {
-            format!("go only by EMERGENCY OVERRIDE of {}", overridden.join(", "))
+            format!(
+                "{go} only by EMERGENCY OVERRIDE of {}",
+                overridden.join(", ")
+            )
         }
         _ if verdicts.iter().all(|v| v.status == Status::Skipped) => {
-            "go: no gate applies here".to_owned()
+            format!("{go}: no gate applies here")
         }
-        _ if not_checked.is_empty() => "go: every gate passed".to_owned(),
-        _ => "go so far: nothing evaluated blocks".to_owned(),
+        _ if not_checked.is_empty() => format!("{go}: every gate passed"),
+        _ => format!("{go} so far: nothing evaluated blocks"),
     };
     if !not_checked.is_empty() {
         summary.push_str(&format!("; not checked: {}", not_checked.join(", ")));

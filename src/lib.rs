@@ -10,6 +10,8 @@
 mod open_enum;
 
 pub mod action;
+pub mod report;
+pub mod workflow_command;
 
 pub mod cli;
 pub mod config;

@@ -42,6 +42,9 @@ pub struct Environment {
     pub health: HealthPolicy,
     pub rollback: RollbackPolicy,
     pub notify: NotifyPolicy,
+    /// Whether this is a production environment (`production_environment:`; default: named
+    /// `production`). GitHub's Deployments record it.
+    pub production: bool,
 }
 
 /// Fly's deploy strategies (`fly deploy --strategy`). flyctl does not validate the flag and falls

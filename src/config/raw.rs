@@ -135,6 +135,9 @@ pub struct RawEnvironment {
     pub rollback: Option<RawRollback>,
     /// Notifications.
     pub notify: Option<RawNotify>,
+    /// Whether this environment is production (GitHub's `production_environment` on its
+    /// Deployments). Default: `true` for the environment named `production`, else `false`.
+    pub production_environment: Option<bool>,
 }
 
 /// The health gate.

@@ -250,6 +250,8 @@ fn environment(
         health,
         rollback,
         notify,
+        // GitHub's `production_environment` on the Deployments this environment records.
+        production: raw.production_environment.unwrap_or(name == "production"),
     })
 }
 

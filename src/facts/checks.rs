@@ -100,3 +100,10 @@ pub struct RequiredContext {
     #[serde(default, alias = "integration_id")]
     pub app_id: Option<u64>,
 }
+
+/// Whether more rounds may follow. A missing check is pending while waiting and fails at the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Round {
+    Waiting,
+    Final,
+}

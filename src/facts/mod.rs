@@ -8,21 +8,66 @@ pub mod health;
 use chrono::{DateTime, Utc};
 
 use crate::decision::Subject;
-use crate::gate::window::EmergencyRequest;
 use checks::{CheckRun, CheckRunStatus, CommitStatus, RequiredContext};
 
 /// The default name of shipgate's own gate check run; never waited on by itself.
 pub const DEFAULT_GATE_CHECK_NAME: &str = "shipgate";
 
+/// Everything the gates look at, gathered before any gate runs: what is decided about, the one
+/// clock reading, and what GitHub, the probes and Fly said. A source a command does not gather is
+/// `NotAsked`, with the reason the verdict shows.
 #[derive(Debug, Clone)]
 pub struct Facts {
     /// The single clock reading of the run (or `--at`).
     pub now: DateTime<Utc>,
     pub subject: Subject,
-    pub actor: Option<String>,
-    pub emergency: Option<EmergencyRequest>,
-    /// `None` when checks were not gathered (offline).
-    pub checks: Option<ChecksFacts>,
+    /// The commit's checks and the required sets of its branch.
+    pub checks: Readable<ChecksFacts>,
+    /// The commit's latest deployment to each environment required first.
+    pub staging: Readable<Vec<StagingFact>>,
+    /// One round of each required environment's health endpoints, taken now.
+    pub staging_health: Vec<StagingHealth>,
+    /// The health of what a deploy put in place.
+    pub health: HealthFacts,
+}
+
+impl Facts {
+    /// Facts with nothing gathered but the clock reading: every source is `NotAsked(why)`.
+    pub fn nothing_gathered(now: DateTime<Utc>, subject: Subject, why: &str) -> Self {
+        Facts {
+            now,
+            subject,
+            checks: Readable::NotAsked(why.to_owned()),
+            staging: Readable::NotAsked(why.to_owned()),
+            staging_health: Vec::new(),
+            health: HealthFacts::NotMeasured("runs after the deploy; see the plan".to_owned()),
+        }
+    }
+}
+
+/// One round of a required environment's health endpoints, with that environment's policy.
+#[derive(Debug, Clone)]
+pub struct StagingHealth {
+    pub environment: String,
+    pub policy: crate::config::HealthPolicy,
+    pub round: health::Round,
+}
+
+/// What is known of the health of the release a deploy put in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthFacts {
+    /// Not measured in this run, and why (`runs after the deploy`, `a gate blocked the deploy`).
+    NotMeasured(String),
+    /// `fly deploy` failed: there is nothing new to measure.
+    DeployFailed(String),
+    /// Fly reported success, but none of the machines is started.
+    NoMachineStarted { total: usize },
+    /// The environment configures no endpoints and no machine checks.
+    NothingToMeasure,
+    /// Nothing could be measured at all (no `url`, no HTTP client), and why.
+    Unmeasurable(String),
+    /// The rounds taken until the gate decided or the deadline passed.
+    Rounds(Vec<health::Round>),
 }
 
 /// A source that may or may not have been readable.
@@ -85,9 +130,12 @@ pub struct ChecksFacts {
     /// Required checks of the target branch's classic protection.
     pub protection: Readable<Vec<RequiredContext>>,
     pub own: OwnChecks,
+    /// Whether more rounds may follow: a missing check is pending while waiting, failing at the end.
+    pub round: checks::Round,
 }
 
 /// The latest deployment of the commit to one environment required first.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StagingFact {
     pub environment: String,
     /// `(deployment id, latest status state)`, or `None` when never deployed.

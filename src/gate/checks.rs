@@ -10,13 +10,37 @@ use crate::decision::{
 use crate::facts::checks::{
     CheckRun, CheckRunStatus, CommitStatus, Conclusion, RequiredContext, StatusState,
 };
-use crate::facts::{ChecksFacts, Readable};
+use crate::facts::{ChecksFacts, Facts, Readable};
 
-/// Whether more rounds may follow. A missing check is pending while waiting and fails at the end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Round {
-    Waiting,
-    Final,
+pub use crate::facts::checks::Round;
+
+/// The gate over gathered facts: checks that were not gathered are `not checked`, and say what
+/// would have been required.
+pub fn gate(facts: &Facts, policy: &ChecksPolicy) -> Verdict {
+    match &facts.checks {
+        Readable::Read(checks) => evaluate(policy, checks, checks.round),
+        Readable::NotAsked(why) | Readable::Unknown(why) => Verdict::new(
+            GateId::RequiredChecks,
+            Status::NotChecked,
+            format!(
+                "not checked ({why}): would require {}",
+                required_text(policy)
+            ),
+        ),
+    }
+}
+
+/// The required set as the config states it, for a gate that could not read GitHub.
+fn required_text(policy: &ChecksPolicy) -> String {
+    let mut required = policy.required.join(", ");
+    if policy.from_branch_rules {
+        required.push_str(if required.is_empty() {
+            "the branch's rulesets and protection"
+        } else {
+            ", plus the branch's rulesets and protection"
+        });
+    }
+    required
 }
 
 /// GitHub's classes: success, neutral and skipped pass; every other conclusion, known or not,
@@ -440,6 +464,7 @@ mod tests {
             rulesets: Readable::NotAsked("not asked in this test".to_owned()),
             protection: Readable::NotAsked("not asked in this test".to_owned()),
             own: OwnChecks::default(),
+            round: Round::Final,
         }
     }
 

@@ -46,6 +46,41 @@ pub fn p95(latencies: &[Duration]) -> Option<Duration> {
     sorted.get(rank.max(1) - 1).copied()
 }
 
+/// The gate over gathered facts. `policy` is `None` where no health policy applies.
+pub fn gate(facts: &crate::facts::Facts, policy: Option<&HealthPolicy>) -> Verdict {
+    judge(&facts.health, policy, facts.now)
+}
+
+/// The gate over what was measured of a release's health; `now` counts certificate days.
+pub fn judge(
+    health: &crate::facts::HealthFacts,
+    policy: Option<&HealthPolicy>,
+    now: DateTime<Utc>,
+) -> Verdict {
+    use crate::facts::HealthFacts;
+    let verdict = |status, summary: String| Verdict::new(GateId::Health, status, summary);
+    match (health, policy) {
+        (HealthFacts::NotMeasured(why), _) => verdict(Status::Skipped, why.clone()),
+        (HealthFacts::DeployFailed(error), _) => {
+            verdict(Status::Fail, format!("not run: fly deploy failed: {error}"))
+        }
+        (HealthFacts::NoMachineStarted { total }, _) => verdict(
+            Status::Fail,
+            format!("fly reported success but none of the {total} machine(s) is started"),
+        ),
+        (HealthFacts::NothingToMeasure, _) => verdict(
+            Status::Skipped,
+            "no health endpoints and no machine checks configured: fly's exit code decided"
+                .to_owned(),
+        ),
+        (HealthFacts::Unmeasurable(why), _) => verdict(Status::Fail, why.clone()),
+        (HealthFacts::Rounds(rounds), Some(policy)) => evaluate(policy, rounds, true, now),
+        (HealthFacts::Rounds(_), None) => {
+            verdict(Status::Skipped, "no health policy applies here".to_owned())
+        }
+    }
+}
+
 /// Whether the gate has decided on these rounds alone, so that no more rounds are needed.
 /// `false` means: take another round (or, at the deadline, call [`evaluate`] with `finished`).
 pub fn decided(policy: &HealthPolicy, rounds: &[Round], now: DateTime<Utc>) -> bool {

@@ -1,12 +1,59 @@
 //! The `staging` gate: the commit reached every environment required first (its latest
-//! GitHub Deployment there succeeded). Probing that environment's health now belongs to
-//! `deploy`, which has the probes.
+//! GitHub Deployment there succeeded), and each of them is healthy now (one round of its health
+//! endpoints, when it has a `url` and endpoints). `--skip-staging` in an emergency overrides it,
+//! and says so.
 
-use crate::decision::{Evidence, GateId, Status, Verdict};
-use crate::facts::StagingFact;
+use super::{Policy, Request};
+use crate::decision::{Evidence, GateId, Override, Status, Verdict};
+use crate::facts::{Facts, Readable, StagingFact};
 
-/// The `staging` gate over gathered deployment facts. Probing the environment's health now
-/// belongs to `deploy`, which has the probes.
+/// The gate over gathered facts: deployments, then health now, then the emergency override.
+pub fn gate(facts: &Facts, policy: &Policy<'_>, request: &Request) -> Verdict {
+    if policy.requires.is_empty() {
+        return evaluate(&[]);
+    }
+    let mut verdict = match &facts.staging {
+        Readable::Read(deployments) => evaluate(deployments),
+        Readable::NotAsked(why) | Readable::Unknown(why) => Verdict::new(
+            GateId::Staging,
+            Status::NotChecked,
+            format!(
+                "not checked ({why}): needs this commit deployed successfully to {} and healthy now",
+                policy.requires.join(", ")
+            ),
+        ),
+    };
+    if verdict.status == Status::Pass {
+        for probed in &facts.staging_health {
+            let health = super::health::evaluate(
+                &probed.policy,
+                std::slice::from_ref(&probed.round),
+                true,
+                facts.now,
+            );
+            let text = format!("{} health now: {}", probed.environment, health.summary);
+            if health.status > Status::Pass {
+                verdict.status = Status::Fail;
+                verdict.summary = text.clone();
+            }
+            verdict.evidence.push(Evidence::Note { text });
+        }
+    }
+    if request.skip_staging && verdict.status > Status::Pass {
+        let overrode = verdict.status;
+        verdict.status = Status::Pass;
+        verdict.summary = format!("EMERGENCY: skipped ({})", verdict.summary);
+        let emergency = request.emergency.as_ref();
+        verdict.overridden = Some(Override {
+            actor: emergency.and_then(|e| e.actor.clone()),
+            reason: emergency.map(|e| e.reason.clone()).unwrap_or_default(),
+            overrode,
+        });
+    }
+    verdict
+}
+
+/// The `staging` gate over the deployments alone.
 pub fn evaluate(required: &[StagingFact]) -> Verdict {
     if required.is_empty() {
         return Verdict::new(
@@ -54,9 +101,7 @@ pub fn evaluate(required: &[StagingFact]) -> Verdict {
         status = status.max(state);
         parts.push(text);
     }
-    Verdict::new(GateId::Staging, status, parts.join("; ")).with_evidence(vec![Evidence::Note {
-        text: "the environment's health now is probed by `deploy`".to_owned(),
-    }])
+    Verdict::new(GateId::Staging, status, parts.join("; "))
 }
 
 #[cfg(test)]

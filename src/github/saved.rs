@@ -125,6 +125,8 @@ impl SavedChecks {
             rulesets,
             protection,
             own,
+            // Saved answers are one round: nothing more will arrive, so missing checks fail.
+            round: crate::facts::checks::Round::Final,
         }
     }
 }

@@ -1,17 +1,20 @@
-//! `health`: the health gate alone, against the live app. Sequencing only: the probe edge
-//! measures, Fly reports machine state, and `gate::health` decides.
+//! The health gate's measurements: rounds of endpoint probes (and Fly machine state) until the
+//! gate decides or the deadline passes; and the `health` command, which measures the live app and
+//! asks the gate. The probe edge measures, Fly reports machine state, `gate::health` decides.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::RunError;
+use super::{Context, RunError};
 use crate::config::{Endpoint, Environment, HealthPolicy};
-use crate::decision::{Decision, Evidence};
-use crate::env::Ambient;
+use crate::decision::{Decision, Evidence, GateId};
+use crate::facts::health::{self as measured, MachineState, Round};
+use crate::facts::{Facts, HealthFacts};
 use crate::fly::Fly;
-use crate::gate::health::{self, MachineState, Round};
+use crate::gate::{health, Policy, Request};
 use crate::probe::Prober;
+use crate::report::Reporter;
 
 /// The policy for `--url` alone: that exact URL must answer 200, three times in a row, 2 s apart.
 fn url_policy(url: &url::Url) -> HealthPolicy {
@@ -77,11 +80,11 @@ pub fn machine_state(machines: &[crate::fly::Machine]) -> MachineState {
     state
 }
 
+/// `health`: the health gate alone, against the live app.
 pub async fn health(
-    ambient: &Ambient,
+    context: &Context<'_>,
     env: Option<&Environment>,
     url: Option<&url::Url>,
-    clock: &impl Fn() -> DateTime<Utc>,
 ) -> Result<Decision, RunError> {
     let (mut policy, base) = match (env, url) {
         (Some(env), Some(url)) => (env.health.clone(), url.clone()),
@@ -106,8 +109,8 @@ pub async fn health(
     };
     let mut notes = Vec::new();
     let fly = match (policy.machines, env) {
-        (true, Some(_)) => match Fly::locate(ambient.fly_override.as_deref()) {
-            Ok(fly) => Some(fly.with_token(ambient.fly_token.clone())),
+        (true, Some(_)) => match Fly::locate(context.ambient.fly_override.as_deref()) {
+            Ok(fly) => Some(fly.with_token(context.ambient.fly_token.clone())),
             Err(error) => {
                 notes.push(format!("machine state not checked: {error}"));
                 policy.machines = false;
@@ -130,25 +133,35 @@ pub async fn health(
         (Some(fly), Some(env)) => Some((fly, env.app.as_str())),
         _ => None,
     };
-    let now = clock();
-    let rounds = run_rounds(&prober, &base, &policy, machines, now).await;
-    let mut verdict = health::evaluate(&policy, &rounds, true, now);
-    verdict
-        .evidence
-        .extend(notes.into_iter().map(|text| Evidence::Note { text }));
-    let subject = super::subject(None, env, None);
-    Ok(Decision::from_gates(
+    let now = context.clock.now();
+    let rounds = run_rounds(context.reporter, &prober, &base, &policy, machines, now).await;
+    let facts = Facts {
+        health: HealthFacts::Rounds(rounds),
+        ..Facts::nothing_gathered(
+            context.clock.now(),
+            super::gather::subject(None, env, None, None),
+            "not gathered by this command",
+        )
+    };
+    let mut decision = super::decide::decide(
         "health",
-        subject,
-        clock(),
-        vec![verdict],
-    ))
+        &facts,
+        &Policy::health_only(&policy),
+        &Request::of(&[GateId::Health]),
+    );
+    if let Some(verdict) = decision.verdicts.first_mut() {
+        verdict
+            .evidence
+            .extend(notes.into_iter().map(|text| Evidence::Note { text }));
+    }
+    Ok(decision)
 }
 
-/// Rounds every `interval` after `initial_delay` until the gate decides or the deadline passes:
-/// the probes, and Fly machine state when `machines` names the fly binary and the app. `now` is
-/// the run's clock reading, for the gate's certificate days.
+/// Rounds on a fixed schedule (every `interval` after `initial_delay`) until the gate decides or
+/// the deadline passes: the probes, and Fly machine state when `machines` names the fly binary
+/// and the app. `now` is the run's clock reading, for the gate's certificate days.
 pub async fn run_rounds(
+    reporter: &dyn Reporter,
     prober: &Prober,
     base: &url::Url,
     policy: &HealthPolicy,
@@ -159,6 +172,7 @@ pub async fn run_rounds(
     tokio::time::sleep(policy.initial_delay).await;
     let mut rounds: Vec<Round> = Vec::new();
     loop {
+        let round_started = tokio::time::Instant::now();
         let offset = started.elapsed();
         let mut round = prober.round(base, policy, offset).await;
         if let (true, Some((fly, app))) = (policy.machines, machines) {
@@ -173,12 +187,12 @@ pub async fn run_rounds(
                 }
             };
         }
-        eprintln!("{}", progress(&round, rounds.len() + 1));
+        reporter.progress(&progress(&round, rounds.len() + 1));
         rounds.push(round);
         if health::decided(policy, &rounds, now) || started.elapsed() >= policy.deadline {
             return rounds;
         }
-        tokio::time::sleep(policy.interval).await;
+        tokio::time::sleep_until(round_started + policy.interval).await;
     }
 }
 
@@ -193,16 +207,13 @@ fn progress(round: &Round, number: usize) -> String {
                 .map(|l| format!(" {}ms", l.as_millis()))
                 .unwrap_or_default();
             match &sample.outcome {
-                health::Outcome::Success => format!("{} ok{latency}", sample.endpoint),
-                health::Outcome::Failure { reason } => {
+                measured::Outcome::Success => format!("{} ok{latency}", sample.endpoint),
+                measured::Outcome::Failure { reason } => {
                     format!("{} {reason}{latency}", sample.endpoint)
                 }
-                health::Outcome::Error { reason } => format!("{} {reason}", sample.endpoint),
+                measured::Outcome::Error { reason } => format!("{} {reason}", sample.endpoint),
             }
         })
         .collect();
-    crate::render::one_line(&format!(
-        "shipgate: health round {number}: {}",
-        parts.join(", ")
-    ))
+    format!("health round {number}: {}", parts.join(", "))
 }

@@ -1,0 +1,557 @@
+//! The commands that decide and change nothing in production: `window`, `checks`, `gate`,
+//! `readiness` and `plan`. Each gathers its facts, asks `gate::evaluate`, and differs from the
+//! others only in what it gathers and what it does with the verdicts (a check run, a comment).
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::gather::{self, Ask, EventTarget, Poll, Target};
+use super::github::{error as github_error, write_warning};
+use super::{chosen_environment, Context, RunError};
+use crate::cli::{ChecksArgs, GateArgs, PlanArgs, ReadinessArgs, TargetArgs, WindowArgs};
+use crate::config::{Config, ConfigError, Environment};
+use crate::decision::{Decision, Evidence, GateId};
+use crate::facts::{Facts, HealthFacts, OwnChecks, Readable};
+use crate::gate::{self, window, EmergencyRequest, Policy, Request};
+use crate::github::client::Client;
+use crate::github::gather::Repo;
+use crate::github::saved::SavedChecks;
+use crate::github::write;
+use crate::render::github;
+
+/// `window`: the deploy-window gate alone, at `--at` or now.
+pub fn window(
+    context: &Context<'_>,
+    config: &Config,
+    args: &WindowArgs,
+    repo: Option<&str>,
+) -> Result<Decision, RunError> {
+    let env = chosen_environment(config, args.environment.as_deref())?;
+    if env.is_none() && config.windows.is_none() {
+        let with_windows: Vec<&str> = config
+            .environments
+            .values()
+            .filter(|e| e.windows.is_some())
+            .map(|e| e.name.as_str())
+            .collect();
+        if !with_windows.is_empty() {
+            return Err(RunError::input(
+                "there is no top-level `windows` block, and environments have their own",
+                format!("name one: --environment {}", with_windows.join(" | ")),
+            ));
+        }
+    }
+    let policy = Policy::chosen(config, env);
+    let emergency = args.emergency.emergency.then(|| EmergencyRequest {
+        reason: args.emergency.reason.clone().unwrap_or_default(),
+        actor: context.ambient.actor.clone(),
+    });
+    validate_emergency(&policy, emergency.as_ref())?;
+    let now = args
+        .at
+        .at
+        .map_or_else(|| context.clock.now(), |t| t.with_timezone(&Utc));
+    let facts = Facts::nothing_gathered(
+        now,
+        gather::subject(repo.map(str::to_owned), env, None, None),
+        "not gathered by this command",
+    );
+    let request = Request {
+        emergency,
+        ..Request::of(&[GateId::DeployWindow])
+    };
+    Ok(decide("window", &facts, &policy, &request))
+}
+
+/// The parts of an emergency request that are input, not policy: a reason long enough.
+pub fn validate_emergency(
+    policy: &Policy<'_>,
+    emergency: Option<&EmergencyRequest>,
+) -> Result<(), RunError> {
+    if let (Some(windows), Some(request)) = (policy.windows, emergency) {
+        window::validate_emergency(windows, request).map_err(|message| {
+            RunError::input(message, "say what is broken and link the incident, e.g. --reason \"INC-142: checkout 500s, hotfix a1b2c3\"")
+        })?;
+    }
+    Ok(())
+}
+
+/// The decision of `command` over `facts`: the gates `request` asks for, in their one order.
+pub fn decide(
+    command: &'static str,
+    facts: &Facts,
+    policy: &Policy<'_>,
+    request: &Request,
+) -> Decision {
+    let verdicts = gate::evaluate(facts, policy, request);
+    Decision::new(command, facts.subject.clone(), facts.now, verdicts, None)
+}
+
+/// `checks --ref`: resolve the ref once, read the required set once, then poll.
+pub async fn checks(
+    context: &Context<'_>,
+    config: &Config,
+    args: &ChecksArgs,
+    repo: Option<&str>,
+) -> Result<Decision, RunError> {
+    let env = chosen_environment(config, args.environment.as_deref())?;
+    let policy = Policy::chosen(config, env);
+    let repo = super::github::repo(repo)?;
+    let wait = args.wait.unwrap_or(policy.checks.wait);
+    let poll = Poll::new(context.ambient, wait, policy.checks.interval);
+    let client = gather::client(context, &repo, wait)?;
+    let git_ref = args.git_ref.clone().unwrap_or_default();
+    let sha = crate::github::gather::resolve_ref(&client, &repo, &git_ref)
+        .await
+        .map_err(|e| github_error(e, &repo))?;
+    let branch = match &args.branch {
+        Some(name) => Some(name.clone()),
+        None if git_ref != sha => Some(git_ref.trim_start_matches("refs/heads/").to_owned()),
+        None => None,
+    };
+    let target = Target {
+        sha,
+        label: git_ref,
+        pr: None,
+        branch,
+    };
+    let ask = Ask { staging: None };
+    let poll = Poll {
+        own: OwnChecks::default(),
+        ..poll
+    };
+    let facts = gather::facts(
+        context,
+        &client,
+        &repo,
+        env,
+        policy.checks,
+        &target,
+        &poll,
+        ask,
+    )
+    .await?;
+    Ok(decide(
+        "checks",
+        &facts,
+        &policy,
+        &Request::of(&[GateId::RequiredChecks]),
+    ))
+}
+
+/// `checks --from-file`: saved GitHub answers are one final round.
+pub fn checks_from_file(
+    config: &Config,
+    args: &ChecksArgs,
+    path: &Path,
+    repo: Option<&str>,
+) -> Result<Decision, RunError> {
+    let env = chosen_environment(config, args.environment.as_deref())?;
+    let policy = Policy::chosen(config, env);
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        RunError::input(
+            format!("cannot read {}: {error}", path.display()),
+            "pass a JSON file of saved GitHub answers (see tests/fixtures/checks/)",
+        )
+    })?;
+    let saved: SavedChecks = serde_json::from_str(&text).map_err(|error| {
+        RunError::input(
+            {
+                let text = error.to_string();
+                // serde_json ends its message with " at line L column C"; the location leads instead.
+                let message = text.rsplit_once(" at line ").map_or(text.as_str(), |(message, _)| message);
+                format!("{}:{}:{}: {message}", path.display(), error.line(), error.column())
+            },
+            "the file holds GitHub's answers as returned: keys `check_runs`, `status`, `statuses`, `branch_rules`, `branch`, `required_status_checks`, `sha`, `own_check_run_ids`",
+        )
+    })?;
+    let sha = saved.sha.clone();
+    let checks = saved.into_facts();
+    // The answers carry no time of their own; the decision is stamped with the newest one.
+    let evaluated_at = checks
+        .check_runs
+        .iter()
+        .filter_map(|r| r.completed_at.or(r.started_at))
+        .chain(checks.statuses.iter().filter_map(|s| s.updated_at))
+        .max()
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    let facts = Facts {
+        checks: Readable::Read(checks),
+        ..Facts::nothing_gathered(
+            evaluated_at,
+            gather::subject(repo.map(str::to_owned), env, args.git_ref.clone(), sha),
+            "not gathered by this command",
+        )
+    };
+    Ok(decide(
+        "checks",
+        &facts,
+        &policy,
+        &Request::of(&[GateId::RequiredChecks]),
+    ))
+}
+
+/// `gate`: one check run that stands for every required check. It is created `in_progress` at
+/// once (so branch protection shows it), excludes itself, waits, and completes with the report.
+pub async fn gate(
+    context: &Context<'_>,
+    config: &Config,
+    env: Option<&Environment>,
+    repo: &Repo,
+    args: &GateArgs,
+    event: EventTarget,
+) -> Result<Decision, RunError> {
+    let policy = Policy::chosen(config, env);
+    let wait = args.wait.unwrap_or(policy.checks.wait);
+    let poll = Poll::new(context.ambient, wait, policy.checks.interval);
+    let client = gather::client(context, repo, wait)?;
+    let target =
+        gather::resolve_target(&client, repo, context.ambient, &args.target, event).await?;
+    let run_url = context.ambient.run_url(&repo.to_string());
+    let mut notes = Vec::new();
+    let check_run = match write::start_check_run(
+        &client,
+        repo,
+        &args.check_name,
+        &target.sha,
+        context.clock.now(),
+        run_url.as_deref(),
+        "Waiting for the required checks",
+    )
+    .await
+    {
+        Ok(id) => Some(id),
+        Err(error) => {
+            let warning = write_warning("gate check run", &error);
+            context.reporter.warning(&warning);
+            notes.push(warning);
+            None
+        }
+    };
+    let poll = Poll {
+        own: OwnChecks {
+            names: vec![args.check_name.clone()],
+            check_run_ids: check_run.into_iter().collect(),
+            job: poll.own.job.clone(),
+        },
+        ..poll
+    };
+    let gathered = gather::facts(
+        context,
+        &client,
+        repo,
+        env,
+        policy.checks,
+        &target,
+        &poll,
+        Ask { staging: None },
+    )
+    .await;
+    let facts = match (gathered, check_run) {
+        (Ok(facts), _) => facts,
+        (Err(error), Some(id)) => {
+            // Never leave the gate in progress: it would block forever without saying why.
+            let summary = format!("shipgate could not decide: {error}");
+            let title: String = summary.chars().take(200).collect();
+            let completed = write::complete_check_run(
+                &client,
+                repo,
+                id,
+                "failure",
+                context.clock.now(),
+                &title,
+                &summary,
+            )
+            .await;
+            if let Err(write_error) = completed {
+                context
+                    .reporter
+                    .warning(&write_warning("gate check run's result", &write_error));
+            }
+            return Err(error);
+        }
+        (Err(error), None) => return Err(error),
+    };
+    let mut decision = decide(
+        "gate",
+        &facts,
+        &policy,
+        &Request::of(&[GateId::RequiredChecks]),
+    );
+    if let Some(verdict) = decision.verdicts.first_mut() {
+        verdict
+            .evidence
+            .extend(notes.into_iter().map(|text| Evidence::Note { text }));
+    }
+    if let Some(id) = check_run {
+        let (title, summary) = github::check_run_output(&decision, run_url.as_deref());
+        let conclusion = github::check_run_conclusion(decision.outcome);
+        let completed = write::complete_check_run(
+            &client,
+            repo,
+            id,
+            conclusion,
+            context.clock.now(),
+            &title,
+            &summary,
+        )
+        .await;
+        if let Err(error) = completed {
+            // The check run stays in progress: branch protection keeps blocking, which is safe.
+            context
+                .reporter
+                .warning(&write_warning("gate check run's result", &error));
+        }
+    }
+    Ok(decision)
+}
+
+/// The gates a commit must pass before `deploy` changes anything.
+pub const DEPLOY_GATES: &[GateId] = gate::ALL;
+
+/// `readiness`: where a commit stands for an environment, as one Decision; optionally the sticky
+/// PR comment and a check run.
+pub async fn readiness(
+    context: &Context<'_>,
+    config: &Config,
+    env: &Environment,
+    repo: &Repo,
+    args: &ReadinessArgs,
+    event: EventTarget,
+) -> Result<Decision, RunError> {
+    let poll = Poll {
+        own: OwnChecks::default(),
+        snapshot: true,
+        ..Poll::new(context.ambient, Duration::ZERO, env.checks.interval)
+    };
+    let client = gather::client(context, repo, Duration::from_secs(60))?;
+    let target =
+        gather::resolve_target(&client, repo, context.ambient, &args.target, event).await?;
+    let ask = Ask {
+        staging: Some(config),
+    };
+    let facts = gather::facts(
+        context,
+        &client,
+        repo,
+        Some(env),
+        &env.checks,
+        &target,
+        &poll,
+        ask,
+    )
+    .await?;
+    let decision = decide(
+        "readiness",
+        &facts,
+        &Policy::of(env),
+        &Request::of(DEPLOY_GATES),
+    );
+    let run_url = context.ambient.run_url(&repo.to_string());
+    if args.comment {
+        readiness_comment(
+            context,
+            &client,
+            repo,
+            env,
+            &target,
+            &decision,
+            run_url.as_deref(),
+        )
+        .await;
+    }
+    if args.check_run {
+        let name = format!("shipgate readiness ({})", env.name);
+        let (title, summary) = github::check_run_output(&decision, run_url.as_deref());
+        let conclusion = github::check_run_conclusion(decision.outcome);
+        let result = match write::start_check_run(
+            &client,
+            repo,
+            &name,
+            &target.sha,
+            facts.now,
+            run_url.as_deref(),
+            &title,
+        )
+        .await
+        {
+            Ok(id) => {
+                write::complete_check_run(
+                    &client,
+                    repo,
+                    id,
+                    conclusion,
+                    context.clock.now(),
+                    &title,
+                    &summary,
+                )
+                .await
+            }
+            Err(error) => Err(error),
+        };
+        if let Err(error) = result {
+            context
+                .reporter
+                .warning(&write_warning("readiness check run", &error));
+        }
+    }
+    Ok(decision)
+}
+
+/// The sticky readiness comment of the target's pull request.
+async fn readiness_comment(
+    context: &Context<'_>,
+    client: &Client,
+    repo: &Repo,
+    env: &Environment,
+    target: &Target,
+    decision: &Decision,
+    run_url: Option<&str>,
+) {
+    let Some(pr) = target.pr else {
+        context.reporter.warning(
+            "--comment needs a pull request (--pr N, or a pull_request event); no comment written",
+        );
+        return;
+    };
+    let key = format!("readiness:{}", env.name);
+    let body = github::comment_body(decision, &key, run_url);
+    let result = match write::identity(client).await {
+        Ok(login) => {
+            let upserted =
+                write::upsert_comment(client, repo, pr, &key, login.as_deref(), &body).await;
+            // The comment written while the config was invalid is now out of date.
+            if upserted.is_ok() {
+                if let Err(error) =
+                    write::delete_comments(client, repo, pr, INVALID_CONFIG_KEY, login.as_deref())
+                        .await
+                {
+                    tracing::warn!(%error, "could not remove the invalid-config comment");
+                }
+            }
+            upserted
+        }
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(action) => tracing::info!(?action, "readiness comment"),
+        Err(error) => context
+            .reporter
+            .warning(&write_warning("PR comment", &error)),
+    }
+}
+
+/// The comment key used when the config is invalid and no `--environment` names the comment.
+const INVALID_CONFIG_KEY: &str = "readiness:config";
+
+/// `readiness --comment` when the config cannot be loaded: the comment says what to fix.
+pub async fn comment_invalid_config(
+    context: &Context<'_>,
+    repo: &Repo,
+    args: &ReadinessArgs,
+    event: EventTarget,
+    error: &ConfigError,
+) -> Result<(), RunError> {
+    let ConfigError::Invalid { diagnostics, .. } = error else {
+        return Ok(());
+    };
+    let client = gather::client(context, repo, Duration::from_secs(60))?;
+    let target =
+        gather::resolve_target(&client, repo, context.ambient, &args.target, event).await?;
+    let Some(pr) = target.pr else { return Ok(()) };
+    let key = format!(
+        "readiness:{}",
+        args.environment.as_deref().unwrap_or("config")
+    );
+    let body = github::invalid_config_body(
+        &key,
+        diagnostics,
+        context.ambient.run_url(&repo.to_string()).as_deref(),
+    );
+    let result = match write::identity(&client).await {
+        Ok(login) => write::upsert_comment(&client, repo, pr, &key, login.as_deref(), &body).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = result {
+        context
+            .reporter
+            .warning(&write_warning("PR comment", &error));
+    }
+    Ok(())
+}
+
+/// `plan`: every gate as it stands now (checks not waited for), and what `deploy` would run.
+/// Offline (or without a token, repository or ref) GitHub's gates are `not checked`.
+pub async fn plan(
+    context: &Context<'_>,
+    config: &Config,
+    env: &Environment,
+    args: &PlanArgs,
+    repo: Option<&str>,
+) -> Result<Decision, RunError> {
+    let now = args
+        .at
+        .at
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| context.clock.now());
+    let why_offline = if args.offline {
+        Some("--offline")
+    } else if context.ambient.github_token.is_none() {
+        Some("no GITHUB_TOKEN or GH_TOKEN")
+    } else if repo.is_none() {
+        Some("no --repo or GITHUB_REPOSITORY")
+    } else if args.git_ref.is_none() {
+        Some("no --ref")
+    } else {
+        None
+    };
+    let mut facts = match why_offline {
+        Some(why) => Facts::nothing_gathered(
+            now,
+            gather::subject(
+                repo.map(str::to_owned),
+                Some(env),
+                args.git_ref.clone(),
+                None,
+            ),
+            why,
+        ),
+        None => {
+            let repo = super::github::repo(repo)?;
+            // A dry run does not wait: it reports the checks as they stand.
+            let poll = Poll {
+                own: OwnChecks::default(),
+                ..Poll::new(context.ambient, Duration::ZERO, env.checks.interval)
+            };
+            let client = gather::client(context, &repo, Duration::from_secs(60))?;
+            let target_args = TargetArgs {
+                pr: None,
+                git_ref: args.git_ref.clone(),
+            };
+            let target =
+                gather::resolve_target(&client, &repo, context.ambient, &target_args, Ok(None))
+                    .await?;
+            let ask = Ask {
+                staging: Some(config),
+            };
+            let facts = gather::facts(
+                context,
+                &client,
+                &repo,
+                Some(env),
+                &env.checks,
+                &target,
+                &poll,
+                ask,
+            )
+            .await?;
+            Facts { now, ..facts }
+        }
+    };
+    facts.health = HealthFacts::NotMeasured("runs after the deploy; see the plan".to_owned());
+    let mut decision = decide("plan", &facts, &Policy::of(env), &Request::of(DEPLOY_GATES));
+    decision.plan = Some(crate::plan::deploy_plan(&context.ambient.fly, env, None));
+    Ok(decision)
+}

@@ -1,0 +1,554 @@
+//! `deploy`: the only command that changes production (SPEC section 5). Sequencing only: the
+//! facts are gathered once, `gate::evaluate` decides, and the steps run in order: record the
+//! GitHub Deployment, record the running release, `fly deploy`, verify, roll back on failure.
+//! Each step returns a typed result, collected in the report.
+
+mod record;
+pub mod steps;
+
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::decide::{validate_emergency, DEPLOY_GATES};
+use super::gather::{self, Ask, Poll};
+use super::github::error as github_error;
+use super::{Context, RunError};
+use crate::cli::{DeployArgs, TargetArgs};
+use crate::config::{Config, Environment};
+use crate::decision::{Decision, Incident, Outcome, ReleaseRef, Report, ReportKind, Status};
+use crate::facts::fly::Release;
+use crate::facts::{Facts, HealthFacts};
+use crate::fly::Fly;
+use crate::gate::{self, EmergencyRequest, Policy, Request};
+use crate::github::client::Client;
+use crate::github::gather::Repo;
+use crate::github::write::{self, NewDeployment};
+use crate::rollback;
+pub use record::Recorder;
+use steps::{
+    command_line, deploy_and_verify, fly_unavailable, locate_fly, ms, release_ref, rollback_args,
+    short, Deployed, Steps, FLY_READ_TIMEOUT,
+};
+
+/// A client whose budget covers the whole run: writes happen until the rollback is verified.
+pub fn deploy_client(
+    context: &Context<'_>,
+    repo: &Repo,
+    env: &Environment,
+) -> Result<Client, RunError> {
+    let budget = env.checks.wait + env.deploy_timeout * 2 + env.health.deadline * 2;
+    gather::client(context, repo, budget)
+}
+
+/// The deploy's inputs, checked before anything is read or changed.
+fn request(
+    context: &Context<'_>,
+    env: &Environment,
+    args: &DeployArgs,
+) -> Result<Request, RunError> {
+    let reason_hint =
+        "say what ships and why, e.g. --reason \"INC-142: checkout 500s, hotfix a1b2c3\"";
+    if args.reason.trim().is_empty() {
+        return Err(RunError::input("--reason is empty", reason_hint));
+    }
+    if args.skip_staging && !args.emergency {
+        return Err(RunError::input(
+            "--skip-staging is an emergency measure",
+            "pass --emergency with it, and a --reason",
+        ));
+    }
+    if env.url.is_none() && !env.health.endpoints.is_empty() {
+        return Err(RunError::input(
+            format!(
+                "environment `{}` has health endpoints but no `url`",
+                env.name
+            ),
+            "add `url:` to the environment",
+        ));
+    }
+    let request = Request {
+        emergency: args.emergency.then(|| EmergencyRequest {
+            reason: args.reason.clone(),
+            actor: context.ambient.actor.clone(),
+        }),
+        skip_staging: args.skip_staging,
+        ..Request::of(DEPLOY_GATES)
+    };
+    validate_emergency(&Policy::of(env), request.emergency.as_ref()).map_err(
+        |error| match error {
+            RunError::Input { message, .. } => RunError::input(message, reason_hint),
+            other => other,
+        },
+    )?;
+    Ok(request)
+}
+
+/// `deploy`: SPEC section 5, steps 1 to 7.
+pub async fn deploy(
+    context: &Context<'_>,
+    config: &Config,
+    env: &Environment,
+    repo: &Repo,
+    args: &DeployArgs,
+) -> Result<Decision, RunError> {
+    let request = request(context, env, args)?;
+    let policy = Policy::of(env);
+    // Fly must be there before anything changes.
+    let fly = locate_fly(context.ambient, !args.dry_run)?;
+    let mut steps = Steps::new(context.reporter);
+    let run_started = Instant::now();
+
+    // 1. Resolve, gather, evaluate.
+    let t = Instant::now();
+    let client = deploy_client(context, repo, env)?;
+    let target_args = TargetArgs {
+        pr: None,
+        git_ref: Some(args.git_ref.clone()),
+    };
+    let target =
+        gather::resolve_target(&client, repo, context.ambient, &target_args, Ok(None)).await?;
+    let wait = if args.dry_run {
+        std::time::Duration::ZERO
+    } else {
+        env.checks.wait
+    };
+    let poll = Poll::new(context.ambient, wait, env.checks.interval);
+    let ask = Ask {
+        staging: Some(config),
+    };
+    let mut facts = gather::facts(
+        context,
+        &client,
+        repo,
+        Some(env),
+        &env.checks,
+        &target,
+        &poll,
+        ask,
+    )
+    .await?;
+    facts.subject.git_ref = Some(args.git_ref.clone());
+    let gates = gate::evaluate(&facts, &policy, &request);
+    let blocked = gates
+        .iter()
+        .any(|v| v.gate != crate::decision::GateId::Health && v.status > Status::Pass);
+    steps.done(
+        "gates",
+        t,
+        if blocked {
+            "a gate did not pass"
+        } else {
+            "every gate passed"
+        },
+    );
+    let run = Run {
+        context,
+        env,
+        args,
+        policy,
+        request,
+        sha: target.sha.clone(),
+    };
+    if blocked {
+        facts.health = HealthFacts::NotMeasured("not run: a gate blocked the deploy".to_owned());
+        let mut decision = run.decide(&facts, &mut steps, Report::default());
+        let gates_summary =
+            crate::decision::summarize(Outcome::of_gates(&decision.verdicts), &decision.verdicts);
+        decision.summary = if Outcome::of_gates(&decision.verdicts) == Outcome::Blocked {
+            gates_summary
+        } else {
+            format!("{gates_summary}; not deployed")
+        };
+        return Ok(decision);
+    }
+    if args.dry_run {
+        return Ok(run.dry_run(&fly, facts, steps).await);
+    }
+
+    // 2. The GitHub Deployment.
+    let t = Instant::now();
+    let run_url = context.ambient.run_url(&repo.to_string());
+    let overrides: Vec<serde_json::Value> = gates
+        .iter()
+        .filter_map(|v| {
+            v.overridden.as_ref().map(|o| {
+                json!({"gate": v.gate.as_str(), "actor": o.actor, "reason": o.reason, "overrode": o.overrode.as_str()})
+            })
+        })
+        .collect();
+    let emergency_override = !overrides.is_empty();
+    let payload = json!({
+        "reason": args.reason,
+        "actor": context.ambient.actor,
+        "emergency": args.emergency,
+        "overrides": overrides,
+        "image": args.image,
+        "run_url": run_url,
+    });
+    let recorder = Recorder::create(
+        &client,
+        repo,
+        context.reporter,
+        NewDeployment {
+            sha: &run.sha,
+            environment: &env.name,
+            task: write::TASK_DEPLOY,
+            production: env.production,
+            description: &format!("shipgate: {}", args.reason),
+            payload,
+        },
+        run_url,
+        env.url.as_ref(),
+    )
+    .await
+    .map_err(|e| github_error(e, repo))?;
+    recorder.set("in_progress", false, "deploying").await;
+    steps.done(
+        "deployment",
+        t,
+        format!("GitHub Deployment {} in_progress", recorder.id),
+    );
+    let mut report = Report {
+        kind: ReportKind::Deploy,
+        deployment_id: Some(recorder.id),
+        ..Report::default()
+    };
+
+    // 3. The rollback target, fixed before anything changes.
+    let t = Instant::now();
+    let releases = match fly.releases(&env.app, FLY_READ_TIMEOUT).await {
+        Ok(releases) => releases,
+        Err(error) => {
+            recorder
+                .set("error", false, "fly releases failed; nothing deployed")
+                .await;
+            return Err(fly_unavailable("cannot read the running release", &error));
+        }
+    };
+    let previous = rollback::running(&releases).cloned();
+    report.previous = previous.as_ref().map(release_ref);
+    steps.done(
+        "record",
+        t,
+        match &previous {
+            Some(release) => format!("rollback target {}", rollback::label(release)),
+            None => "no complete release with an image: nothing to roll back to".to_owned(),
+        },
+    );
+
+    // 4. fly deploy, 5. the health gate.
+    let program = fly.program().display().to_string();
+    let deploy_argv = crate::plan::fly_deploy_args(&program, env, args.image.as_deref());
+    let deploy_started = Instant::now();
+    let deployed = deploy_and_verify(
+        context.reporter,
+        &fly,
+        &deploy_argv,
+        env,
+        &mut steps,
+        "fly deploy",
+        facts.now,
+    )
+    .await;
+    report.deployed = deployed.release.as_ref().ok().map(|emitted| {
+        emitted.clone().unwrap_or(ReleaseRef {
+            version: None,
+            image: args.image.clone(),
+        })
+    });
+    let healthy = deployed.healthy();
+    facts.health = deployed.health.clone();
+
+    // 6. Success.
+    if healthy {
+        recorder.set("success", true, "deployed and healthy").await;
+        steps.note(format!(
+            "total {}",
+            crate::render::ms_text(ms(run_started.elapsed()))
+        ));
+        let mut decision = run.decide(&facts, &mut steps, report);
+        decision.summary = format!(
+            "deployed {} to {}: healthy{}",
+            short(&run.sha),
+            env.name,
+            if emergency_override {
+                " (EMERGENCY OVERRIDE)"
+            } else {
+                ""
+            }
+        );
+        return Ok(decision);
+    }
+
+    // 7. Failure: mark it, then roll back.
+    let why = match &deployed.release {
+        Err(error) => format!("fly deploy failed: {error}"),
+        Ok(_) => deployed.verdict.summary.clone(),
+    };
+    let failed = Failed {
+        at: Instant::now(),
+        detected_after_ms: ms(deploy_started.elapsed()),
+        why,
+        releases,
+        previous,
+    };
+    let (incident, detail) = run
+        .roll_back(
+            &fly,
+            &client,
+            repo,
+            &recorder,
+            &failed,
+            &mut report,
+            &mut steps,
+        )
+        .await;
+    let recovered = incident.recovered;
+    report.incident = Some(incident);
+    let mut decision = run.decide(&facts, &mut steps, report);
+    decision.summary = match (recovered, &failed.previous) {
+        (true, Some(previous)) => format!(
+            "rolled back to {}: {} failed: {}",
+            rollback::label(previous),
+            short(&run.sha),
+            failed.why
+        ),
+        _ => format!(
+            "ROLLBACK FAILED: {} failed ({}); {detail}; a human must act",
+            short(&run.sha),
+            failed.why
+        ),
+    };
+    Ok(decision)
+}
+
+/// What a failed deploy leaves for the rollback.
+struct Failed {
+    /// When the failure was decided.
+    at: Instant,
+    /// From the start of `fly deploy` to the failed verdict.
+    detected_after_ms: u64,
+    why: String,
+    releases: Vec<Release>,
+    previous: Option<Release>,
+}
+
+/// One deploy run, once its gates have been evaluated.
+struct Run<'r> {
+    context: &'r Context<'r>,
+    env: &'r Environment,
+    args: &'r DeployArgs,
+    policy: Policy<'r>,
+    request: Request,
+    sha: String,
+}
+
+impl Run<'_> {
+    /// The decision over the facts as they now stand (the health gate included), with the report
+    /// and its steps; the step notes go with the health verdict.
+    fn decide(&self, facts: &Facts, steps: &mut Steps<'_>, report: Report) -> Decision {
+        let mut verdicts = gate::evaluate(facts, &self.policy, &self.request);
+        if let Some(health) = verdicts
+            .iter_mut()
+            .find(|v| v.gate == crate::decision::GateId::Health)
+        {
+            steps.annotate(health);
+        }
+        let report = Report {
+            steps: std::mem::take(&mut steps.steps),
+            ..report
+        };
+        let mut decision = Decision::new(
+            "deploy",
+            facts.subject.clone(),
+            facts.now,
+            verdicts,
+            Some(report),
+        );
+        decision.plan = Some(crate::plan::deploy_plan(
+            &self.context.ambient.fly,
+            self.env,
+            self.args.image.as_deref(),
+        ));
+        decision
+    }
+
+    /// `--dry-run`: what would run, and the rollback it would have; nothing changes.
+    async fn dry_run(&self, fly: &Fly, mut facts: Facts, mut steps: Steps<'_>) -> Decision {
+        let (env, args) = (self.env, self.args);
+        let program = fly.program().display().to_string();
+        let deploy_argv = crate::plan::fly_deploy_args(&program, env, args.image.as_deref());
+        let releases = if self.context.ambient.fly_token.is_some() {
+            fly.releases(&env.app, FLY_READ_TIMEOUT).await.ok()
+        } else {
+            None
+        };
+        let previous = releases.as_deref().and_then(rollback::running);
+        steps.note(format!("dry run: would run {}", command_line(&deploy_argv)));
+        match previous.and_then(|r| r.image_ref.as_deref()) {
+            Some(image) => steps.note(format!(
+                "dry run: on failure would run {}",
+                command_line(&rollback_args(&program, env, image))
+            )),
+            None if releases.is_some() => {
+                steps.note("dry run: no complete release with an image to roll back to")
+            }
+            None => steps
+                .note("dry run: rollback target not read (no FLY_API_TOKEN or fly did not answer)"),
+        }
+        if let (Some(releases), Some(_)) = (&releases, previous) {
+            let image = args.image.as_deref();
+            if let Some(reason) = rollback::refusal(releases, image, env.rollback.max_consecutive) {
+                steps.note(format!(
+                    "dry run: an automatic rollback would be refused: {reason}"
+                ));
+            }
+        }
+        facts.health = HealthFacts::NotMeasured("dry run: runs after the deploy".to_owned());
+        let report = Report {
+            kind: ReportKind::DryRun,
+            previous: previous.map(release_ref),
+            ..Report::default()
+        };
+        let mut decision = self.decide(&facts, &mut steps, report);
+        let gates = crate::decision::summarize(Outcome::Go, &decision.verdicts);
+        decision.summary = format!("dry run: {gates}; nothing deployed");
+        decision
+    }
+
+    /// The rollback of a failed deploy: refused, or the workflow dispatched and/or the previous
+    /// image redeployed and verified. Returns the incident and, when not recovered, why.
+    #[allow(clippy::too_many_arguments)]
+    async fn roll_back(
+        &self,
+        fly: &Fly,
+        client: &Client,
+        repo: &Repo,
+        recorder: &Recorder<'_>,
+        failed: &Failed,
+        report: &mut Report,
+        steps: &mut Steps<'_>,
+    ) -> (Incident, String) {
+        let (context, env) = (self.context, self.env);
+        let mut incident = Incident {
+            what: format!("deploy of {} to {} failed", short(&self.sha), env.name),
+            at: context.clock.now(),
+            why: failed.why.clone(),
+            from: report.deployed.clone(),
+            to: report.previous.clone(),
+            rollback_triggered: false,
+            refused: None,
+            rollback_run_url: None,
+            time_to_detect_ms: Some(failed.detected_after_ms),
+            rollback_started_after_ms: None,
+            rollback_duration_ms: None,
+            time_to_recover_ms: None,
+            recovered: false,
+        };
+        let failed_image = report.deployed.as_ref().and_then(|d| d.image.as_deref());
+        let refused =
+            rollback::refusal(&failed.releases, failed_image, env.rollback.max_consecutive);
+        let (Some(previous), None) = (&failed.previous, &refused) else {
+            recorder
+                .set("failure", false, "failed; not rolled back")
+                .await;
+            let refused = refused.unwrap_or_default();
+            incident.refused = Some(refused.clone());
+            return (incident, refused);
+        };
+        recorder.set("failure", false, "failed; rolling back").await;
+        let image = previous.image_ref.clone().unwrap_or_default();
+        let label = rollback::label(previous);
+        let rollback_started = Instant::now();
+        let mut dispatch_failed = None;
+        if let Some(workflow) = &env.rollback.workflow {
+            let t = Instant::now();
+            incident.rollback_started_after_ms = Some(ms(failed.at.elapsed()));
+            let correlation_id = format!(
+                "shipgate-{}-{}",
+                context.ambient.run_id.as_deref().unwrap_or("local"),
+                short(&self.sha)
+            );
+            let mut inputs = serde_json::Map::new();
+            inputs.insert("reason".into(), json!(format!("shipgate: {}", failed.why)));
+            inputs.insert("failed_sha".into(), json!(self.sha));
+            inputs.insert("target_image".into(), json!(image));
+            inputs.insert("correlation_id".into(), json!(correlation_id));
+            match write::dispatch_workflow(
+                client,
+                repo,
+                workflow,
+                &env.rollback.git_ref,
+                &inputs,
+                &correlation_id,
+                context.clock.now(),
+            )
+            .await
+            {
+                Ok(dispatched) => {
+                    incident.rollback_triggered = true;
+                    incident.rollback_run_url.clone_from(&dispatched.run_url);
+                    steps.done(
+                        "rollback workflow",
+                        t,
+                        format!(
+                            "dispatched {workflow}: {}",
+                            dispatched.run_url.as_deref().unwrap_or("run not found yet")
+                        ),
+                    );
+                }
+                Err(error) => {
+                    let text = format!("could not dispatch {workflow}: {error}");
+                    dispatch_failed = Some(text.clone());
+                    steps.done("rollback workflow", t, text);
+                }
+            }
+        }
+        let mut recovered = false;
+        if env.rollback.direct {
+            incident
+                .rollback_started_after_ms
+                .get_or_insert(ms(failed.at.elapsed()));
+            incident.rollback_triggered = true;
+            let program = fly.program().display().to_string();
+            let argv = rollback_args(&program, env, &image);
+            let Deployed {
+                release, verdict, ..
+            } = deploy_and_verify(
+                context.reporter,
+                fly,
+                &argv,
+                env,
+                steps,
+                &format!("rollback redeploy of {label}"),
+                context.clock.now(),
+            )
+            .await;
+            recovered = release.is_ok() && verdict.status <= Status::Pass;
+            // What runs now is what the rollback deployed.
+            if let Ok(emitted) = release {
+                report.deployed = Some(emitted.unwrap_or_else(|| ReleaseRef {
+                    version: None,
+                    image: Some(image.clone()),
+                }));
+            }
+            steps.note(format!(
+                "rollback to {label}: health {}: {}",
+                verdict.status.as_str(),
+                verdict.summary
+            ));
+        } else {
+            steps.note("no direct rollback (`rollback.direct: false`): this run cannot verify the rollback workflow's result");
+        }
+        incident.rollback_duration_ms = Some(ms(rollback_started.elapsed()));
+        incident.recovered = recovered;
+        if recovered {
+            incident.time_to_recover_ms = Some(ms(failed.at.elapsed()));
+        }
+        let mut detail = format!("{} is not verified healthy on {label}", env.name);
+        if let Some(failed) = dispatch_failed {
+            detail = format!("{failed}; {detail}");
+        }
+        (incident, detail)
+    }
+}

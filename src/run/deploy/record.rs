@@ -1,0 +1,59 @@
+//! The GitHub Deployment of a run, written through one recorder. A status write that fails is a
+//! warning: it never changes what happens to production or the outcome.
+
+use crate::github::client::Client;
+use crate::github::gather::Repo;
+use crate::github::write::{self, NewDeployment};
+use crate::report::Reporter;
+
+/// A GitHub Deployment being recorded.
+pub struct Recorder<'a> {
+    client: &'a Client,
+    repo: &'a Repo,
+    reporter: &'a dyn Reporter,
+    pub id: u64,
+    run_url: Option<String>,
+    environment_url: Option<String>,
+}
+
+impl<'a> Recorder<'a> {
+    /// Creates the Deployment. Its creation failing is for the caller to judge: `deploy` does not
+    /// start without its record, a `rollback` goes on without one.
+    pub async fn create(
+        client: &'a Client,
+        repo: &'a Repo,
+        reporter: &'a dyn Reporter,
+        deployment: NewDeployment<'_>,
+        run_url: Option<String>,
+        environment_url: Option<&url::Url>,
+    ) -> Result<Recorder<'a>, crate::github::client::GitHubError> {
+        let id = write::create_deployment(client, repo, deployment).await?;
+        Ok(Recorder {
+            client,
+            repo,
+            reporter,
+            id,
+            run_url,
+            environment_url: environment_url.map(|u| u.as_str().to_owned()),
+        })
+    }
+
+    /// Sets the Deployment's state; `live` adds the environment's URL (the release serves it).
+    pub async fn set(&self, state: &str, live: bool, description: &str) {
+        let environment_url = self.environment_url.as_deref().filter(|_| live);
+        if let Err(error) = write::set_deployment_status(
+            self.client,
+            self.repo,
+            self.id,
+            state,
+            self.run_url.as_deref(),
+            environment_url,
+            description,
+        )
+        .await
+        {
+            self.reporter
+                .warning(&format!("could not write the deployment status: {error}"));
+        }
+    }
+}

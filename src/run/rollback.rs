@@ -1,0 +1,262 @@
+//! `rollback`: redeploy the previous good release (or the one named) and verify its health. The
+//! steps are the deploy's (`deploy::steps`); the GitHub Deployment records it when GitHub is
+//! reachable, and its absence never blocks the rollback.
+
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::deploy::steps::{
+    deploy_and_verify, fly_unavailable, locate_fly, ms, release_ref, rollback_args, verify,
+    Deployed, Steps, FLY_READ_TIMEOUT,
+};
+use super::deploy::{deploy_client, Recorder};
+use super::{Context, RunError};
+use crate::cli::RollbackArgs;
+use crate::config::Environment;
+use crate::decision::{Decision, GateId, Incident, ReleaseRef, Report, ReportKind, Status};
+use crate::facts::{Facts, HealthFacts};
+use crate::gate::{self, Policy, Request};
+use crate::github::gather::Repo;
+use crate::github::write::{self, NewDeployment};
+use crate::rollback;
+
+pub async fn rollback(
+    context: &Context<'_>,
+    env: &Environment,
+    repo: Option<&Repo>,
+    args: &RollbackArgs,
+) -> Result<Decision, RunError> {
+    if args.reason.trim().is_empty() {
+        return Err(RunError::input(
+            "--reason is empty",
+            "say why, e.g. --reason \"INC-142: checkout 500s since v42\"",
+        ));
+    }
+    let ambient = context.ambient;
+    let fly = locate_fly(ambient, true)?;
+    let mut steps = Steps::new(context.reporter);
+    let now = context.clock.now();
+    let subject = super::gather::subject(repo.map(ToString::to_string), Some(env), None, None);
+    let decide = |health: HealthFacts, steps: &mut Steps<'_>, report: Report, summary: String| {
+        let facts = Facts {
+            health,
+            ..Facts::nothing_gathered(now, subject.clone(), "not gathered by this command")
+        };
+        let mut verdicts =
+            gate::evaluate(&facts, &Policy::of(env), &Request::of(&[GateId::Health]));
+        for verdict in &mut verdicts {
+            steps.annotate(verdict);
+        }
+        let report = Report {
+            kind: ReportKind::Rollback,
+            steps: std::mem::take(&mut steps.steps),
+            ..report
+        };
+        let mut decision = Decision::new("rollback", facts.subject, now, verdicts, Some(report));
+        decision.summary = summary;
+        decision
+    };
+
+    let t = Instant::now();
+    let releases = fly
+        .releases(&env.app, FLY_READ_TIMEOUT)
+        .await
+        .map_err(|e| fly_unavailable("cannot read the releases", &e))?;
+    let current = releases.first();
+    let target = rollback::target(&releases, args.to.as_deref());
+    let (label, image) = match &target {
+        rollback::Target::Release { label, image } => (label.clone(), image.clone()),
+        rollback::Target::Image(image) => (image.clone(), image.clone()),
+        rollback::Target::NoSuchVersion(_) | rollback::Target::Nothing => {
+            (String::new(), String::new())
+        }
+    };
+    let mut incident = Incident {
+        what: format!("rollback of {}", env.name),
+        at: now,
+        why: args.reason.clone(),
+        from: current.map(release_ref),
+        to: (!image.is_empty()).then(|| {
+            releases
+                .iter()
+                .find(|r| r.image_ref.as_deref() == Some(image.as_str()))
+                .map_or_else(
+                    || ReleaseRef {
+                        version: None,
+                        image: Some(image.clone()),
+                    },
+                    release_ref,
+                )
+        }),
+        rollback_triggered: false,
+        refused: None,
+        rollback_run_url: None,
+        time_to_detect_ms: None,
+        rollback_started_after_ms: None,
+        rollback_duration_ms: None,
+        time_to_recover_ms: None,
+        recovered: false,
+    };
+    let mut report = Report {
+        previous: incident.from.clone(),
+        ..Report::default()
+    };
+    steps.done(
+        "record",
+        t,
+        format!(
+            "current {}; target {}",
+            current.map_or_else(|| "none".to_owned(), rollback::label),
+            if label.is_empty() { "none" } else { &label }
+        ),
+    );
+    if image.is_empty() {
+        let refused = match target {
+            rollback::Target::NoSuchVersion(version) => {
+                format!("no release v{version} with an image in the last 25 releases")
+            }
+            _ => "no complete release with an image before the current one".to_owned(),
+        };
+        incident.refused = Some(refused.clone());
+        report.incident = Some(incident);
+        let summary = format!("ROLLBACK REFUSED: {refused}; a human must act");
+        let health = HealthFacts::NotMeasured("not run: nothing to roll back to".to_owned());
+        return Ok(decide(health, &mut steps, report, summary));
+    }
+
+    // Already there (a direct rollback got there first, or a second dispatch): verify, and do not
+    // restart every machine again with `--strategy immediate`.
+    let running_target = current.is_some_and(|r| {
+        r.status == crate::fly::ReleaseStatus::Complete
+            && r.image_ref.as_deref() == Some(image.as_str())
+    });
+    if running_target {
+        let t = Instant::now();
+        let measured = verify(context.reporter, env, &fly, now).await;
+        let verdict = gate::health::judge(&measured, Some(&env.health), now);
+        steps.done(
+            "health",
+            t,
+            format!("{}: {}", verdict.status.as_str(), verdict.summary),
+        );
+        if verdict.status <= Status::Pass {
+            incident.recovered = true;
+            report.deployed = incident.from.clone();
+            report.incident = Some(incident);
+            let summary = format!(
+                "{} already runs {label} and is healthy: nothing redeployed",
+                env.name
+            );
+            return Ok(decide(measured, &mut steps, report, summary));
+        }
+        steps.note(format!(
+            "{} already runs {label} but is not healthy: redeploying it",
+            env.name
+        ));
+    }
+
+    // The Deployment records the rollback; GitHub being unreachable never blocks it.
+    let client = match (repo, &ambient.github_token) {
+        (Some(repo), Some(_)) => match deploy_client(context, repo, env) {
+            Ok(client) => Some((client, repo)),
+            Err(error) => {
+                context
+                    .reporter
+                    .warning(&format!("no GitHub Deployment: {error}"));
+                None
+            }
+        },
+        _ => {
+            steps.note("no GitHub Deployment recorded (no GITHUB_TOKEN or repository)");
+            None
+        }
+    };
+    let mut recorder = None;
+    if let Some((client, repo)) = &client {
+        let t = Instant::now();
+        let run_url = ambient.run_url(&repo.to_string());
+        let payload = json!({
+            "reason": args.reason,
+            "actor": ambient.actor,
+            "rollback": {"from": incident.from, "to": incident.to},
+            "run_url": run_url,
+        });
+        let created = Recorder::create(
+            client,
+            repo,
+            context.reporter,
+            NewDeployment {
+                sha: &env.rollback.git_ref,
+                environment: &env.name,
+                task: write::TASK_ROLLBACK,
+                production: env.production,
+                description: &format!("shipgate rollback to {label}: {}", args.reason),
+                payload,
+            },
+            run_url,
+            env.url.as_ref(),
+        )
+        .await;
+        match created {
+            Ok(created) => {
+                report.deployment_id = Some(created.id);
+                created.set("in_progress", false, "rolling back").await;
+                steps.done(
+                    "deployment",
+                    t,
+                    format!("GitHub Deployment {} in_progress", created.id),
+                );
+                recorder = Some(created);
+            }
+            Err(error) => context
+                .reporter
+                .warning(&format!("could not write the rollback deployment: {error}")),
+        }
+    }
+
+    let program = fly.program().display().to_string();
+    let argv = rollback_args(&program, env, &image);
+    let started = Instant::now();
+    incident.rollback_triggered = true;
+    let deployed = deploy_and_verify(
+        context.reporter,
+        &fly,
+        &argv,
+        env,
+        &mut steps,
+        &format!("redeploy of {label}"),
+        now,
+    )
+    .await;
+    let healthy = deployed.healthy();
+    let Deployed {
+        release,
+        health,
+        verdict,
+    } = deployed;
+    report.deployed = release.ok().map(|emitted| {
+        let mut deployed = emitted.unwrap_or_default();
+        deployed.image.get_or_insert(image.clone());
+        deployed
+    });
+    incident.rollback_duration_ms = Some(ms(started.elapsed()));
+    incident.recovered = healthy;
+    if let Some(recorder) = &recorder {
+        let (state, text) = if healthy {
+            ("success", "rolled back and healthy")
+        } else {
+            ("failure", "rollback not verified healthy")
+        };
+        recorder.set(state, healthy, text).await;
+    }
+    report.incident = Some(incident);
+    let summary = if healthy {
+        format!("rolled back {} to {label}: healthy", env.name)
+    } else {
+        format!(
+            "ROLLBACK FAILED: {} is not verified healthy on {label} ({}); a human must act",
+            env.name, verdict.summary
+        )
+    };
+    Ok(decide(health, &mut steps, report, summary))
+}
