@@ -58,19 +58,28 @@ impl Ambient {
 pub const GITHUB_OUTPUT: &str = "GITHUB_OUTPUT";
 pub const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
 
-/// The inputs and file commands of a container action step (`shipgate action`).
+/// What a container action step is given: every variable (the `INPUT_*` among them), the file
+/// commands' paths, and the webhook URL to mask. Plain values; `action` makes its inputs of them.
+#[derive(Debug, Default)]
+pub struct StepEnv {
+    pub vars: Vec<(String, String)>,
+    pub output: Option<std::path::PathBuf>,
+    pub summary: Option<std::path::PathBuf>,
+    pub webhook: Option<crate::secret::Secret>,
+}
+
+/// The environment of a container action step (`shipgate action`).
 #[allow(clippy::disallowed_methods)] // the one place that reads the environment
-pub fn action_step() -> crate::action::Step {
+pub fn step_env() -> StepEnv {
     let path = |name: &str| {
         std::env::var_os(name)
             .filter(|v| !v.is_empty())
             .map(std::path::PathBuf::from)
     };
-    crate::action::Step {
-        inputs: crate::action::Inputs::from_env(
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))),
-        ),
+    StepEnv {
+        vars: std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect(),
         output: path(GITHUB_OUTPUT),
         summary: path(GITHUB_STEP_SUMMARY),
         webhook: std::env::var(SHIPGATE_WEBHOOK_URL)

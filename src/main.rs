@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     init_logging(cli.global.verbose);
     let ambient = Ambient::read();
     if matches!(cli.command, shipgate::cli::Command::Action) {
-        let step = shipgate::env::action_step();
+        let step = shipgate::action::Step::from(shipgate::env::step_env());
         return ExitCode::from(shipgate::action::run(&step, &ambient, chrono::Utc::now));
     }
     match run::run(&cli, &ambient, chrono::Utc::now) {

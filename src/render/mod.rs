@@ -1,11 +1,13 @@
 //! Renderers: each draws one `Decision` as text, JSON or Markdown. Pure functions to `String`;
 //! writing happens at the edges.
 
+pub mod annotations;
 pub mod explain;
 pub mod github;
 pub mod json;
 pub mod markdown;
 pub mod notify;
+pub mod outputs;
 pub mod text;
 
 use crate::decision::{CheckSource, Evidence, Incident, When};
