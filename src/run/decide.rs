@@ -60,7 +60,7 @@ pub fn window(
     );
     let request = Request {
         emergency,
-        ..Request::of(&[GateId::DeployWindow])
+        ..Request::of(gates_of("window"))
     };
     Ok(decide("window", &facts, &policy, &request))
 }
@@ -137,7 +137,7 @@ pub async fn checks(
         "checks",
         &facts,
         &policy,
-        &Request::of(&[GateId::RequiredChecks]),
+        &Request::of(gates_of("checks")),
     ))
 }
 
@@ -189,7 +189,7 @@ pub fn checks_from_file(
         "checks",
         &facts,
         &policy,
-        &Request::of(&[GateId::RequiredChecks]),
+        &Request::of(gates_of("checks")),
     ))
 }
 
@@ -274,12 +274,7 @@ pub async fn gate(
         }
         (Err(error), None) => return Err(error),
     };
-    let mut decision = decide(
-        "gate",
-        &facts,
-        &policy,
-        &Request::of(&[GateId::RequiredChecks]),
-    );
+    let mut decision = decide("gate", &facts, &policy, &Request::of(gates_of("gate")));
     if let Some(verdict) = decision.verdicts.first_mut() {
         verdict
             .evidence
@@ -310,6 +305,18 @@ pub async fn gate(
 
 /// The gates a commit must pass before `deploy` changes anything.
 pub const DEPLOY_GATES: &[GateId] = gate::ALL;
+
+/// The gates each command decides: the only thing, besides what they gather and what they do
+/// with the verdicts, in which the commands differ.
+pub fn gates_of(command: &str) -> &'static [GateId] {
+    match command {
+        "checks" | "gate" => &[GateId::RequiredChecks],
+        "window" => &[GateId::DeployWindow],
+        "health" | "rollback" => &[GateId::Health],
+        // plan, readiness, deploy
+        _ => DEPLOY_GATES,
+    }
+}
 
 /// `readiness`: where a commit stands for an environment, as one Decision; optionally the sticky
 /// PR comment and a check run.
@@ -347,7 +354,7 @@ pub async fn readiness(
         "readiness",
         &facts,
         &Policy::of(env),
-        &Request::of(DEPLOY_GATES),
+        &Request::of(gates_of("readiness")),
     );
     let run_url = context.ambient.run_url(&repo.to_string());
     if args.comment {
@@ -554,4 +561,125 @@ pub async fn plan(
     let mut decision = decide("plan", &facts, &Policy::of(env), &Request::of(DEPLOY_GATES));
     decision.plan = Some(crate::plan::deploy_plan(&context.ambient.fly, env, None));
     Ok(decision)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::decision::Status;
+    use crate::facts::checks::{CheckRun, Round};
+    use crate::facts::{ChecksFacts, StagingFact};
+
+    const CONFIG: &str = "version: 1
+checks:
+  required: [build, lint]
+  from_branch_rules: false
+environments:
+  staging:
+    app: hotdash-staging
+  production:
+    app: hotdash-production
+    requires: [staging]
+    windows:
+      timezone: UTC
+      allow:
+        - days: mon-fri
+          hours: 09:00-17:00
+";
+
+    fn facts() -> Facts {
+        let runs: Vec<CheckRun> = serde_json::from_value(json!([
+            {"id": 1, "name": "build", "status": "completed", "conclusion": "success"},
+            {"id": 2, "name": "lint", "status": "in_progress"},
+        ]))
+        .expect("check runs");
+        let now = "2026-12-05T10:00:00Z".parse().expect("instant"); // a Saturday
+        Facts {
+            checks: Readable::Read(ChecksFacts {
+                check_runs: runs,
+                statuses: Vec::new(),
+                rulesets: Readable::NotAsked("test".to_owned()),
+                protection: Readable::NotAsked("test".to_owned()),
+                own: OwnChecks::default(),
+                round: Round::Final,
+            }),
+            staging: Readable::Read(vec![StagingFact {
+                environment: "staging".to_owned(),
+                deployment: Some((7, Some("success".to_owned()))),
+            }]),
+            ..Facts::nothing_gathered(now, Default::default(), "test")
+        }
+    }
+
+    #[test]
+    fn the_same_facts_give_every_command_the_same_verdicts() {
+        let config = crate::config::parse(Path::new("shipgate.yml"), CONFIG).expect("valid");
+        let env = config.environment("production").expect("production");
+        let policy = Policy::of(env);
+        let facts = facts();
+        let commands = ["plan", "readiness", "deploy", "checks", "gate", "window"];
+        let mut by_gate: std::collections::BTreeMap<GateId, Vec<(&str, crate::decision::Verdict)>> =
+            Default::default();
+        for command in commands {
+            let verdicts = gate::evaluate(&facts, &policy, &Request::of(gates_of(command)));
+            assert_eq!(verdicts.len(), gates_of(command).len(), "{command}");
+            for verdict in verdicts {
+                by_gate
+                    .entry(verdict.gate)
+                    .or_default()
+                    .push((command, verdict));
+            }
+        }
+        for (gate, verdicts) in &by_gate {
+            let (first_command, first) = &verdicts[0];
+            for (command, verdict) in verdicts {
+                assert_eq!(verdict, first, "{gate}: {command} vs {first_command}");
+            }
+        }
+        // The verdicts are the facts' own: lint is still running at the final look, the window
+        // is closed on a Saturday, staging got the commit.
+        assert_eq!(by_gate[&GateId::RequiredChecks].len(), 5);
+        assert_eq!(
+            by_gate[&GateId::RequiredChecks][0].1.status,
+            Status::Pending
+        );
+        assert_eq!(by_gate[&GateId::DeployWindow][0].1.status, Status::Fail);
+        assert_eq!(by_gate[&GateId::Staging][0].1.status, Status::Pass);
+        assert_eq!(by_gate[&GateId::Health][0].1.status, Status::Skipped);
+    }
+
+    #[test]
+    fn overrides_apply_inside_their_gates() {
+        let config = crate::config::parse(Path::new("shipgate.yml"), CONFIG).expect("valid");
+        let env = config.environment("production").expect("production");
+        let mut facts = facts();
+        facts.staging = Readable::Read(vec![StagingFact {
+            environment: "staging".to_owned(),
+            deployment: None,
+        }]);
+        let plain = gate::evaluate(&facts, &Policy::of(env), &Request::of(DEPLOY_GATES));
+        let emergency = Request {
+            emergency: Some(EmergencyRequest {
+                reason: "INC-9: checkout down, hotfix".to_owned(),
+                actor: Some("octocat".to_owned()),
+            }),
+            skip_staging: true,
+            ..Request::of(DEPLOY_GATES)
+        };
+        let overridden = gate::evaluate(&facts, &Policy::of(env), &emergency);
+        assert_eq!(plain[2].status, Status::Fail);
+        assert_eq!(overridden[2].status, Status::Pass);
+        let by = overridden[2]
+            .overridden
+            .as_ref()
+            .expect("override recorded");
+        assert_eq!(by.overrode, Status::Fail);
+        assert_eq!(by.actor.as_deref(), Some("octocat"));
+        // The checks are untouched by an emergency.
+        assert_eq!(plain[0], overridden[0]);
+    }
 }

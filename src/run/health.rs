@@ -147,7 +147,7 @@ pub async fn health(
         "health",
         &facts,
         &Policy::health_only(&policy),
-        &Request::of(&[GateId::Health]),
+        &Request::of(super::decide::gates_of("health")),
     );
     if let Some(verdict) = decision.verdicts.first_mut() {
         verdict

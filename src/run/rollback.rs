@@ -5,6 +5,7 @@
 use serde_json::json;
 use tokio::time::Instant;
 
+use super::decide::gates_of;
 use super::deploy::steps::{
     deploy_and_verify, fly_unavailable, locate_fly, ms, release_ref, rollback_args, verify,
     Deployed, Steps, FLY_READ_TIMEOUT,
@@ -43,7 +44,7 @@ pub async fn rollback(
             ..Facts::nothing_gathered(now, subject.clone(), "not gathered by this command")
         };
         let mut verdicts =
-            gate::evaluate(&facts, &Policy::of(env), &Request::of(&[GateId::Health]));
+            gate::evaluate(&facts, &Policy::of(env), &Request::of(gates_of("rollback")));
         for verdict in &mut verdicts {
             steps.annotate(verdict);
         }

@@ -879,3 +879,30 @@ fn a_failed_dispatch_is_not_reported_as_a_triggered_rollback() {
         decision["summary"]
     );
 }
+
+#[test]
+fn which_environment_is_production_is_configuration() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let recorded = |production_line: &str| {
+        let fake = github();
+        let fly = Fly::new("ok", previous_release());
+        let (dir, path) = config(&app, OPEN);
+        let text = std::fs::read_to_string(&path).expect("config");
+        let text = text.replace(
+            &format!("    app: {APP}\n"),
+            &format!("    app: {APP}\n{production_line}"),
+        );
+        std::fs::write(&path, text).expect("config");
+        let out = deploy(&fake, &path, &fly, &deploy_args());
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+        drop(dir);
+        deployments(&fake)[0]["production_environment"].clone()
+    };
+    // The environment named `production` is production by default; the config says otherwise.
+    assert_eq!(recorded(""), json!(true));
+    assert_eq!(
+        recorded("    production_environment: false\n"),
+        json!(false)
+    );
+}
