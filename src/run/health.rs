@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Context, RunError};
 use crate::config::{Endpoint, Environment, HealthPolicy};
-use crate::decision::{Decision, Evidence, GateId};
+use crate::decision::{Decision, Evidence};
 use crate::facts::health::{self as measured, MachineState, Round};
 use crate::facts::{Facts, HealthFacts};
 use crate::fly::Fly;

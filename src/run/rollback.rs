@@ -14,7 +14,7 @@ use super::deploy::{deploy_client, Recorder};
 use super::{Context, RunError};
 use crate::cli::RollbackArgs;
 use crate::config::Environment;
-use crate::decision::{Decision, GateId, Incident, ReleaseRef, Report, ReportKind, Status};
+use crate::decision::{Decision, Incident, ReleaseRef, Report, ReportKind, Status};
 use crate::facts::{Facts, HealthFacts};
 use crate::gate::{self, Policy, Request};
 use crate::github::gather::Repo;
