@@ -80,12 +80,19 @@ pub fn machine_state(machines: &[crate::fly::Machine]) -> MachineState {
     state
 }
 
-/// `health`: the health gate alone, against the live app.
-pub async fn health(
+/// What `health` measures, settled before any async work (finding fly reads the file system).
+pub struct Measure {
+    policy: HealthPolicy,
+    base: url::Url,
+    fly: Option<Fly>,
+    notes: Vec<String>,
+}
+
+pub fn prepare(
     context: &Context<'_>,
     env: Option<&Environment>,
     url: Option<&url::Url>,
-) -> Result<Decision, RunError> {
+) -> Result<Measure, RunError> {
     let (mut policy, base) = match (env, url) {
         (Some(env), Some(url)) => (env.health.clone(), url.clone()),
         (Some(env), None) => (
@@ -125,6 +132,26 @@ pub async fn health(
             "set the environment's `url` (and `health.endpoints`), or make fly available (SHIPGATE_FLY)",
         ));
     }
+    Ok(Measure {
+        policy,
+        base,
+        fly,
+        notes,
+    })
+}
+
+/// `health`: the health gate alone, against the live app.
+pub async fn health(
+    context: &Context<'_>,
+    env: Option<&Environment>,
+    measure: Measure,
+) -> Result<Decision, RunError> {
+    let Measure {
+        policy,
+        base,
+        fly,
+        notes,
+    } = measure;
     let prober = Prober::new(policy.request_timeout).map_err(|e| RunError::Unavailable {
         message: e.to_string(),
         hints: Vec::new(),

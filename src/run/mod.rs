@@ -233,14 +233,17 @@ pub fn run_with(
                 (Some(config), Some(name)) => Some(environment(config, name)?),
                 _ => None,
             };
-            block_on(health::health(&context, env, args.url.as_ref())).map(decision)
+            let measure = health::prepare(&context, env, args.url.as_ref())?;
+            block_on(health::health(&context, env, measure)).map(decision)
         }
         Command::Deploy(args) => {
             let config = load(&config_path, explicit)?;
             let env = environment(&config, &args.environment)?;
             let repo = github::repo(repo)?;
+            let prepared = deploy::prepare(&context, env, args)?;
             block_on(async {
-                let decision = deploy::deploy(&context, &config, env, &repo, args).await?;
+                let decision =
+                    deploy::deploy(&context, &config, env, &repo, args, prepared).await?;
                 notify::deploy_ended(&context, env, &decision, &args.reason, &repo).await;
                 Ok(decision)
             })
@@ -250,7 +253,8 @@ pub fn run_with(
             let config = load(&config_path, explicit)?;
             let env = environment(&config, &args.environment)?;
             let repo = repo.and_then(crate::github::gather::Repo::parse);
-            block_on(rollback::rollback(&context, env, repo.as_ref(), args)).map(decision)
+            let fly = rollback::prepare(&context, args)?;
+            block_on(rollback::rollback(&context, env, repo.as_ref(), args, fly)).map(decision)
         }
         Command::Plan(args) => {
             let config = load(&config_path, explicit)?;

@@ -16,25 +16,31 @@ use crate::cli::RollbackArgs;
 use crate::config::Environment;
 use crate::decision::{Decision, Incident, ReleaseRef, Report, ReportKind, Status};
 use crate::facts::{Facts, HealthFacts};
+use crate::fly::Fly;
 use crate::gate::{self, Policy, Request};
 use crate::github::gather::Repo;
 use crate::github::write::{self, NewDeployment};
 use crate::rollback;
 
-pub async fn rollback(
-    context: &Context<'_>,
-    env: &Environment,
-    repo: Option<&Repo>,
-    args: &RollbackArgs,
-) -> Result<Decision, RunError> {
+/// The rollback's inputs checked and fly found, before any async work.
+pub fn prepare(context: &Context<'_>, args: &RollbackArgs) -> Result<Fly, RunError> {
     if args.reason.trim().is_empty() {
         return Err(RunError::input(
             "--reason is empty",
             "say why, e.g. --reason \"INC-142: checkout 500s since v42\"",
         ));
     }
+    locate_fly(context.ambient, true)
+}
+
+pub async fn rollback(
+    context: &Context<'_>,
+    env: &Environment,
+    repo: Option<&Repo>,
+    args: &RollbackArgs,
+    fly: Fly,
+) -> Result<Decision, RunError> {
     let ambient = context.ambient;
-    let fly = locate_fly(ambient, true)?;
     let mut steps = Steps::new(context.reporter);
     let now = context.clock.now();
     let subject = super::gather::subject(repo.map(ToString::to_string), Some(env), None, None);

@@ -83,6 +83,23 @@ fn request(
     Ok(request)
 }
 
+/// What a deploy starts from: its checked inputs, and fly found (before anything changes, and
+/// before any async work: finding it reads the file system).
+pub struct Prepared {
+    request: Request,
+    fly: Fly,
+}
+
+pub fn prepare(
+    context: &Context<'_>,
+    env: &Environment,
+    args: &DeployArgs,
+) -> Result<Prepared, RunError> {
+    let request = request(context, env, args)?;
+    let fly = locate_fly(context.ambient, !args.dry_run)?;
+    Ok(Prepared { request, fly })
+}
+
 /// `deploy`: SPEC section 5, steps 1 to 7.
 pub async fn deploy(
     context: &Context<'_>,
@@ -90,11 +107,10 @@ pub async fn deploy(
     env: &Environment,
     repo: &Repo,
     args: &DeployArgs,
+    prepared: Prepared,
 ) -> Result<Decision, RunError> {
-    let request = request(context, env, args)?;
+    let Prepared { request, fly } = prepared;
     let policy = Policy::of(env);
-    // Fly must be there before anything changes.
-    let fly = locate_fly(context.ambient, !args.dry_run)?;
     let mut steps = Steps::new(context.reporter);
     let run_started = Instant::now();
 
