@@ -218,10 +218,8 @@ pub fn run(step: &Step, ambient: &Ambient, clock: impl Fn() -> DateTime<Utc>) ->
         }
         Err(error) => {
             report_error(&mut out, &error);
-            let (outcome, code) = match error.exit_code() {
-                5 => ("unavailable", 5),
-                code => ("invalid", code),
-            };
+            let outcome = error.outcome();
+            let (outcome, code) = (outcome.as_str(), outcome.exit_code());
             let _ = write_outputs(
                 &mut output_file,
                 &error_outputs(outcome, code, &error.to_string()),
