@@ -255,21 +255,7 @@ pub async fn gate(
             // Never leave the gate in progress: it would block forever without saying why.
             let summary = format!("shipgate could not decide: {error}");
             let title: String = summary.chars().take(200).collect();
-            let completed = write::complete_check_run(
-                &client,
-                repo,
-                id,
-                "failure",
-                context.clock.now(),
-                &title,
-                &summary,
-            )
-            .await;
-            if let Err(write_error) = completed {
-                context
-                    .reporter
-                    .warning(&write_warning("gate check run's result", &write_error));
-            }
+            complete_gate(context, &client, repo, id, "failure", &title, &summary).await;
             return Err(error);
         }
         (Err(error), None) => return Err(error),
@@ -283,24 +269,37 @@ pub async fn gate(
     if let Some(id) = check_run {
         let (title, summary) = github::check_run_output(&decision, run_url.as_deref());
         let conclusion = github::check_run_conclusion(decision.outcome);
-        let completed = write::complete_check_run(
-            &client,
-            repo,
-            id,
-            conclusion,
-            context.clock.now(),
-            &title,
-            &summary,
-        )
-        .await;
-        if let Err(error) = completed {
-            // The check run stays in progress: branch protection keeps blocking, which is safe.
-            context
-                .reporter
-                .warning(&write_warning("gate check run's result", &error));
-        }
+        complete_gate(context, &client, repo, id, conclusion, &title, &summary).await;
     }
     Ok(decision)
+}
+
+/// Completes the gate's check run. When that fails the check run stays in progress: branch
+/// protection keeps blocking, which is safe, and the run says why.
+async fn complete_gate(
+    context: &Context<'_>,
+    client: &Client,
+    repo: &Repo,
+    id: u64,
+    conclusion: &str,
+    title: &str,
+    summary: &str,
+) {
+    let completed = write::complete_check_run(
+        client,
+        repo,
+        id,
+        conclusion,
+        context.clock.now(),
+        title,
+        summary,
+    )
+    .await;
+    if let Err(error) = completed {
+        context
+            .reporter
+            .warning(&write_warning("gate check run's result", &error));
+    }
 }
 
 /// The gates a commit must pass before `deploy` changes anything.

@@ -45,6 +45,20 @@ fn module_graph() -> BTreeMap<String, BTreeSet<String>> {
     graph
 }
 
+/// The first path segment of each item of a `use` group line: `a::X, b` -> `a`, `b`.
+fn group_items(line: &str, found: &mut BTreeSet<String>) {
+    for item in line.split(',') {
+        let name: String = item
+            .trim()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() && name != "self" {
+            found.insert(name);
+        }
+    }
+}
+
 /// The top-level modules named as `crate::NAME` in code (comments left out), including inside
 /// `use crate::{a, b::c}` groups.
 fn crate_references(text: &str) -> BTreeSet<String> {
@@ -57,16 +71,7 @@ fn crate_references(text: &str) -> BTreeSet<String> {
             if let Some(group) = after.strip_prefix('{') {
                 // `use crate::{a::X, b}`: the group may span lines; the first segment of every
                 // item on this line counts, and the next lines are read as items too.
-                for item in group.split(',') {
-                    let name: String = item
-                        .trim()
-                        .chars()
-                        .take_while(|c| c.is_alphanumeric() || *c == '_')
-                        .collect();
-                    if !name.is_empty() && name != "self" {
-                        found.insert(name);
-                    }
-                }
+                group_items(group, &mut found);
             } else {
                 let name: String = after
                     .chars()
@@ -92,16 +97,7 @@ fn crate_references(text: &str) -> BTreeSet<String> {
                 in_group = false;
                 continue;
             }
-            for item in code.split(',') {
-                let name: String = item
-                    .trim()
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
-                if !name.is_empty() && name != "self" {
-                    found.insert(name);
-                }
-            }
+            group_items(code, &mut found);
         }
     }
     found
