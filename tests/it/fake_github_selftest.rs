@@ -1,4 +1,4 @@
-//! Tests of the fake GitHub server itself (tests/support/fake_github.rs), over real HTTP with a
+//! Tests of the fake GitHub server itself (tests/support/fake_github/), over real HTTP with a
 //! tiny blocking HTTP/1.1 client, so the client tests built on it can trust its contracts.
 
 use std::collections::BTreeSet;
