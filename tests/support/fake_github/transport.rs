@@ -319,8 +319,8 @@ impl State {
             }
         }
 
-        // A 304 and /rate_limit are free; everything else uses up one request.
-        if status != 304 && req.path != "/rate_limit" && rate_override.is_none() {
+        // A 304 is free; everything else uses up one request.
+        if status != 304 && rate_override.is_none() {
             self.rate_limit.used += 1;
         }
         let limit = &self.rate_limit;
@@ -380,15 +380,6 @@ impl State {
                     }
                 }
             }
-        }
-        if req.method == "GET" && req.path == "/rate_limit" {
-            let core = json!({
-                "limit": self.rate_limit.limit,
-                "used": self.rate_limit.used,
-                "remaining": self.rate_limit.remaining(),
-                "reset": self.rate_limit.reset,
-            });
-            return ok(json!({"resources": {"core": core}, "rate": core}));
         }
         if self.rate_limit.remaining() == 0 {
             return self.primary_limit_exceeded(request_id);

@@ -3,9 +3,20 @@
 use serde_json::{json, Value};
 
 use super::super::state::{ClassicProtection, Repo};
-use super::super::transport::{error, ok, Answer};
+use super::super::transport::{error, ok, paginated_array, Answer, Req};
 
 impl Repo {
+    /// `GET /rules/branches/{branch}`: the active rules of the branch (or of `*`).
+    pub(super) fn rules_answer(&self, req: &Req, branch: &str) -> Answer {
+        let rules = self
+            .rules
+            .get(branch)
+            .or_else(|| self.rules.get("*"))
+            .cloned()
+            .unwrap_or_default();
+        paginated_array(req, rules)
+    }
+
     pub(super) fn branch_answer(&self, branch: &str) -> Answer {
         let Some(sha) = self.branch_sha(branch) else {
             return error(

@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use super::super::builders::{check_run, commit_status};
+use super::super::builders::check_run;
 use super::super::state::Repo;
 use super::super::transport::{
-    created, invalid, missing, no_commit, not_found, ok, optional_str, paginate, paginated_array,
-    required_str, Answer, Req,
+    created, invalid, missing, no_commit, not_found, ok, optional_str, paginate, required_str,
+    Answer, Req,
 };
 use super::super::util::{id_of, iso, now_iso, short};
 use super::super::FIXTURE_EPOCH;
@@ -166,43 +166,10 @@ impl Repo {
             }))
         }
     }
-
-    pub(super) fn list_statuses(&self, req: &Req, sha: &str) -> Answer {
-        let mut statuses = self.statuses.get(sha).cloned().unwrap_or_default();
-        statuses.sort_by_key(|status| std::cmp::Reverse(id_of(status)));
-        paginated_array(req, statuses)
-    }
-
-    pub(super) fn create_status(&mut self, req: &Req, sha: &str) -> Result<Answer, Answer> {
-        let sha = self.sha_of(sha)?;
-        let body = req.json()?;
-        let state = required_str(&body, "state")?;
-        if !matches!(state, "error" | "failure" | "pending" | "success") {
-            return Err(invalid(&format!(
-                "Invalid request.\n\nFor 'properties/state', \"{state}\" is not a member of the enum."
-            )));
-        }
-        let context = optional_str(&body, "context")?.unwrap_or("default");
-        let id = self.next_id();
-        let now = now_iso();
-        let mut status = commit_status(id, context, state);
-        status["description"] = json!(optional_str(&body, "description")?);
-        status["target_url"] = json!(optional_str(&body, "target_url")?);
-        status["created_at"] = json!(now);
-        status["updated_at"] = json!(now);
-        self.add_status(&sha, status.clone());
-        let status = self
-            .statuses
-            .get(&sha)
-            .and_then(|list| list.last())
-            .cloned()
-            .unwrap_or(status);
-        Ok(created(status))
-    }
 }
 
 /// Applies a create/update check-run body; returns the annotations it carried.
-pub(super) fn apply_check_run_fields(
+fn apply_check_run_fields(
     run: &mut Value,
     body: &Map<String, Value>,
 ) -> Result<Vec<Value>, Answer> {

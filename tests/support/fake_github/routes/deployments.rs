@@ -133,6 +133,19 @@ impl Repo {
         Ok(created(deployment).header("location", url))
     }
 
+    /// `GET /deployments/{id}/statuses`, newest first.
+    pub(super) fn list_deployment_statuses(&self, req: &Req, id: &str) -> Result<Answer, Answer> {
+        let index = self.deployment_index(id)?;
+        let id = id_of(&self.deployments[index]);
+        let mut statuses = self
+            .deployment_statuses
+            .get(&id)
+            .cloned()
+            .unwrap_or_default();
+        statuses.sort_by_key(|status| std::cmp::Reverse(id_of(status)));
+        Ok(paginated_array(req, statuses))
+    }
+
     pub(super) fn list_deployments(&self, req: &Req) -> Answer {
         let mut deployments: Vec<Value> = self
             .deployments
