@@ -330,7 +330,7 @@ pub type RecordedRequest = (String, String, Vec<(String, String)>, String);
 /// The integration tests drive shipgate against a fake GitHub server that records each request
 /// it receives as (method, path_and_query, headers, body); those recordings are replayed through
 /// this function so that every request shipgate really sends is checked against GitHub's
-/// contract, not only the hand-written shapes below. From `tests/support/fake_github.rs`'s
+/// contract, not only the hand-written shapes below. From `tests/support/fake_github/`'s
 /// `Recorded`: `(r.method, path + "?" + query (no `?` when the query is empty), r.headers,
 /// r.body)`. Transport headers (Host, Connection, Content-Length, Accept-Encoding) in the
 /// recordings are ignored.

@@ -16,5 +16,6 @@ mod github;
 mod github_writes;
 mod probe;
 mod properties;
+mod render_snapshots;
 mod runner_selftest;
 mod window;
