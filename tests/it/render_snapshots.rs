@@ -199,6 +199,7 @@ fn deploy_plan() -> DeployPlan {
 
 fn report(deployed: ReleaseRef, steps: Vec<Step>, incident: Option<Incident>) -> Report {
     Report {
+        kind: shipgate::decision::ReportKind::Deploy,
         deployment_id: Some(DEPLOYMENT_ID),
         previous: Some(release(42, PREVIOUS_IMAGE)),
         deployed: Some(deployed),
