@@ -174,7 +174,7 @@ pub fn evaluate(policy: &ChecksPolicy, facts: &ChecksFacts, round: Round) -> Ver
         .collect();
     let mut by_state: BTreeMap<CheckState, Vec<String>> = BTreeMap::new();
     for (name, requirement) in &required {
-        let (state, sources) = evaluate_name(name, requirement.app_id, &runs, &facts.statuses);
+        let (state, sources) = evaluate_name(name, requirement.app_id, &runs, facts);
         by_state.entry(state).or_default().push(name.clone());
         evidence.push(Evidence::Check {
             name: name.clone(),
@@ -207,6 +207,11 @@ pub fn evaluate(policy: &ChecksPolicy, facts: &ChecksFacts, round: Round) -> Ver
                 });
             }
         }
+    }
+    if !facts.statuses_read {
+        evidence.push(Evidence::Note {
+            text: "commit statuses not read: a failing check run decided the gate".to_owned(),
+        });
     }
     let unrequired_failing: Vec<&str> = latest_runs(&runs)
         .into_iter()
@@ -292,7 +297,7 @@ fn evaluate_name(
     name: &str,
     app_id: Option<u64>,
     runs: &[&CheckRun],
-    statuses: &[CommitStatus],
+    facts: &ChecksFacts,
 ) -> (CheckState, Vec<CheckSource>) {
     let mut sources = Vec::new();
     let run = runs
@@ -317,7 +322,8 @@ fn evaluate_name(
     // A check pinned to an app can only be satisfied by that app's check run: a commit status
     // does not say which app posted it.
     if app_id.is_none() {
-        let status = statuses
+        let status = facts
+            .statuses
             .iter()
             .filter(|status| status.context == name)
             .max_by_key(|status| (status.updated_at.or(status.created_at), status.id));
@@ -331,12 +337,14 @@ fn evaluate_name(
             });
         }
     }
+    // Unread statuses might hold it: not known yet, so not "missing".
+    let unreported = if facts.statuses_read || app_id.is_some() {
+        CheckState::Missing
+    } else {
+        CheckState::Pending
+    };
     // GitHub's rule: when both a check run and a status exist for a name, both must pass.
-    let state = sources
-        .iter()
-        .map(|s| s.state)
-        .max()
-        .unwrap_or(CheckState::Missing);
+    let state = sources.iter().map(|s| s.state).max().unwrap_or(unreported);
     (state, sources)
 }
 
@@ -465,6 +473,7 @@ mod tests {
             protection: Readable::NotAsked("not asked in this test".to_owned()),
             own: OwnChecks::default(),
             round: Round::Final,
+            statuses_read: true,
         }
     }
 
@@ -559,6 +568,22 @@ mod tests {
     }
 
     // ----- classes of results ---------------------------------------------------------------
+
+    #[test]
+    fn with_statuses_unread_a_check_without_a_run_is_unknown_not_missing() {
+        let mut unread = facts(vec![done(1, "Gitleaks", "failure")], vec![]);
+        unread.statuses_read = false;
+        let verdict = evaluate(&policy(&["Gitleaks", "ci/legacy"]), &unread, Round::Final);
+        assert_eq!(verdict.status, Status::Fail);
+        assert_eq!(verdict.summary, "failing: Gitleaks; pending: ci/legacy");
+        assert!(verdict.evidence.contains(&Evidence::Note {
+            text: "commit statuses not read: a failing check run decided the gate".to_owned()
+        }));
+        // Read, the same absence is a missing check.
+        let read = facts(vec![done(1, "Gitleaks", "failure")], vec![]);
+        let verdict = evaluate(&policy(&["Gitleaks", "ci/legacy"]), &read, Round::Final);
+        assert_eq!(verdict.summary, "failing: Gitleaks; missing: ci/legacy");
+    }
 
     #[test]
     fn conclusions_pass_or_fail_by_class() {

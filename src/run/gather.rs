@@ -232,9 +232,12 @@ pub async fn poll_checks(
     loop {
         let round_started = tokio::time::Instant::now();
         round += 1;
+        let mut facts = read_round(client, repo, policy, sha, rules, poll).await?;
         let elapsed = poll.started.elapsed();
         let last = poll.snapshot || elapsed >= poll.wait;
-        let facts = read_round(client, repo, policy, sha, rules, poll, last).await?;
+        if last && !poll.snapshot {
+            facts.round = Round::Final;
+        }
         let verdict = checks::evaluate(policy, &facts, facts.round);
         if verdict.status != Status::Pending || last {
             let stats = client.stats();
@@ -268,20 +271,16 @@ async fn read_round(
     sha: &str,
     rules: &Rules,
     poll: &Poll,
-    last: bool,
 ) -> Result<ChecksFacts, RunError> {
     let fail = |e: GitHubError| github_error(e, repo);
-    let facts = |check_runs: Vec<CheckRun>, statuses: Vec<CommitStatus>| ChecksFacts {
+    let facts = |check_runs: Vec<CheckRun>, statuses: Option<Vec<CommitStatus>>| ChecksFacts {
         check_runs,
-        statuses,
+        statuses_read: statuses.is_some(),
+        statuses: statuses.unwrap_or_default(),
         rulesets: rules.rulesets.clone(),
         protection: rules.protection.clone(),
         own: poll.own.clone(),
-        round: if last && !poll.snapshot {
-            Round::Final
-        } else {
-            Round::Waiting
-        },
+        round: Round::Waiting,
     };
     let runs = gather::check_runs(client, repo, sha);
     let statuses = gather::statuses(client, repo, sha);
@@ -295,19 +294,15 @@ async fn read_round(
             }
         }
     };
-    let statuses = match read_statuses {
-        Some(statuses) => statuses,
-        None => {
-            let so_far = facts(check_runs, Vec::new());
-            if checks::evaluate(policy, &so_far, Round::Waiting).status == Status::Fail {
-                return Ok(so_far);
-            }
-            let check_runs = so_far.check_runs;
-            let statuses = statuses.await.map_err(fail)?.0;
-            return Ok(facts(check_runs, statuses));
+    if read_statuses.is_none() {
+        let so_far = facts(check_runs, None);
+        if checks::evaluate(policy, &so_far, Round::Waiting).status == Status::Fail {
+            return Ok(so_far);
         }
-    };
-    Ok(facts(check_runs, statuses))
+        read_statuses = Some(statuses.await.map_err(fail)?.0);
+        return Ok(facts(so_far.check_runs, read_statuses));
+    }
+    Ok(facts(check_runs, read_statuses))
 }
 
 /// `waiting 2m10s of 20m: Gitleaks (in_progress), Health Check (missing)`.
