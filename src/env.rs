@@ -60,7 +60,8 @@ pub const GITHUB_STEP_SUMMARY: &str = "GITHUB_STEP_SUMMARY";
 
 /// What a container action step is given: every variable (the `INPUT_*` among them), the file
 /// commands' paths, and the webhook URL to mask. Plain values; `action` makes its inputs of them.
-#[derive(Debug, Default)]
+/// No `Debug`: `vars` holds tokens.
+#[derive(Default)]
 pub struct StepEnv {
     pub vars: Vec<(String, String)>,
     pub output: Option<std::path::PathBuf>,

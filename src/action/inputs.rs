@@ -166,9 +166,32 @@ impl InputError {
 }
 
 /// The inputs as the container received them, by input name.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct Inputs {
     values: BTreeMap<String, String>,
+}
+
+/// The values of secret inputs (`github-token`, `fly-api-token`) never print.
+impl std::fmt::Debug for Inputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = |name: &str| {
+            INPUTS
+                .iter()
+                .any(|input| input.name == name && input.kind == Kind::Secret)
+        };
+        f.debug_map()
+            .entries(self.values.iter().map(|(name, value)| {
+                (
+                    name,
+                    if secret(name) {
+                        "[redacted]"
+                    } else {
+                        value.as_str()
+                    },
+                )
+            }))
+            .finish()
+    }
 }
 
 impl Inputs {
@@ -468,6 +491,17 @@ mod tests {
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect()
         })
+    }
+
+    #[test]
+    fn secret_inputs_never_print() {
+        let read = inputs(&[("github-token", "ghs_secretvalue123"), ("command", "plan")]);
+        let shown = format!("{read:?}");
+        assert!(!shown.contains("ghs_secretvalue123"), "{shown}");
+        assert!(
+            shown.contains("[redacted]") && shown.contains("plan"),
+            "{shown}"
+        );
     }
 
     #[test]

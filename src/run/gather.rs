@@ -15,7 +15,7 @@ use crate::facts::checks::{CheckRun, CommitStatus, RequiredContext, Round};
 use crate::facts::{
     ChecksFacts, CurrentJob, Facts, HealthFacts, OwnChecks, Readable, StagingFact, StagingHealth,
 };
-use crate::gate::checks;
+use crate::gate::{self, checks};
 use crate::github::client::{Client, GitHubError};
 use crate::github::gather::{self, Repo};
 use crate::github::write;
@@ -392,8 +392,8 @@ pub struct Ask<'a> {
 }
 
 /// Gathers the facts of one decision about `target`: the required checks (polled as `poll`
-/// says), then the deployments to the environments required first and their health now, read
-/// concurrently. The clock is read when they are complete.
+/// says), then the deployments to the environments required first (read concurrently) and, where
+/// the commit reached them, their health now. The clock is read when they are complete.
 #[allow(clippy::too_many_arguments)]
 pub async fn facts(
     context: &Context<'_>,
@@ -410,11 +410,15 @@ pub async fn facts(
     let requires = env.map_or(&[][..], |e| e.requires.as_slice());
     let (staging, staging_health) = match ask.staging {
         Some(config) if !requires.is_empty() => {
-            let (deployments, health) = tokio::join!(
-                staging_deployments(client, repo, &target.sha, requires),
-                staging_health(config, requires)
-            );
-            (Readable::Read(deployments?), health)
+            let deployments = staging_deployments(client, repo, &target.sha, requires).await?;
+            // Health now matters only where the commit got to: no probe for a gate already lost.
+            let reached = gate::staging::evaluate(&deployments).status == Status::Pass;
+            let health = if reached {
+                staging_health(config, requires).await
+            } else {
+                Vec::new()
+            };
+            (Readable::Read(deployments), health)
         }
         Some(_) => (Readable::Read(Vec::new()), Vec::new()),
         None => (
