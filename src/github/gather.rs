@@ -9,6 +9,7 @@ use super::model::{
     Branch, BranchRule, CheckRun, CheckRunsPage, CombinedStatus, CommitStatus, RequiredContext,
     RequiredStatusChecks,
 };
+use super::path::{query, segment};
 use crate::facts::Readable;
 
 /// `owner/name`, already validated by the CLI.
@@ -27,8 +28,13 @@ impl Repo {
         })
     }
 
-    fn path(&self, rest: &str) -> String {
-        format!("/repos/{}/{}{rest}", enc(&self.owner), enc(&self.name))
+    /// `/repos/{owner}/{name}` and `rest`, whose own segments are already encoded.
+    pub(crate) fn path(&self, rest: &str) -> String {
+        format!(
+            "/repos/{}/{}{rest}",
+            segment(&self.owner),
+            segment(&self.name)
+        )
     }
 }
 
@@ -36,13 +42,6 @@ impl std::fmt::Display for Repo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.owner, self.name)
     }
-}
-
-/// Percent-encodes one path segment (branch names may hold `/`, `#`, `%`...).
-fn enc(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
 }
 
 fn decode<T: DeserializeOwned>(path: &str, body: &str) -> Result<T, GitHubError> {
@@ -66,7 +65,7 @@ pub async fn resolve_ref(
     struct Commit {
         sha: String,
     }
-    let path = repo.path(&format!("/commits/{}", enc(git_ref)));
+    let path = repo.path(&format!("/commits/{}", segment(git_ref)));
     let commit: Commit = decode(&path, &client.get(&path).await?)?;
     Ok(commit.sha)
 }
@@ -88,7 +87,7 @@ pub async fn branch(
     repo: &Repo,
     name: &str,
 ) -> Result<Option<Branch>, GitHubError> {
-    let path = repo.path(&format!("/branches/{}", enc(name)));
+    let path = repo.path(&format!("/branches/{}", segment(name)));
     match client.get(&path).await {
         Ok(body) => decode(&path, &body).map(Some),
         Err(error) if error.status() == Some(404) => Ok(None),
@@ -102,7 +101,11 @@ pub async fn ruleset_checks(
     repo: &Repo,
     branch: &str,
 ) -> Result<Readable<Vec<RequiredContext>>, GitHubError> {
-    let path = repo.path(&format!("/rules/branches/{}?per_page=100", enc(branch)));
+    let path = repo.path(&format!(
+        "/rules/branches/{}?{}",
+        segment(branch),
+        query([("per_page", "100")])
+    ));
     match client.get_pages(&path).await {
         Ok(pages) => {
             let rules: Vec<Vec<BranchRule>> = decode_pages(&path, &pages)?;
@@ -136,7 +139,7 @@ pub async fn protection_checks(
     }
     let path = repo.path(&format!(
         "/branches/{}/protection/required_status_checks",
-        enc(&branch.name)
+        segment(&branch.name)
     ));
     match client.get(&path).await {
         Ok(body) => Ok(Readable::Read(
@@ -169,8 +172,9 @@ pub async fn check_runs(
     sha: &str,
 ) -> Result<(Vec<CheckRun>, bool), GitHubError> {
     let path = repo.path(&format!(
-        "/commits/{}/check-runs?filter=latest&per_page=100",
-        enc(sha)
+        "/commits/{}/check-runs?{}",
+        segment(sha),
+        query([("filter", "latest"), ("per_page", "100")])
     ));
     let pages = client.get_pages(&path).await?;
     let changed = pages.iter().any(|p| !p.not_modified);
@@ -188,7 +192,11 @@ pub async fn statuses(
     repo: &Repo,
     sha: &str,
 ) -> Result<(Vec<CommitStatus>, bool), GitHubError> {
-    let path = repo.path(&format!("/commits/{}/status?per_page=100", enc(sha)));
+    let path = repo.path(&format!(
+        "/commits/{}/status?{}",
+        segment(sha),
+        query([("per_page", "100")])
+    ));
     let pages = client.get_pages(&path).await?;
     let changed = pages.iter().any(|p| !p.not_modified);
     let decoded: Vec<CombinedStatus> = decode_pages(&path, &pages)?;

@@ -456,3 +456,161 @@ fn plan_online_reads_the_checks_and_the_staging_deployments() {
         .any(|r| r.path.ends_with("/deployments")
             && r.param("environment").as_deref() == Some("staging")));
 }
+
+// ----- the library: names in URLs, polling ---------------------------------------------------
+
+mod library {
+    use serde_json::json;
+    use shipgate::facts::Readable;
+    use shipgate::github::client::{Client, RetryPolicy};
+    use shipgate::github::gather::{self, Repo};
+    use shipgate::github::write;
+    use shipgate::secret::Secret;
+
+    use super::{REPO, SHA, TOKEN};
+    use crate::support::fake_github::*;
+
+    fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+            .block_on(future)
+    }
+
+    fn client(fake: &FakeGitHub) -> Client {
+        let token = Secret::new(TOKEN).expect("a token");
+        Client::new(fake.url(), Some(&token), RetryPolicy::default()).expect("a client")
+    }
+
+    fn repo() -> Repo {
+        Repo::parse(REPO).expect("owner/name")
+    }
+
+    /// A branch, an environment and a workflow file whose names hold `/`, a space, `#` and `?`:
+    /// each reaches GitHub as one path segment or one query value, and comes back the same.
+    #[test]
+    fn names_with_slash_space_hash_and_question_mark_round_trip() {
+        const BRANCH: &str = "release/1.2 #3?";
+        const ENVIRONMENT: &str = "prod/eu #1?&task=x";
+        const WORKFLOW: &str = "roll back #1?.yml";
+        let fake = FakeGitHub::start();
+        fake.set_ref(REPO, BRANCH, SHA);
+        fake.set_ref(REPO, "release", "0000000000000000000000000000000000000001");
+        fake.repo(REPO, |repo| {
+            repo.set_rules(
+                BRANCH,
+                vec![required_status_checks_rule(REPO, 7, &[("e2e", None)], true)],
+            );
+            repo.set_branch_protection(BRANCH, branch_protection("everyone", &[("lint", None)]));
+        });
+        fake.set_dispatch_returns_run_details(false);
+        let repo = repo();
+
+        block_on(async {
+            let client = client(&fake);
+            assert_eq!(
+                gather::resolve_ref(&client, &repo, BRANCH)
+                    .await
+                    .expect("resolved"),
+                SHA
+            );
+            let branch = gather::branch(&client, &repo, BRANCH)
+                .await
+                .expect("read")
+                .expect("the branch exists");
+            assert_eq!(branch.name, BRANCH);
+            assert!(branch.protected);
+            match gather::ruleset_checks(&client, &repo, BRANCH)
+                .await
+                .expect("read")
+            {
+                Readable::Read(checks) => {
+                    assert_eq!(
+                        checks
+                            .iter()
+                            .map(|c| c.context.as_str())
+                            .collect::<Vec<_>>(),
+                        ["e2e"]
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+
+            for environment in [ENVIRONMENT, "prod"] {
+                write::create_deployment(
+                    &client,
+                    &repo,
+                    write::NewDeployment {
+                        sha: SHA,
+                        environment,
+                        task: write::TASK_DEPLOY,
+                        production: true,
+                        description: "deploy",
+                        payload: json!({}),
+                    },
+                )
+                .await
+                .expect("created");
+            }
+            let (id, _) = write::latest_deployment_state(&client, &repo, SHA, ENVIRONMENT)
+                .await
+                .expect("read")
+                .expect("the deployment to that environment");
+            let deployment = fake.repo(REPO, |r| {
+                r.deployments
+                    .iter()
+                    .find(|d| d["id"] == id)
+                    .cloned()
+                    .expect("recorded")
+            });
+            assert_eq!(deployment["environment"], ENVIRONMENT);
+
+            let dispatched = write::dispatch_workflow(
+                &client,
+                &repo,
+                WORKFLOW,
+                BRANCH,
+                json!({ "correlation_id": "sg-c0ffee" })
+                    .as_object()
+                    .expect("an object"),
+                "sg-c0ffee",
+                std::time::SystemTime::now().into(),
+            )
+            .await
+            .expect("dispatched");
+            assert!(dispatched.run_id.is_some(), "found through the runs list");
+        });
+
+        let requests = fake.requests();
+        let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+        for expected in [
+            "/repos/hotdash-dev/hotdash/commits/release%2F1.2%20%233%3F",
+            "/repos/hotdash-dev/hotdash/branches/release%2F1.2%20%233%3F",
+            "/repos/hotdash-dev/hotdash/rules/branches/release%2F1.2%20%233%3F",
+            "/repos/hotdash-dev/hotdash/actions/workflows/roll%20back%20%231%3F.yml/dispatches",
+            "/repos/hotdash-dev/hotdash/actions/workflows/roll%20back%20%231%3F.yml/runs",
+        ] {
+            assert!(paths.contains(&expected), "{expected} not in {paths:#?}");
+        }
+        let listed = requests
+            .iter()
+            .find(|r| r.method == "GET" && r.path.ends_with("/deployments"))
+            .expect("deployments listed");
+        assert_eq!(listed.param("environment").as_deref(), Some(ENVIRONMENT));
+        assert_eq!(listed.param("task").as_deref(), Some("deploy"));
+        let dispatch = requests
+            .iter()
+            .find(|r| r.path.ends_with("/dispatches"))
+            .expect("dispatched");
+        assert_eq!(dispatch.json()["ref"], BRANCH);
+        assert!(
+            requests.iter().all(|r| r.status < 400),
+            "{:?}",
+            requests
+                .iter()
+                .map(|r| (r.method.as_str(), r.path.as_str(), r.status))
+                .collect::<Vec<_>>()
+        );
+    }
+}
