@@ -4,7 +4,7 @@
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::client::{Client, GitHubError, Page};
+use super::client::{Client, GitHubError, List};
 use super::model::{
     Branch, BranchRule, CheckRun, CheckRunsPage, CombinedStatus, CommitStatus, RequiredContext,
     RequiredStatusChecks,
@@ -51,8 +51,12 @@ fn decode<T: DeserializeOwned>(path: &str, body: &str) -> Result<T, GitHubError>
     })
 }
 
-fn decode_pages<T: DeserializeOwned>(path: &str, pages: &[Page]) -> Result<Vec<T>, GitHubError> {
-    pages.iter().map(|p| decode(path, &p.body)).collect()
+/// The items of every page of a list, in order.
+fn items<P, T: Clone>(list: &List<P>, of: impl Fn(&P) -> &[T]) -> Vec<T> {
+    list.pages
+        .iter()
+        .flat_map(|p| of(&p.value).iter().cloned())
+        .collect()
 }
 
 /// `GET /repos/{o}/{r}/commits/{ref}`: the SHA a branch, tag or SHA names, read once.
@@ -106,17 +110,15 @@ pub async fn ruleset_checks(
         segment(branch),
         query([("per_page", "100")])
     ));
-    match client.get_pages(&path).await {
-        Ok(pages) => {
-            let rules: Vec<Vec<BranchRule>> = decode_pages(&path, &pages)?;
-            Ok(Readable::Read(
-                rules
-                    .iter()
-                    .flatten()
-                    .flat_map(BranchRule::required_checks)
-                    .collect(),
-            ))
-        }
+    match client.get_list::<Vec<BranchRule>>(&path).await {
+        Ok(pages) => Ok(Readable::Read(
+            pages
+                .pages
+                .iter()
+                .flat_map(|p| p.value.iter())
+                .flat_map(BranchRule::required_checks)
+                .collect(),
+        )),
         Err(error) if matches!(error.status(), Some(403 | 404)) => {
             Ok(Readable::Unknown(error.to_string()))
         }
@@ -164,6 +166,14 @@ pub async fn protection_checks(
     }
 }
 
+fn check_runs_path(repo: &Repo, sha: &str) -> String {
+    repo.path(&format!(
+        "/commits/{}/check-runs?{}",
+        segment(sha),
+        query([("filter", "latest"), ("per_page", "100")])
+    ))
+}
+
 /// `GET /repos/{o}/{r}/commits/{sha}/check-runs?filter=latest&per_page=100`, every page,
 /// conditionally. Returns the runs and whether any page changed since the last call.
 pub async fn check_runs(
@@ -171,18 +181,10 @@ pub async fn check_runs(
     repo: &Repo,
     sha: &str,
 ) -> Result<(Vec<CheckRun>, bool), GitHubError> {
-    let path = repo.path(&format!(
-        "/commits/{}/check-runs?{}",
-        segment(sha),
-        query([("filter", "latest"), ("per_page", "100")])
-    ));
-    let pages = client.get_pages(&path).await?;
-    let changed = pages.iter().any(|p| !p.not_modified);
-    let decoded: Vec<CheckRunsPage> = decode_pages(&path, &pages)?;
-    Ok((
-        decoded.into_iter().flat_map(|p| p.check_runs).collect(),
-        changed,
-    ))
+    let list = client
+        .get_list::<CheckRunsPage>(&check_runs_path(repo, sha))
+        .await?;
+    Ok((items(&list, |p| &p.check_runs), list.changed()))
 }
 
 /// `GET /repos/{o}/{r}/commits/{sha}/status?per_page=100`: the latest status per context,
@@ -197,13 +199,8 @@ pub async fn statuses(
         segment(sha),
         query([("per_page", "100")])
     ));
-    let pages = client.get_pages(&path).await?;
-    let changed = pages.iter().any(|p| !p.not_modified);
-    let decoded: Vec<CombinedStatus> = decode_pages(&path, &pages)?;
-    Ok((
-        decoded.into_iter().flat_map(|p| p.statuses).collect(),
-        changed,
-    ))
+    let list = client.get_list::<CombinedStatus>(&path).await?;
+    Ok((items(&list, |p| &p.statuses), list.changed()))
 }
 
 /// A pull request's head and base (`GET /repos/{o}/{r}/pulls/{n}`).

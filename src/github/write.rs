@@ -175,8 +175,8 @@ async fn own_comments(
         query([("per_page", "100")])
     ));
     let mut found = Vec::new();
-    for page in client.get_pages(&path).await? {
-        for comment in decode::<Vec<Comment>>(&path, &page.body)? {
+    for page in client.get_list::<Vec<Comment>>(&path).await?.pages {
+        for comment in page.value.iter().cloned() {
             // The marker says "shipgate wrote this"; the author says "and not someone
             // imitating it": the token's user, or a bot when the token is an app's.
             let mine = comment.user.as_ref().is_some_and(|u| match login {

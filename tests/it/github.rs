@@ -613,4 +613,137 @@ mod library {
                 .collect::<Vec<_>>()
         );
     }
+
+    /// A thousand check runs (ten pages of 100, ids 10000..=10999, newest first on page 1).
+    fn thousand_runs(fake: &FakeGitHub) {
+        fake.set_ref(REPO, "main", SHA);
+        fake.add_check_runs(REPO, SHA, bulk_check_runs(10_000, 1000));
+    }
+
+    fn check_run_pages(fake: &FakeGitHub) -> Vec<(usize, u16)> {
+        fake.requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/check-runs"))
+            .map(|r| {
+                let page = r.param("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+                (page, r.status)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pages_after_the_first_are_read_a_few_at_a_time_in_order_at_one_request_each() {
+        let fake = FakeGitHub::start();
+        thousand_runs(&fake);
+        fake.set_latency(std::time::Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        let (runs, changed) = block_on(async {
+            gather::check_runs(&client(&fake), &repo(), SHA)
+                .await
+                .expect("read")
+        });
+        let took = started.elapsed();
+        assert!(changed);
+        let ids: Vec<u64> = runs.iter().map(|r| r.id).collect();
+        assert_eq!(
+            ids,
+            (10_000..11_000).rev().collect::<Vec<u64>>(),
+            "page order"
+        );
+        let mut pages: Vec<usize> = check_run_pages(&fake).iter().map(|(p, _)| *p).collect();
+        assert_eq!(pages[0], 1, "page 1 first: it names the last page");
+        pages.sort_unstable();
+        assert_eq!(
+            pages,
+            (1..=10).collect::<Vec<_>>(),
+            "ceil(1000/100), each once"
+        );
+        // One after the other, ten pages take at least 10 x 300 ms; four at a time after page 1,
+        // four round trips (and the fake's own work on each page).
+        assert!(
+            took < std::time::Duration::from_millis(2400),
+            "{took:?}: the pages were not read concurrently"
+        );
+    }
+
+    #[test]
+    fn an_unchanged_list_is_all_304s_and_reuses_the_pages_decoded_before() {
+        let fake = FakeGitHub::start();
+        thousand_runs(&fake);
+        fake.add_statuses(
+            REPO,
+            SHA,
+            (0..300).map(|i| commit_status(30_000 + i, &format!("ci/{i:03}"), "success")),
+        );
+        let path = format!("/repos/{REPO}/commits/{SHA}/check-runs?filter=latest&per_page=100");
+        block_on(async {
+            let client = client(&fake);
+            let first = client
+                .get_list::<shipgate::github::model::CheckRunsPage>(&path)
+                .await
+                .expect("read");
+            let again = client
+                .get_list::<shipgate::github::model::CheckRunsPage>(&path)
+                .await
+                .expect("read");
+            assert!(first.changed() && !again.changed());
+            assert_eq!(first.pages.len(), 10);
+            assert_eq!(again.pages.len(), 10);
+            for (before, now) in first.pages.iter().zip(&again.pages) {
+                assert!(now.not_modified);
+                assert!(
+                    std::sync::Arc::ptr_eq(&before.value, &now.value),
+                    "a 304 gives back the page decoded before, not a new parse"
+                );
+            }
+            // Three full pages of statuses: the last one is not read again in full after its
+            // 304, since `total_count` on every page would have changed with a new status.
+            for _ in 0..2 {
+                let (statuses, _) = gather::statuses(&client, &repo(), SHA).await.expect("read");
+                assert_eq!(statuses.len(), 300);
+            }
+        });
+        let statuses: Vec<u16> = fake
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/status"))
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(statuses, [200, 200, 200, 304, 304, 304]);
+        let second: Vec<u16> = check_run_pages(&fake)[10..]
+            .iter()
+            .map(|(_, s)| *s)
+            .collect();
+        assert_eq!(second, [304; 10]);
+    }
+
+    /// An ETag covers one page: a check run that completes on page 2 leaves page 1 unchanged,
+    /// so page 1's 304 says nothing about the rest, and every page is asked again.
+    #[test]
+    fn a_run_that_changes_on_a_later_page_is_seen_though_page_1_is_unchanged() {
+        let fake = FakeGitHub::start();
+        fake.set_ref(REPO, "main", SHA);
+        fake.add_check_runs(REPO, SHA, bulk_check_runs(10_000, 150));
+        fake.add_check_runs(REPO, SHA, [check_run(5_000, "e2e", "in_progress", None)]);
+        block_on(async {
+            let client = client(&fake);
+            let (runs, _) = gather::check_runs(&client, &repo(), SHA)
+                .await
+                .expect("read");
+            assert_eq!(runs.len(), 151);
+            fake.repo(REPO, |r| {
+                r.set_check_run(5_000, "completed", Some("success"));
+            });
+            let (runs, changed) = gather::check_runs(&client, &repo(), SHA)
+                .await
+                .expect("read");
+            assert!(changed);
+            let e2e = runs.iter().find(|r| r.name == "e2e").expect("e2e");
+            assert_eq!(e2e.status.as_str(), "completed");
+        });
+        assert_eq!(
+            check_run_pages(&fake),
+            [(1, 200), (2, 200), (1, 304), (2, 200)]
+        );
+    }
 }
