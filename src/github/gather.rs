@@ -187,6 +187,41 @@ pub async fn check_runs(
     Ok((items(&list, |p| &p.check_runs), list.changed()))
 }
 
+/// What [`check_runs_until`] read.
+#[derive(Debug, Clone)]
+pub struct CheckRunsRead {
+    /// The runs of the pages read, in GitHub's order: every run unless `stopped`.
+    pub runs: Vec<CheckRun>,
+    /// Whether any page read changed since the last read (`false`: every one was a 304).
+    pub changed: bool,
+    /// `stop` returned true on a page; the pages after it were not read, so `runs` may lack
+    /// runs that exist. Only what `stop` saw is known to be complete.
+    pub stopped: bool,
+}
+
+/// [`check_runs`] that ends early: `stop` sees the runs of each page as it arrives, in page
+/// order, and once it returns true (the gate is decided, e.g. a required check is failing) no
+/// further page is read. Pages are then read two at a time, so at most one request goes out
+/// after the deciding page (the page after it, already in flight); on a list of one page,
+/// none does.
+pub async fn check_runs_until(
+    client: &Client,
+    repo: &Repo,
+    sha: &str,
+    mut stop: impl FnMut(&[CheckRun]) -> bool + Send,
+) -> Result<CheckRunsRead, GitHubError> {
+    let list = client
+        .get_list_until::<CheckRunsPage, _>(&check_runs_path(repo, sha), |page| {
+            stop(&page.check_runs)
+        })
+        .await?;
+    Ok(CheckRunsRead {
+        runs: items(&list, |p| &p.check_runs),
+        changed: list.changed(),
+        stopped: list.stopped,
+    })
+}
+
 /// `GET /repos/{o}/{r}/commits/{sha}/status?per_page=100`: the latest status per context,
 /// every page, conditionally.
 pub async fn statuses(

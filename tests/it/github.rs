@@ -746,4 +746,71 @@ mod library {
             [(1, 200), (2, 200), (1, 304), (2, 200)]
         );
     }
+
+    fn failing(runs: &[shipgate::github::model::CheckRun]) -> bool {
+        runs.iter().any(|r| {
+            r.conclusion
+                .as_ref()
+                .is_some_and(|c| c.as_str() == "failure")
+        })
+    }
+
+    #[test]
+    fn reading_check_runs_stops_at_the_page_that_decides_the_gate() {
+        let fake = FakeGitHub::start();
+        thousand_runs(&fake);
+        // On page 3 (ids 10799..=10700).
+        fake.repo(REPO, |r| {
+            r.set_check_run(10_750, "completed", Some("failure"));
+        });
+        fake.set_latency(std::time::Duration::from_millis(20));
+        let mut seen = Vec::new();
+        let read = block_on(async {
+            gather::check_runs_until(&client(&fake), &repo(), SHA, |page| {
+                seen.push(page.len());
+                failing(page)
+            })
+            .await
+            .expect("read")
+        });
+        assert!(read.stopped);
+        assert_eq!(
+            seen,
+            [100, 100, 100],
+            "pages seen in order, up to the deciding one"
+        );
+        assert_eq!(read.runs.len(), 300);
+        assert!(read.runs.iter().any(|r| r.id == 10_750));
+        let mut pages: Vec<usize> = check_run_pages(&fake).iter().map(|(p, _)| *p).collect();
+        pages.sort_unstable();
+        assert!(
+            pages == [1, 2, 3] || pages == [1, 2, 3, 4],
+            "at most one request after page 3: {pages:?}"
+        );
+
+        // Deciding on page 1: page 2 is never asked for.
+        fake.clear_requests();
+        fake.repo(REPO, |r| {
+            r.set_check_run(10_999, "completed", Some("failure"));
+        });
+        let read = block_on(async {
+            gather::check_runs_until(&client(&fake), &repo(), SHA, failing)
+                .await
+                .expect("read")
+        });
+        assert!(read.stopped);
+        assert_eq!(read.runs.len(), 100);
+        assert_eq!(check_run_pages(&fake), [(1, 200)]);
+
+        // Nothing decides: every page, as `check_runs` reads them.
+        fake.clear_requests();
+        let read = block_on(async {
+            gather::check_runs_until(&client(&fake), &repo(), SHA, |_| false)
+                .await
+                .expect("read")
+        });
+        assert!(!read.stopped);
+        assert_eq!(read.runs.len(), 1000);
+        assert_eq!(check_run_pages(&fake).len(), 10);
+    }
 }
