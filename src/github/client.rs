@@ -1,18 +1,27 @@
 //! The GitHub REST client: octocrab for transport and auth (its own retry is not compiled in), and
 //! shipgate's policy on top. GETs retry transport errors and 5xx with jittered backoff; rate limits
 //! (403/429 with `retry-after`, or `x-ratelimit-remaining: 0`) wait as GitHub asks, bounded by the
-//! command's deadline; writes are never blindly retried. Pages follow `Link: rel="next"`, and
-//! polls send `If-None-Match`, so an unchanged poll is a 304 that costs no rate limit.
+//! command's deadline; writes are never blindly retried.
+//!
+//! Lists ([`Client::get_list`]) are read in full every time, each page conditionally: a page keeps
+//! its ETag and its decoded value, so an unchanged page is a 304 that costs no rate limit and no
+//! JSON parsing. Every page is asked again on every read, because an ETag covers one page's body
+//! only: a check run completing on page 5 leaves page 1 unchanged. Once page 1's `Link` header
+//! names the last page, pages 2..N go out a few at a time ([`PAGE_CONCURRENCY`]), their answers
+//! kept in page order; without `rel="last"`, `rel="next"` is followed one page at a time.
 
+use std::any::Any;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::stream::{self, StreamExt};
 use http::header::{
     HeaderMap, HeaderName, HeaderValue, ACCEPT, ETAG, IF_NONE_MATCH, LINK, RETRY_AFTER,
 };
 use http::StatusCode;
 use octocrab::Octocrab;
+use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use crate::secret::Secret;
@@ -77,19 +86,65 @@ pub struct Stats {
     pub rate_limit_waits: u32,
 }
 
-/// One page of a list: its body (fresh, or the cached one when GitHub said 304) and the next URL.
-#[derive(Debug, Clone)]
-pub struct Page {
-    pub body: String,
-    pub next: Option<String>,
+/// Pages of one list requested at the same time, once page 1 names the last page. GitHub allows
+/// 100 concurrent requests before its secondary limit; a handful keeps a poll's wall time near
+/// one round trip per 4 pages without coming close.
+pub const PAGE_CONCURRENCY: usize = 4;
+
+/// A list never has more pages than this (GitHub caps lists it filters at 1,000 items).
+const MAX_PAGES: usize = 1000;
+
+/// One page of a list read by [`Client::get_list`]: its decoded value, shared with the client's
+/// cache, and whether GitHub answered 304 (then the value is the one decoded when it last changed).
+#[derive(Debug)]
+pub struct ListPage<T> {
+    pub value: Arc<T>,
     pub not_modified: bool,
 }
 
-#[derive(Debug, Clone)]
+/// A list read by [`Client::get_list`] or [`Client::get_list_until`], pages in order.
+#[derive(Debug)]
+pub struct List<T> {
+    pub pages: Vec<ListPage<T>>,
+    /// The stop predicate returned true on the last page in `pages`; the pages after it (if
+    /// any) were not read.
+    pub stopped: bool,
+}
+
+impl<T> List<T> {
+    /// Whether any page changed since the previous read (every page a 304: nothing changed).
+    pub fn changed(&self) -> bool {
+        self.pages.iter().any(|p| !p.not_modified)
+    }
+}
+
+/// The relations of a `Link` header that shipgate follows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Links {
+    pub next: Option<String>,
+    pub last: Option<String>,
+}
+
+impl Links {
+    pub fn parse(header: &str) -> Links {
+        Links {
+            next: link_rel(header, "next"),
+            last: link_rel(header, "last"),
+        }
+    }
+}
+
+/// What the client keeps of a page it read: enough to ask again conditionally and, on a 304,
+/// to answer without reading or decoding anything.
+#[derive(Clone)]
 struct Cached {
     etag: String,
-    body: String,
-    next: Option<String>,
+    links: Links,
+    /// The decoded page (an `Arc<T>` of the type it was read as).
+    value: Arc<dyn Any + Send + Sync>,
+    /// A 304 on this page cannot vouch that no page follows it: it is the last page, full, and
+    /// carries no `total_count` that would change with the list's length.
+    may_hide_next: bool,
 }
 
 struct Answer {
@@ -103,6 +158,7 @@ pub struct Client {
     base: String,
     retry: RetryPolicy,
     deadline: Option<Instant>,
+    page_concurrency: usize,
     cache: Mutex<HashMap<String, Cached>>,
     stats: Mutex<Stats>,
 }
@@ -169,6 +225,7 @@ impl Client {
             base,
             retry,
             deadline: None,
+            page_concurrency: PAGE_CONCURRENCY,
             cache: Mutex::default(),
             stats: Mutex::default(),
         })
@@ -177,6 +234,12 @@ impl Client {
     /// Waits past this instant fail as unavailable instead of sleeping.
     pub fn with_deadline(mut self, deadline: Instant) -> Self {
         self.deadline = Some(deadline);
+        self
+    }
+
+    /// Pages of one list requested at the same time (at least 1: one page after the other).
+    pub fn with_page_concurrency(mut self, pages: usize) -> Self {
+        self.page_concurrency = pages.max(1);
         self
     }
 
@@ -375,82 +438,166 @@ impl Client {
         Ok(answer.body)
     }
 
-    /// GET one page, conditionally: a 304 returns the cached body of the same URL.
-    pub async fn get_page(&self, path: &str) -> Result<Page, GitHubError> {
-        let url = self.url(path);
+    /// Every page of a list: page 1, then pages 2..N a few at a time once page 1's `Link`
+    /// header names the last page N (answers kept in page order), then `rel="next"` for as long
+    /// as a page has one (no `rel="last"`, or the list grew while it was read). Each page is
+    /// asked conditionally, and a 304 reuses the page decoded last time. `path` should carry
+    /// `per_page=100`.
+    pub async fn get_list<T>(&self, path: &str) -> Result<List<T>, GitHubError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        self.read_list(path, None).await
+    }
+
+    /// [`Client::get_list`], but `stop` sees each page as it arrives, in page order, and a `true`
+    /// ends the read there. To waste at most one request after the deciding page, two pages are
+    /// in flight at a time, not [`PAGE_CONCURRENCY`]: while page k is looked at, only page k+1
+    /// has been asked for.
+    pub async fn get_list_until<T, F>(
+        &self,
+        path: &str,
+        mut stop: F,
+    ) -> Result<List<T>, GitHubError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+        F: FnMut(&T) -> bool + Send,
+    {
+        self.read_list(path, Some(&mut stop)).await
+    }
+
+    async fn read_list<T>(
+        &self,
+        path: &str,
+        mut stop: Option<&mut (dyn FnMut(&T) -> bool + Send)>,
+    ) -> Result<List<T>, GitHubError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let width = if stop.is_some() {
+            self.page_concurrency.min(2)
+        } else {
+            self.page_concurrency
+        };
+        let mut list = List {
+            pages: Vec::new(),
+            stopped: false,
+        };
+        // Keeps a page; whether the read ends there.
+        let mut keep = |list: &mut List<T>, page: ListPage<T>| {
+            list.stopped = stop.as_mut().is_some_and(|stop| stop(&page.value));
+            list.pages.push(page);
+            list.stopped
+        };
+        let (first, mut links) = self.list_page::<T>(&self.url(path)).await?;
+        if keep(&mut list, first) {
+            return Ok(list);
+        }
+        let numbered = links
+            .last
+            .as_deref()
+            .and_then(|last| Some((last.to_owned(), page_number(last)?)));
+        if let Some((last, count)) = numbered {
+            if count > MAX_PAGES {
+                return Err(too_many_pages(&last));
+            }
+            let urls: Vec<String> = (2..=count).filter_map(|n| with_page(&last, n)).collect();
+            let mut pages = stream::iter(urls)
+                .map(|url| async move { self.list_page::<T>(&url).await })
+                .buffered(width);
+            links = Links::default();
+            while let Some(answer) = pages.next().await {
+                let (page, page_links) = answer?;
+                links = page_links;
+                if keep(&mut list, page) {
+                    return Ok(list);
+                }
+            }
+        }
+        let mut next = links.next;
+        while let Some(url) = next {
+            if list.pages.len() >= MAX_PAGES {
+                return Err(too_many_pages(&url));
+            }
+            let (page, links) = self.list_page::<T>(&self.url(&url)).await?;
+            next = links.next;
+            if keep(&mut list, page) {
+                return Ok(list);
+            }
+        }
+        Ok(list)
+    }
+
+    /// One page of a list, conditionally: a 304 gives the value decoded when the page last
+    /// changed, and its `Link` relations as they were then.
+    async fn list_page<T>(&self, url: &str) -> Result<(ListPage<T>, Links), GitHubError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
         let cached = self
             .cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&url)
-            .cloned();
-        let answer = self
-            .get_answer(&url, cached.as_ref().map(|c| c.etag.as_str()))
-            .await?;
-        if answer.status == StatusCode::NOT_MODIFIED {
+            .get(url)
+            .cloned()
+            .and_then(|c| Some((c.value.clone().downcast::<T>().ok()?, c)));
+        let mut etag = cached.as_ref().map(|(_, c)| c.etag.clone());
+        let answer = loop {
+            let answer = self.get_answer(url, etag.as_deref()).await?;
+            if answer.status != StatusCode::NOT_MODIFIED {
+                break answer;
+            }
             self.count(|s| s.not_modified += 1);
-            // An ETag covers the body, not the `Link` header: a full last page stays the same
-            // when items are added on a new page after it. Read that one page again in full.
-            if cached
-                .as_ref()
-                .is_some_and(|c| c.next.is_none() && full_page(&c.body))
-            {
-                self.cache
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&url);
-                return Box::pin(self.get_page(path)).await;
+            match (&cached, etag.is_some()) {
+                (Some((value, cached)), true) if !cached.may_hide_next => {
+                    let page = ListPage {
+                        value: value.clone(),
+                        not_modified: true,
+                    };
+                    return Ok((page, cached.links.clone()));
+                }
+                // An ETag covers the body, not the `Link` header: a full last page stays the
+                // same when items are added on a new page after it. Read that page in full.
+                (Some(_), true) => etag = None,
+                _ => {
+                    return Err(GitHubError::Decode {
+                        path: url_path(url),
+                        detail: "304 Not Modified for a request without If-None-Match".to_owned(),
+                    })
+                }
             }
-            if let Some(cached) = cached {
-                return Ok(Page {
-                    body: cached.body,
-                    next: cached.next,
-                    not_modified: true,
-                });
-            }
-            return Err(GitHubError::Decode {
-                path: url,
-                detail: "304 Not Modified for a request without If-None-Match".to_owned(),
-            });
-        }
-        let next = answer
+        };
+        let decoded = serde_json::from_str(&answer.body).map_err(|e| GitHubError::Decode {
+            path: url_path(url),
+            detail: e.to_string(),
+        })?;
+        let value: Arc<T> = Arc::new(decoded);
+        let links = answer
             .headers
             .get(LINK)
             .and_then(|v| v.to_str().ok())
-            .and_then(next_link);
-        if let Some(etag) = answer.headers.get(ETAG).and_then(|v| v.to_str().ok()) {
-            self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(
-                url,
-                Cached {
-                    etag: etag.to_owned(),
-                    body: answer.body.clone(),
-                    next: next.clone(),
-                },
-            );
+            .map(Links::parse)
+            .unwrap_or_default();
+        let kept = answer
+            .headers
+            .get(ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(|etag| Cached {
+                etag: etag.to_owned(),
+                links: links.clone(),
+                value: value.clone(),
+                may_hide_next: links.next.is_none() && may_hide_next(&answer.body),
+            });
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        match kept {
+            Some(kept) => drop(cache.insert(url.to_owned(), kept)),
+            None => drop(cache.remove(url)),
         }
-        Ok(Page {
-            body: answer.body,
-            next,
+        let page = ListPage {
+            value,
             not_modified: false,
-        })
-    }
-
-    /// Every page of a list, following `Link: rel="next"`. `path` should carry `per_page=100`.
-    pub async fn get_pages(&self, path: &str) -> Result<Vec<Page>, GitHubError> {
-        let mut pages = Vec::new();
-        let mut next = Some(path.to_owned());
-        while let Some(path) = next {
-            if pages.len() >= 1000 {
-                return Err(GitHubError::Decode {
-                    path,
-                    detail: "more than 1000 pages".to_owned(),
-                });
-            }
-            let page = self.get_page(&path).await?;
-            next = page.next.clone();
-            pages.push(page);
-        }
-        Ok(pages)
+        };
+        Ok((page, links))
     }
 
     /// A write, sent once. A rate-limit refusal (the request was not carried out) is waited out
@@ -513,29 +660,48 @@ fn http_error(method: &'static str, url: &str, answer: &Answer) -> GitHubError {
     }
 }
 
-/// Whether a page holds 100 items (`per_page` at its maximum): a JSON array, or the first array
-/// in an object (`check_runs`, `statuses`, `workflow_runs`).
-fn full_page(body: &str) -> bool {
+fn too_many_pages(url: &str) -> GitHubError {
+    GitHubError::Decode {
+        path: url_path(url),
+        detail: format!("more than {MAX_PAGES} pages"),
+    }
+}
+
+/// The path of a URL, for messages.
+fn url_path(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.path().to_owned())
+        .unwrap_or_else(|_| url.to_owned())
+}
+
+/// Whether a 304 on this last page could hide a page added after it: it holds 100 items
+/// (`per_page` at its maximum) and no `total_count`. A list answered as an object carries its
+/// `total_count` on every page, so an item added anywhere changes every page's ETag; a plain JSON
+/// array has nothing that changes when an item lands on a new page.
+fn may_hide_next(body: &str) -> bool {
     let Ok(value) = serde_json::from_str::<serde_json::Value>(body) else {
         return false;
     };
     let items = match &value {
         serde_json::Value::Array(items) => Some(items.len()),
+        serde_json::Value::Object(map) if map.contains_key("total_count") => None,
         serde_json::Value::Object(map) => map.values().find_map(|v| v.as_array().map(Vec::len)),
         _ => None,
     };
     items.is_some_and(|n| n >= 100)
 }
 
-/// The `rel="next"` URL of a `Link` header.
-pub fn next_link(header: &str) -> Option<String> {
+/// The URL of a `Link` header with relation `rel`.
+fn link_rel(header: &str, rel: &str) -> Option<String> {
+    let quoted = format!("rel=\"{rel}\"");
+    let bare = format!("rel={rel}");
     header.split(',').find_map(|part| {
         let (url, params) = part.split_once(';')?;
-        let is_next = params.split(';').any(|p| {
+        let found = params.split(';').any(|p| {
             let p = p.trim();
-            p == "rel=\"next\"" || p == "rel=next"
+            p == quoted || p == bare
         });
-        is_next.then(|| {
+        found.then(|| {
             url.trim()
                 .trim_start_matches('<')
                 .trim_end_matches('>')
@@ -544,21 +710,70 @@ pub fn next_link(header: &str) -> Option<String> {
     })
 }
 
+/// The `page` parameter of a list URL.
+fn page_number(url: &str) -> Option<usize> {
+    let (_, query) = url.split_once('?')?;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("page="))
+        .and_then(|n| n.parse().ok())
+}
+
+/// A page URL of GitHub's with its `page` parameter set to `page`, the rest kept as GitHub wrote
+/// it (its `Link` URLs differ only there).
+fn with_page(url: &str, page: usize) -> Option<String> {
+    let (base, query) = url.split_once('?')?;
+    let mut found = false;
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            if pair.starts_with("page=") {
+                found = true;
+                format!("page={page}")
+            } else {
+                pair.to_owned()
+            }
+        })
+        .collect();
+    found.then(|| format!("{base}?{}", query.join("&")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn finds_the_next_link_in_githubs_format() {
+    fn finds_the_next_and_last_links_in_githubs_format() {
         let header = r#"<https://api.github.com/repositories/1/commits/abc/check-runs?per_page=100&page=2>; rel="next", <https://api.github.com/repositories/1/commits/abc/check-runs?per_page=100&page=10>; rel="last""#;
+        let links = Links::parse(header);
         assert_eq!(
-            next_link(header).as_deref(),
+            links.next.as_deref(),
             Some(
                 "https://api.github.com/repositories/1/commits/abc/check-runs?per_page=100&page=2"
             )
         );
-        let last = r#"<https://api.github.com/x?page=1>; rel="first", <https://api.github.com/x?page=9>; rel="prev""#;
-        assert_eq!(next_link(last), None);
+        let last = links.last.expect("last");
+        assert_eq!(page_number(&last), Some(10));
+        assert_eq!(
+            with_page(&last, 7).as_deref(),
+            Some(
+                "https://api.github.com/repositories/1/commits/abc/check-runs?per_page=100&page=7"
+            )
+        );
+        let on_last = r#"<https://api.github.com/x?page=1>; rel="first", <https://api.github.com/x?page=9>; rel="prev""#;
+        assert_eq!(Links::parse(on_last), Links::default());
+        assert_eq!(with_page("https://api.github.com/x?per_page=100", 2), None);
+    }
+
+    #[test]
+    fn only_a_full_array_can_hide_a_page_behind_a_304() {
+        let items = |n: usize| vec![serde_json::json!({ "id": 1 }); n];
+        assert!(may_hide_next(&serde_json::json!(items(100)).to_string()));
+        assert!(!may_hide_next(&serde_json::json!(items(99)).to_string()));
+        let counted = serde_json::json!({ "total_count": 300, "statuses": items(100) });
+        assert!(!may_hide_next(&counted.to_string()));
+        let uncounted = serde_json::json!({ "statuses": items(100) });
+        assert!(may_hide_next(&uncounted.to_string()));
     }
 }
 

@@ -4,11 +4,12 @@
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::client::{Client, GitHubError, Page};
+use super::client::{Client, GitHubError, List};
 use super::model::{
     Branch, BranchRule, CheckRun, CheckRunsPage, CombinedStatus, CommitStatus, RequiredContext,
     RequiredStatusChecks,
 };
+use super::path::{query, segment};
 use crate::facts::Readable;
 
 /// `owner/name`, already validated by the CLI.
@@ -27,8 +28,13 @@ impl Repo {
         })
     }
 
-    fn path(&self, rest: &str) -> String {
-        format!("/repos/{}/{}{rest}", enc(&self.owner), enc(&self.name))
+    /// `/repos/{owner}/{name}` and `rest`, whose own segments are already encoded.
+    pub(crate) fn path(&self, rest: &str) -> String {
+        format!(
+            "/repos/{}/{}{rest}",
+            segment(&self.owner),
+            segment(&self.name)
+        )
     }
 }
 
@@ -38,13 +44,6 @@ impl std::fmt::Display for Repo {
     }
 }
 
-/// Percent-encodes one path segment (branch names may hold `/`, `#`, `%`...).
-fn enc(segment: &str) -> String {
-    url::form_urlencoded::byte_serialize(segment.as_bytes())
-        .collect::<String>()
-        .replace('+', "%20")
-}
-
 fn decode<T: DeserializeOwned>(path: &str, body: &str) -> Result<T, GitHubError> {
     serde_json::from_str(body).map_err(|e| GitHubError::Decode {
         path: path.to_owned(),
@@ -52,8 +51,12 @@ fn decode<T: DeserializeOwned>(path: &str, body: &str) -> Result<T, GitHubError>
     })
 }
 
-fn decode_pages<T: DeserializeOwned>(path: &str, pages: &[Page]) -> Result<Vec<T>, GitHubError> {
-    pages.iter().map(|p| decode(path, &p.body)).collect()
+/// The items of every page of a list, in order.
+fn items<P, T: Clone>(list: &List<P>, of: impl Fn(&P) -> &[T]) -> Vec<T> {
+    list.pages
+        .iter()
+        .flat_map(|p| of(&p.value).iter().cloned())
+        .collect()
 }
 
 /// `GET /repos/{o}/{r}/commits/{ref}`: the SHA a branch, tag or SHA names, read once.
@@ -66,7 +69,7 @@ pub async fn resolve_ref(
     struct Commit {
         sha: String,
     }
-    let path = repo.path(&format!("/commits/{}", enc(git_ref)));
+    let path = repo.path(&format!("/commits/{}", segment(git_ref)));
     let commit: Commit = decode(&path, &client.get(&path).await?)?;
     Ok(commit.sha)
 }
@@ -88,7 +91,7 @@ pub async fn branch(
     repo: &Repo,
     name: &str,
 ) -> Result<Option<Branch>, GitHubError> {
-    let path = repo.path(&format!("/branches/{}", enc(name)));
+    let path = repo.path(&format!("/branches/{}", segment(name)));
     match client.get(&path).await {
         Ok(body) => decode(&path, &body).map(Some),
         Err(error) if error.status() == Some(404) => Ok(None),
@@ -102,18 +105,20 @@ pub async fn ruleset_checks(
     repo: &Repo,
     branch: &str,
 ) -> Result<Readable<Vec<RequiredContext>>, GitHubError> {
-    let path = repo.path(&format!("/rules/branches/{}?per_page=100", enc(branch)));
-    match client.get_pages(&path).await {
-        Ok(pages) => {
-            let rules: Vec<Vec<BranchRule>> = decode_pages(&path, &pages)?;
-            Ok(Readable::Read(
-                rules
-                    .iter()
-                    .flatten()
-                    .flat_map(BranchRule::required_checks)
-                    .collect(),
-            ))
-        }
+    let path = repo.path(&format!(
+        "/rules/branches/{}?{}",
+        segment(branch),
+        query([("per_page", "100")])
+    ));
+    match client.get_list::<Vec<BranchRule>>(&path).await {
+        Ok(pages) => Ok(Readable::Read(
+            pages
+                .pages
+                .iter()
+                .flat_map(|p| p.value.iter())
+                .flat_map(BranchRule::required_checks)
+                .collect(),
+        )),
         Err(error) if matches!(error.status(), Some(403 | 404)) => {
             Ok(Readable::Unknown(error.to_string()))
         }
@@ -136,7 +141,7 @@ pub async fn protection_checks(
     }
     let path = repo.path(&format!(
         "/branches/{}/protection/required_status_checks",
-        enc(&branch.name)
+        segment(&branch.name)
     ));
     match client.get(&path).await {
         Ok(body) => Ok(Readable::Read(
@@ -161,6 +166,14 @@ pub async fn protection_checks(
     }
 }
 
+fn check_runs_path(repo: &Repo, sha: &str) -> String {
+    repo.path(&format!(
+        "/commits/{}/check-runs?{}",
+        segment(sha),
+        query([("filter", "latest"), ("per_page", "100")])
+    ))
+}
+
 /// `GET /repos/{o}/{r}/commits/{sha}/check-runs?filter=latest&per_page=100`, every page,
 /// conditionally. Returns the runs and whether any page changed since the last call.
 pub async fn check_runs(
@@ -168,17 +181,45 @@ pub async fn check_runs(
     repo: &Repo,
     sha: &str,
 ) -> Result<(Vec<CheckRun>, bool), GitHubError> {
-    let path = repo.path(&format!(
-        "/commits/{}/check-runs?filter=latest&per_page=100",
-        enc(sha)
-    ));
-    let pages = client.get_pages(&path).await?;
-    let changed = pages.iter().any(|p| !p.not_modified);
-    let decoded: Vec<CheckRunsPage> = decode_pages(&path, &pages)?;
-    Ok((
-        decoded.into_iter().flat_map(|p| p.check_runs).collect(),
-        changed,
-    ))
+    let list = client
+        .get_list::<CheckRunsPage>(&check_runs_path(repo, sha))
+        .await?;
+    Ok((items(&list, |p| &p.check_runs), list.changed()))
+}
+
+/// What [`check_runs_until`] read.
+#[derive(Debug, Clone)]
+pub struct CheckRunsRead {
+    /// The runs of the pages read, in GitHub's order: every run unless `stopped`.
+    pub runs: Vec<CheckRun>,
+    /// Whether any page read changed since the last read (`false`: every one was a 304).
+    pub changed: bool,
+    /// `stop` returned true on a page; the pages after it were not read, so `runs` may lack
+    /// runs that exist. Only what `stop` saw is known to be complete.
+    pub stopped: bool,
+}
+
+/// [`check_runs`] that ends early: `stop` sees the runs of each page as it arrives, in page
+/// order, and once it returns true (the gate is decided, e.g. a required check is failing) no
+/// further page is read. Pages are then read two at a time, so at most one request goes out
+/// after the deciding page (the page after it, already in flight); on a list of one page,
+/// none does.
+pub async fn check_runs_until(
+    client: &Client,
+    repo: &Repo,
+    sha: &str,
+    mut stop: impl FnMut(&[CheckRun]) -> bool + Send,
+) -> Result<CheckRunsRead, GitHubError> {
+    let list = client
+        .get_list_until::<CheckRunsPage, _>(&check_runs_path(repo, sha), |page| {
+            stop(&page.check_runs)
+        })
+        .await?;
+    Ok(CheckRunsRead {
+        runs: items(&list, |p| &p.check_runs),
+        changed: list.changed(),
+        stopped: list.stopped,
+    })
 }
 
 /// `GET /repos/{o}/{r}/commits/{sha}/status?per_page=100`: the latest status per context,
@@ -188,14 +229,13 @@ pub async fn statuses(
     repo: &Repo,
     sha: &str,
 ) -> Result<(Vec<CommitStatus>, bool), GitHubError> {
-    let path = repo.path(&format!("/commits/{}/status?per_page=100", enc(sha)));
-    let pages = client.get_pages(&path).await?;
-    let changed = pages.iter().any(|p| !p.not_modified);
-    let decoded: Vec<CombinedStatus> = decode_pages(&path, &pages)?;
-    Ok((
-        decoded.into_iter().flat_map(|p| p.statuses).collect(),
-        changed,
-    ))
+    let path = repo.path(&format!(
+        "/commits/{}/status?{}",
+        segment(sha),
+        query([("per_page", "100")])
+    ));
+    let list = client.get_list::<CombinedStatus>(&path).await?;
+    Ok((items(&list, |p| &p.statuses), list.changed()))
 }
 
 /// A pull request's head and base (`GET /repos/{o}/{r}/pulls/{n}`).

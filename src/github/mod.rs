@@ -5,6 +5,9 @@
 //!   text and never fail deserialization.
 //! - `client`: transport, retries, rate limits, pagination, conditional requests.
 //! - `gather`: one function per endpoint read.
+//! - `path`: how names go into URLs (path segments and queries, each encoded by one rule).
+
+pub mod path;
 
 pub mod client;
 pub mod gather;

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::client::{Client, GitHubError};
 use super::gather::Repo;
+use super::path::{query, segment};
 use crate::render::github::parse_marker;
 
 fn decode<T: serde::de::DeserializeOwned>(path: &str, body: &str) -> Result<T, GitHubError> {
@@ -36,7 +37,7 @@ pub async fn start_check_run(
     details_url: Option<&str>,
     title: &str,
 ) -> Result<u64, GitHubError> {
-    let path = format!("/repos/{repo}/check-runs");
+    let path = repo.path("/check-runs");
     let mut body = json!({
         "name": name,
         "head_sha": sha,
@@ -76,12 +77,15 @@ async fn find_check_run(
         id: u64,
         status: String,
     }
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("check_name", name)
-        .append_pair("filter", "latest")
-        .append_pair("per_page", "100")
-        .finish();
-    let path = format!("/repos/{repo}/commits/{sha}/check-runs?{query}");
+    let path = repo.path(&format!(
+        "/commits/{}/check-runs?{}",
+        segment(sha),
+        query([
+            ("check_name", name),
+            ("filter", "latest"),
+            ("per_page", "100"),
+        ])
+    ));
     let runs: Runs = decode(&path, &client.get(&path).await?)?;
     Ok(runs
         .check_runs
@@ -101,7 +105,7 @@ pub async fn complete_check_run(
     title: &str,
     summary: &str,
 ) -> Result<(), GitHubError> {
-    let path = format!("/repos/{repo}/check-runs/{id}");
+    let path = repo.path(&format!("/check-runs/{id}"));
     let body = json!({
         "status": "completed",
         "conclusion": conclusion,
@@ -166,10 +170,13 @@ async fn own_comments(
     key: &str,
     login: Option<&str>,
 ) -> Result<Vec<(Comment, u64)>, GitHubError> {
-    let path = format!("/repos/{repo}/issues/{pr}/comments?per_page=100");
+    let path = repo.path(&format!(
+        "/issues/{pr}/comments?{}",
+        query([("per_page", "100")])
+    ));
     let mut found = Vec::new();
-    for page in client.get_pages(&path).await? {
-        for comment in decode::<Vec<Comment>>(&path, &page.body)? {
+    for page in client.get_list::<Vec<Comment>>(&path).await?.pages {
+        for comment in page.value.iter().cloned() {
             // The marker says "shipgate wrote this"; the author says "and not someone
             // imitating it": the token's user, or a bot when the token is an app's.
             let mine = comment.user.as_ref().is_some_and(|u| match login {
@@ -204,14 +211,14 @@ pub async fn upsert_comment(
     let action = match existing.first() {
         Some((oldest, old_hash)) if Some(*old_hash) == hash => CommentAction::Unchanged(oldest.id),
         Some((oldest, _)) => {
-            let path = format!("/repos/{repo}/issues/comments/{}", oldest.id);
+            let path = repo.path(&format!("/issues/comments/{}", oldest.id));
             client
                 .write("PATCH", &path, Some(&json!({ "body": body })))
                 .await?;
             CommentAction::Updated(oldest.id)
         }
         None => {
-            let path = format!("/repos/{repo}/issues/{pr}/comments");
+            let path = repo.path(&format!("/issues/{pr}/comments"));
             let (_, answer) = client
                 .write("POST", &path, Some(&json!({ "body": body })))
                 .await?;
@@ -227,7 +234,7 @@ pub async fn upsert_comment(
     if after.len() > 1 {
         let keep = after[0].0.id;
         for (duplicate, _) in &after[1..] {
-            let path = format!("/repos/{repo}/issues/comments/{}", duplicate.id);
+            let path = repo.path(&format!("/issues/comments/{}", duplicate.id));
             match client.write("DELETE", &path, None).await {
                 // Another run removed it first: the goal is reached.
                 Err(error) if error.status() == Some(404) => {}
@@ -239,7 +246,7 @@ pub async fn upsert_comment(
                 client
                     .write(
                         "PATCH",
-                        &format!("/repos/{repo}/issues/comments/{keep}"),
+                        &repo.path(&format!("/issues/comments/{keep}")),
                         Some(&json!({ "body": body })),
                     )
                     .await?;
@@ -260,7 +267,7 @@ pub async fn delete_comments(
 ) -> Result<usize, GitHubError> {
     let found = own_comments(client, repo, pr, key, login).await?;
     for (comment, _) in &found {
-        let path = format!("/repos/{repo}/issues/comments/{}", comment.id);
+        let path = repo.path(&format!("/issues/comments/{}", comment.id));
         match client.write("DELETE", &path, None).await {
             Err(error) if error.status() == Some(404) => {}
             result => drop(result?),
@@ -293,7 +300,7 @@ pub async fn create_deployment(
     repo: &Repo,
     deployment: NewDeployment<'_>,
 ) -> Result<u64, GitHubError> {
-    let path = format!("/repos/{repo}/deployments");
+    let path = repo.path("/deployments");
     let body = json!({
         "ref": deployment.sha,
         "environment": deployment.environment,
@@ -319,7 +326,7 @@ pub async fn set_deployment_status(
     environment_url: Option<&str>,
     description: &str,
 ) -> Result<(), GitHubError> {
-    let path = format!("/repos/{repo}/deployments/{deployment}/statuses");
+    let path = repo.path(&format!("/deployments/{deployment}/statuses"));
     let mut body = json!({
         "state": state,
         "description": description.chars().take(140).collect::<String>(),
@@ -345,23 +352,26 @@ pub async fn latest_deployment_state(
     struct State {
         state: String,
     }
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("sha", sha)
-        .append_pair("environment", environment)
-        // Deploys only: a rollback (`deploy:rollback`) records the ref it ran from, which says
-        // nothing about whether that commit was deployed there.
-        .append_pair("task", TASK_DEPLOY)
-        .append_pair("per_page", "1")
-        .finish();
-    let path = format!("/repos/{repo}/deployments?{query}");
+    let path = repo.path(&format!(
+        "/deployments?{}",
+        query([
+            ("sha", sha),
+            ("environment", environment),
+            // Deploys only: a rollback (`deploy:rollback`) records the ref it ran from, which
+            // says nothing about whether that commit was deployed there.
+            ("task", TASK_DEPLOY),
+            ("per_page", "1"),
+        ])
+    ));
     let deployments: Vec<Id> = decode(&path, &client.get(&path).await?)?;
     let Some(latest) = deployments.first() else {
         return Ok(None);
     };
-    let path = format!(
-        "/repos/{repo}/deployments/{}/statuses?per_page=1",
-        latest.id
-    );
+    let path = repo.path(&format!(
+        "/deployments/{}/statuses?{}",
+        latest.id,
+        query([("per_page", "1")])
+    ));
     let statuses: Vec<State> = decode(&path, &client.get(&path).await?)?;
     Ok(Some((
         latest.id,
@@ -393,7 +403,10 @@ pub async fn dispatch_workflow(
         workflow_run_id: Option<u64>,
         html_url: Option<String>,
     }
-    let path = format!("/repos/{repo}/actions/workflows/{workflow}/dispatches");
+    let path = repo.path(&format!(
+        "/actions/workflows/{}/dispatches",
+        segment(workflow)
+    ));
     let body = json!({ "ref": git_ref, "inputs": inputs, "return_run_details": true });
     let (status, answer) = match client.write("POST", &path, Some(&body)).await {
         Ok(answered) => answered,
@@ -445,12 +458,15 @@ async fn find_run_by_correlation(
         html_url: Option<String>,
     }
     let created = format!(">={}", rfc3339(since - chrono::Duration::minutes(1)));
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("event", "workflow_dispatch")
-        .append_pair("per_page", "100")
-        .append_pair("created", &created)
-        .finish();
-    let path = format!("/repos/{repo}/actions/workflows/{workflow}/runs?{query}");
+    let path = repo.path(&format!(
+        "/actions/workflows/{}/runs?{}",
+        segment(workflow),
+        query([
+            ("event", "workflow_dispatch"),
+            ("per_page", "100"),
+            ("created", &created),
+        ])
+    ));
     // The run appears a moment after the dispatch: look a few times.
     for attempt in 0..5u32 {
         let runs: Runs = decode(&path, &client.get(&path).await?)?;

@@ -355,7 +355,7 @@ pub async fn staging_deployments(
             })
             .map_err(|e| github_error(e, repo))
     });
-    futures_util::future::try_join_all(reads).await
+    futures::future::try_join_all(reads).await
 }
 
 /// One round of each required environment's health endpoints, probed concurrently. An
@@ -382,7 +382,7 @@ pub async fn staging_health(config: &Config, requires: &[String]) -> Vec<Staging
                 }
             })
         });
-    futures_util::future::join_all(probes).await
+    futures::future::join_all(probes).await
 }
 
 /// What a command gathers beyond the checks.

@@ -461,3 +461,361 @@ fn plan_online_reads_the_checks_and_the_staging_deployments() {
         .any(|r| r.path.ends_with("/deployments")
             && r.param("environment").as_deref() == Some("staging")));
 }
+
+// ----- the library: names in URLs, polling ---------------------------------------------------
+
+mod library {
+    use serde_json::json;
+    use shipgate::facts::Readable;
+    use shipgate::github::client::{Client, RetryPolicy};
+    use shipgate::github::gather::{self, Repo};
+    use shipgate::github::write;
+    use shipgate::secret::Secret;
+
+    use super::{REPO, SHA, TOKEN};
+    use crate::support::fake_github::*;
+
+    fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+            .block_on(future)
+    }
+
+    fn client(fake: &FakeGitHub) -> Client {
+        let token = Secret::new(TOKEN).expect("a token");
+        Client::new(fake.url(), Some(&token), RetryPolicy::default()).expect("a client")
+    }
+
+    fn repo() -> Repo {
+        Repo::parse(REPO).expect("owner/name")
+    }
+
+    /// A branch, an environment and a workflow file whose names hold `/`, a space, `#` and `?`:
+    /// each reaches GitHub as one path segment or one query value, and comes back the same.
+    #[test]
+    fn names_with_slash_space_hash_and_question_mark_round_trip() {
+        const BRANCH: &str = "release/1.2 #3?";
+        const ENVIRONMENT: &str = "prod/eu #1?&task=x";
+        const WORKFLOW: &str = "roll back #1?.yml";
+        let fake = FakeGitHub::start();
+        fake.set_ref(REPO, BRANCH, SHA);
+        fake.set_ref(REPO, "release", "0000000000000000000000000000000000000001");
+        fake.repo(REPO, |repo| {
+            repo.set_rules(
+                BRANCH,
+                vec![required_status_checks_rule(REPO, 7, &[("e2e", None)], true)],
+            );
+            repo.set_branch_protection(BRANCH, branch_protection("everyone", &[("lint", None)]));
+        });
+        fake.set_dispatch_returns_run_details(false);
+        let repo = repo();
+
+        block_on(async {
+            let client = client(&fake);
+            assert_eq!(
+                gather::resolve_ref(&client, &repo, BRANCH)
+                    .await
+                    .expect("resolved"),
+                SHA
+            );
+            let branch = gather::branch(&client, &repo, BRANCH)
+                .await
+                .expect("read")
+                .expect("the branch exists");
+            assert_eq!(branch.name, BRANCH);
+            assert!(branch.protected);
+            match gather::ruleset_checks(&client, &repo, BRANCH)
+                .await
+                .expect("read")
+            {
+                Readable::Read(checks) => {
+                    assert_eq!(
+                        checks
+                            .iter()
+                            .map(|c| c.context.as_str())
+                            .collect::<Vec<_>>(),
+                        ["e2e"]
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+
+            for environment in [ENVIRONMENT, "prod"] {
+                write::create_deployment(
+                    &client,
+                    &repo,
+                    write::NewDeployment {
+                        sha: SHA,
+                        environment,
+                        task: write::TASK_DEPLOY,
+                        production: true,
+                        description: "deploy",
+                        payload: json!({}),
+                    },
+                )
+                .await
+                .expect("created");
+            }
+            let (id, _) = write::latest_deployment_state(&client, &repo, SHA, ENVIRONMENT)
+                .await
+                .expect("read")
+                .expect("the deployment to that environment");
+            let deployment = fake.repo(REPO, |r| {
+                r.deployments
+                    .iter()
+                    .find(|d| d["id"] == id)
+                    .cloned()
+                    .expect("recorded")
+            });
+            assert_eq!(deployment["environment"], ENVIRONMENT);
+
+            let dispatched = write::dispatch_workflow(
+                &client,
+                &repo,
+                WORKFLOW,
+                BRANCH,
+                json!({ "correlation_id": "sg-c0ffee" })
+                    .as_object()
+                    .expect("an object"),
+                "sg-c0ffee",
+                std::time::SystemTime::now().into(),
+            )
+            .await
+            .expect("dispatched");
+            assert!(dispatched.run_id.is_some(), "found through the runs list");
+        });
+
+        let requests = fake.requests();
+        let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+        for expected in [
+            "/repos/hotdash-dev/hotdash/commits/release%2F1.2%20%233%3F",
+            "/repos/hotdash-dev/hotdash/branches/release%2F1.2%20%233%3F",
+            "/repos/hotdash-dev/hotdash/rules/branches/release%2F1.2%20%233%3F",
+            "/repos/hotdash-dev/hotdash/actions/workflows/roll%20back%20%231%3F.yml/dispatches",
+            "/repos/hotdash-dev/hotdash/actions/workflows/roll%20back%20%231%3F.yml/runs",
+        ] {
+            assert!(paths.contains(&expected), "{expected} not in {paths:#?}");
+        }
+        let listed = requests
+            .iter()
+            .find(|r| r.method == "GET" && r.path.ends_with("/deployments"))
+            .expect("deployments listed");
+        assert_eq!(listed.param("environment").as_deref(), Some(ENVIRONMENT));
+        assert_eq!(listed.param("task").as_deref(), Some("deploy"));
+        let dispatch = requests
+            .iter()
+            .find(|r| r.path.ends_with("/dispatches"))
+            .expect("dispatched");
+        assert_eq!(dispatch.json()["ref"], BRANCH);
+        assert!(
+            requests.iter().all(|r| r.status < 400),
+            "{:?}",
+            requests
+                .iter()
+                .map(|r| (r.method.as_str(), r.path.as_str(), r.status))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    /// A thousand check runs (ten pages of 100, ids 10000..=10999, newest first on page 1).
+    fn thousand_runs(fake: &FakeGitHub) {
+        fake.set_ref(REPO, "main", SHA);
+        fake.add_check_runs(REPO, SHA, bulk_check_runs(10_000, 1000));
+    }
+
+    fn check_run_pages(fake: &FakeGitHub) -> Vec<(usize, u16)> {
+        fake.requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/check-runs"))
+            .map(|r| {
+                let page = r.param("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+                (page, r.status)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pages_after_the_first_are_read_a_few_at_a_time_in_order_at_one_request_each() {
+        let fake = FakeGitHub::start();
+        thousand_runs(&fake);
+        fake.set_latency(std::time::Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        let (runs, changed) = block_on(async {
+            gather::check_runs(&client(&fake), &repo(), SHA)
+                .await
+                .expect("read")
+        });
+        let took = started.elapsed();
+        assert!(changed);
+        let ids: Vec<u64> = runs.iter().map(|r| r.id).collect();
+        assert_eq!(
+            ids,
+            (10_000..11_000).rev().collect::<Vec<u64>>(),
+            "page order"
+        );
+        let mut pages: Vec<usize> = check_run_pages(&fake).iter().map(|(p, _)| *p).collect();
+        assert_eq!(pages[0], 1, "page 1 first: it names the last page");
+        pages.sort_unstable();
+        assert_eq!(
+            pages,
+            (1..=10).collect::<Vec<_>>(),
+            "ceil(1000/100), each once"
+        );
+        // One after the other, ten pages take at least 10 x 300 ms; four at a time after page 1,
+        // four round trips (and the fake's own work on each page).
+        assert!(
+            took < std::time::Duration::from_millis(2400),
+            "{took:?}: the pages were not read concurrently"
+        );
+    }
+
+    #[test]
+    fn an_unchanged_list_is_all_304s_and_reuses_the_pages_decoded_before() {
+        let fake = FakeGitHub::start();
+        thousand_runs(&fake);
+        fake.add_statuses(
+            REPO,
+            SHA,
+            (0..300).map(|i| commit_status(30_000 + i, &format!("ci/{i:03}"), "success")),
+        );
+        let path = format!("/repos/{REPO}/commits/{SHA}/check-runs?filter=latest&per_page=100");
+        block_on(async {
+            let client = client(&fake);
+            let first = client
+                .get_list::<shipgate::github::model::CheckRunsPage>(&path)
+                .await
+                .expect("read");
+            let again = client
+                .get_list::<shipgate::github::model::CheckRunsPage>(&path)
+                .await
+                .expect("read");
+            assert!(first.changed() && !again.changed());
+            assert_eq!(first.pages.len(), 10);
+            assert_eq!(again.pages.len(), 10);
+            for (before, now) in first.pages.iter().zip(&again.pages) {
+                assert!(now.not_modified);
+                assert!(
+                    std::sync::Arc::ptr_eq(&before.value, &now.value),
+                    "a 304 gives back the page decoded before, not a new parse"
+                );
+            }
+            // Three full pages of statuses: the last one is not read again in full after its
+            // 304, since `total_count` on every page would have changed with a new status.
+            for _ in 0..2 {
+                let (statuses, _) = gather::statuses(&client, &repo(), SHA).await.expect("read");
+                assert_eq!(statuses.len(), 300);
+            }
+        });
+        let statuses: Vec<u16> = fake
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/status"))
+            .map(|r| r.status)
+            .collect();
+        assert_eq!(statuses, [200, 200, 200, 304, 304, 304]);
+        let second: Vec<u16> = check_run_pages(&fake)[10..]
+            .iter()
+            .map(|(_, s)| *s)
+            .collect();
+        assert_eq!(second, [304; 10]);
+    }
+
+    /// An ETag covers one page: a check run that completes on page 2 leaves page 1 unchanged,
+    /// so page 1's 304 says nothing about the rest, and every page is asked again.
+    #[test]
+    fn a_run_that_changes_on_a_later_page_is_seen_though_page_1_is_unchanged() {
+        let fake = FakeGitHub::start();
+        fake.set_ref(REPO, "main", SHA);
+        fake.add_check_runs(REPO, SHA, bulk_check_runs(10_000, 150));
+        fake.add_check_runs(REPO, SHA, [check_run(5_000, "e2e", "in_progress", None)]);
+        block_on(async {
+            let client = client(&fake);
+            let (runs, _) = gather::check_runs(&client, &repo(), SHA)
+                .await
+                .expect("read");
+            assert_eq!(runs.len(), 151);
+            fake.repo(REPO, |r| {
+                r.set_check_run(5_000, "completed", Some("success"));
+            });
+            let (runs, changed) = gather::check_runs(&client, &repo(), SHA)
+                .await
+                .expect("read");
+            assert!(changed);
+            let e2e = runs.iter().find(|r| r.name == "e2e").expect("e2e");
+            assert_eq!(e2e.status.as_str(), "completed");
+        });
+        assert_eq!(
+            check_run_pages(&fake),
+            [(1, 200), (2, 200), (1, 304), (2, 200)]
+        );
+    }
+
+    fn failing(runs: &[shipgate::github::model::CheckRun]) -> bool {
+        runs.iter().any(|r| {
+            r.conclusion
+                .as_ref()
+                .is_some_and(|c| c.as_str() == "failure")
+        })
+    }
+
+    #[test]
+    fn reading_check_runs_stops_at_the_page_that_decides_the_gate() {
+        let fake = FakeGitHub::start();
+        thousand_runs(&fake);
+        // On page 3 (ids 10799..=10700).
+        fake.repo(REPO, |r| {
+            r.set_check_run(10_750, "completed", Some("failure"));
+        });
+        fake.set_latency(std::time::Duration::from_millis(20));
+        let mut seen = Vec::new();
+        let read = block_on(async {
+            gather::check_runs_until(&client(&fake), &repo(), SHA, |page| {
+                seen.push(page.len());
+                failing(page)
+            })
+            .await
+            .expect("read")
+        });
+        assert!(read.stopped);
+        assert_eq!(
+            seen,
+            [100, 100, 100],
+            "pages seen in order, up to the deciding one"
+        );
+        assert_eq!(read.runs.len(), 300);
+        assert!(read.runs.iter().any(|r| r.id == 10_750));
+        let mut pages: Vec<usize> = check_run_pages(&fake).iter().map(|(p, _)| *p).collect();
+        pages.sort_unstable();
+        assert!(
+            pages == [1, 2, 3] || pages == [1, 2, 3, 4],
+            "at most one request after page 3: {pages:?}"
+        );
+
+        // Deciding on page 1: page 2 is never asked for.
+        fake.clear_requests();
+        fake.repo(REPO, |r| {
+            r.set_check_run(10_999, "completed", Some("failure"));
+        });
+        let read = block_on(async {
+            gather::check_runs_until(&client(&fake), &repo(), SHA, failing)
+                .await
+                .expect("read")
+        });
+        assert!(read.stopped);
+        assert_eq!(read.runs.len(), 100);
+        assert_eq!(check_run_pages(&fake), [(1, 200)]);
+
+        // Nothing decides: every page, as `check_runs` reads them.
+        fake.clear_requests();
+        let read = block_on(async {
+            gather::check_runs_until(&client(&fake), &repo(), SHA, |_| false)
+                .await
+                .expect("read")
+        });
+        assert!(!read.stopped);
+        assert_eq!(read.runs.len(), 1000);
+        assert_eq!(check_run_pages(&fake).len(), 10);
+    }
+}
