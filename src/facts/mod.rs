@@ -132,9 +132,9 @@ pub struct ChecksFacts {
     pub own: OwnChecks,
     /// Whether more rounds may follow: a missing check is pending while waiting, failing at the end.
     pub round: checks::Round,
-    /// `false` when a failing check run decided the gate before the statuses were read: a check
-    /// with no check run is then unknown, not missing.
-    pub statuses_read: bool,
+    /// `false` when a failing check run decided the gate before every page of check runs and
+    /// statuses was read: a check with no source is then unknown, not missing.
+    pub lists_complete: bool,
 }
 
 /// The latest deployment of the commit to one environment required first.

@@ -208,9 +208,10 @@ pub fn evaluate(policy: &ChecksPolicy, facts: &ChecksFacts, round: Round) -> Ver
             }
         }
     }
-    if !facts.statuses_read {
+    if !facts.lists_complete {
         evidence.push(Evidence::Note {
-            text: "commit statuses not read: a failing check run decided the gate".to_owned(),
+            text: "not every check run and status was read: a failing check run decided the gate"
+                .to_owned(),
         });
     }
     let unrequired_failing: Vec<&str> = latest_runs(&runs)
@@ -337,8 +338,8 @@ fn evaluate_name(
             });
         }
     }
-    // Unread statuses might hold it: not known yet, so not "missing".
-    let unreported = if facts.statuses_read || app_id.is_some() {
+    // The pages not read might hold it: not known, so not "missing".
+    let unreported = if facts.lists_complete || app_id.is_some() {
         CheckState::Missing
     } else {
         CheckState::Pending
@@ -473,7 +474,7 @@ mod tests {
             protection: Readable::NotAsked("not asked in this test".to_owned()),
             own: OwnChecks::default(),
             round: Round::Final,
-            statuses_read: true,
+            lists_complete: true,
         }
     }
 
@@ -570,14 +571,15 @@ mod tests {
     // ----- classes of results ---------------------------------------------------------------
 
     #[test]
-    fn with_statuses_unread_a_check_without_a_run_is_unknown_not_missing() {
+    fn with_lists_unread_a_check_without_a_source_is_unknown_not_missing() {
         let mut unread = facts(vec![done(1, "Gitleaks", "failure")], vec![]);
-        unread.statuses_read = false;
+        unread.lists_complete = false;
         let verdict = evaluate(&policy(&["Gitleaks", "ci/legacy"]), &unread, Round::Final);
         assert_eq!(verdict.status, Status::Fail);
         assert_eq!(verdict.summary, "failing: Gitleaks; pending: ci/legacy");
         assert!(verdict.evidence.contains(&Evidence::Note {
-            text: "commit statuses not read: a failing check run decided the gate".to_owned()
+            text: "not every check run and status was read: a failing check run decided the gate"
+                .to_owned()
         }));
         // Read, the same absence is a missing check.
         let read = facts(vec![done(1, "Gitleaks", "failure")], vec![]);

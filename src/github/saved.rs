@@ -127,7 +127,7 @@ impl SavedChecks {
             own,
             // Saved answers are one round: nothing more will arrive, so missing checks fail.
             round: crate::facts::checks::Round::Final,
-            statuses_read: true,
+            lists_complete: true,
         }
     }
 }

@@ -605,7 +605,7 @@ environments:
                 protection: Readable::NotAsked("test".to_owned()),
                 own: OwnChecks::default(),
                 round: Round::Final,
-                statuses_read: true,
+                lists_complete: true,
             }),
             staging: Readable::Read(vec![StagingFact {
                 environment: "staging".to_owned(),

@@ -263,7 +263,8 @@ pub async fn poll_checks(
 const MIN_PAUSE: Duration = Duration::from_millis(10);
 
 /// One round: the check runs and the statuses, read concurrently. A failing required check run
-/// decides the gate: the statuses' read is then dropped (at most its request in flight is spent).
+/// decides the gate: no further page of check runs is read (at most the one in flight), and the
+/// statuses' read is dropped if it is still going.
 async fn read_round(
     client: &Client,
     repo: &Repo,
@@ -275,34 +276,46 @@ async fn read_round(
     let fail = |e: GitHubError| github_error(e, repo);
     let facts = |check_runs: Vec<CheckRun>, statuses: Option<Vec<CommitStatus>>| ChecksFacts {
         check_runs,
-        statuses_read: statuses.is_some(),
+        lists_complete: statuses.is_some(),
         statuses: statuses.unwrap_or_default(),
         rulesets: rules.rulesets.clone(),
         protection: rules.protection.clone(),
         own: poll.own.clone(),
         round: Round::Waiting,
     };
-    let runs = gather::check_runs(client, repo, sha);
+    let decided = |facts: &ChecksFacts| {
+        checks::evaluate(policy, facts, Round::Waiting).status == Status::Fail
+    };
+    let mut seen: Vec<CheckRun> = Vec::new();
+    let stop = |page: &[CheckRun]| {
+        seen.extend_from_slice(page);
+        let failing = |run: &CheckRun| checks::check_run_state(run) == CheckState::Failing;
+        page.iter().any(failing) && decided(&facts(seen.clone(), None))
+    };
+    let runs = gather::check_runs_until(client, repo, sha, stop);
     let statuses = gather::statuses(client, repo, sha);
     tokio::pin!(runs, statuses);
     let mut read_statuses = None;
-    let check_runs = loop {
+    let read = loop {
         tokio::select! {
-            answer = &mut runs => break answer.map_err(fail)?.0,
+            answer = &mut runs => break answer.map_err(fail)?,
             answer = &mut statuses, if read_statuses.is_none() => {
                 read_statuses = Some(answer.map_err(fail)?.0);
             }
         }
     };
+    if read.stopped {
+        return Ok(facts(read.runs, None));
+    }
     if read_statuses.is_none() {
-        let so_far = facts(check_runs, None);
-        if checks::evaluate(policy, &so_far, Round::Waiting).status == Status::Fail {
+        let so_far = facts(read.runs, None);
+        if decided(&so_far) {
             return Ok(so_far);
         }
         read_statuses = Some(statuses.await.map_err(fail)?.0);
         return Ok(facts(so_far.check_runs, read_statuses));
     }
-    Ok(facts(check_runs, read_statuses))
+    Ok(facts(read.runs, read_statuses))
 }
 
 /// `waiting 2m10s of 20m: Gitleaks (in_progress), Health Check (missing)`.

@@ -101,6 +101,8 @@ pub struct Recorded {
     pub headers: Vec<(String, String)>,
     pub body: String,
     pub status: u16,
+    /// When the request arrived (before any latency the fake adds).
+    pub received: std::time::Instant,
 }
 
 impl Recorded {
@@ -154,6 +156,9 @@ struct Inner {
     scripts: Vec<Script>,
     recorded: Vec<Recorded>,
     answered: u64,
+    /// Requests being answered now, and the most there ever were at once.
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 struct Shared {
@@ -195,6 +200,8 @@ impl FakeGitHub {
                 scripts: Vec::new(),
                 recorded: Vec::new(),
                 answered: 0,
+                in_flight: 0,
+                most_in_flight: 0,
             }),
             url,
         });
@@ -347,6 +354,11 @@ impl FakeGitHub {
         self.shared.lock().recorded.clone()
     }
 
+    /// The most requests the fake was answering at the same time.
+    pub fn most_in_flight(&self) -> usize {
+        self.shared.lock().most_in_flight
+    }
+
     /// How many requests had this method (`"*"`: any) and a path containing `path_substring`.
     pub fn count(&self, method: &str, path_substring: &str) -> usize {
         self.shared
@@ -380,9 +392,12 @@ async fn handle(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> 
         .await
         .unwrap_or_default();
     let req = Req::new(&parts, &body, &shared.url);
+    let received = std::time::Instant::now();
 
     let (latency, fault) = {
         let mut inner = shared.lock();
+        inner.in_flight += 1;
+        inner.most_in_flight = inner.most_in_flight.max(inner.in_flight);
         (inner.latency, inner.take_fault(&req))
     };
     let mut delay = latency;
@@ -393,7 +408,15 @@ async fn handle(AxumState(shared): AxumState<Arc<Shared>>, request: Request) -> 
         tokio::time::sleep(delay).await;
     }
 
-    let reply = shared.lock().answer(&req, fault);
+    let reply = {
+        let mut inner = shared.lock();
+        inner.in_flight -= 1;
+        let reply = inner.answer(&req, fault);
+        if let Some(last) = inner.recorded.last_mut() {
+            last.received = received;
+        }
+        reply
+    };
     let mut response = Response::builder().status(reply.status);
     for (name, value) in &reply.headers {
         response = response.header(name.as_str(), value.as_str());
@@ -442,6 +465,7 @@ impl Inner {
             headers: req.headers.clone(),
             body: req.body.clone(),
             status: reply.status,
+            received: std::time::Instant::now(),
         });
         self.run_scripts(|script| script.poll_path.is_none());
         reply
