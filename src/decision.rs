@@ -383,7 +383,7 @@ pub struct Step {
 
 /// What `deploy` and `rollback` did: the GitHub Deployment, the releases before and after, every
 /// step with its duration, and the incident when something failed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
     /// What the run did; the outcome follows from it (not serialized: `outcome` says it).
     #[serde(skip)]
@@ -401,11 +401,24 @@ pub struct Report {
     pub incident: Option<Incident>,
 }
 
-/// What a `deploy` or `rollback` run did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+impl Report {
+    /// An empty report of a run of this kind; the steps fill it in.
+    pub fn new(kind: ReportKind) -> Self {
+        Report {
+            kind,
+            deployment_id: None,
+            previous: None,
+            deployed: None,
+            steps: Vec::new(),
+            incident: None,
+        }
+    }
+}
+
+/// What a `deploy` or `rollback` run did. No default: the outcome follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportKind {
     /// A gate stopped the deploy before anything changed.
-    #[default]
     NotStarted,
     /// `--dry-run`: the gates passed; nothing was changed.
     DryRun,

@@ -122,7 +122,7 @@ mod tests {
                 version: Some(42),
                 image: Some("registry.fly.io/hotdash:b".into()),
             }),
-            ..crate::decision::Report::default()
+            ..crate::decision::Report::new(crate::decision::ReportKind::Deploy)
         });
         let context = Context {
             reason: "ship <@channel> v1.2\nnow",

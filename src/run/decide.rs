@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::gather::{self, Ask, EventTarget, Poll, Target};
-use super::github::{error as github_error, write_warning};
+use super::gather::{self, EventTarget, Poll, Target};
+use super::github::write_warning;
 use super::{chosen_environment, Context, RunError};
 use crate::cli::{ChecksArgs, GateArgs, PlanArgs, ReadinessArgs, TargetArgs, WindowArgs};
 use crate::config::{Config, ConfigError, Environment};
@@ -48,7 +48,11 @@ pub fn window(
         reason: args.emergency.reason.clone().unwrap_or_default(),
         actor: context.ambient.actor.clone(),
     });
-    validate_emergency(&policy, emergency.as_ref())?;
+    validate_emergency(
+        &policy,
+        emergency.as_ref(),
+        "say what is broken and link the incident, e.g. --reason \"INC-142: checkout 500s, hotfix a1b2c3\"",
+    )?;
     let now = args
         .at
         .at
@@ -69,11 +73,11 @@ pub fn window(
 pub fn validate_emergency(
     policy: &Policy<'_>,
     emergency: Option<&EmergencyRequest>,
+    hint: &str,
 ) -> Result<(), RunError> {
     if let (Some(windows), Some(request)) = (policy.windows, emergency) {
-        window::validate_emergency(windows, request).map_err(|message| {
-            RunError::input(message, "say what is broken and link the incident, e.g. --reason \"INC-142: checkout 500s, hotfix a1b2c3\"")
-        })?;
+        window::validate_emergency(windows, request)
+            .map_err(|message| RunError::input(message, hint))?;
     }
     Ok(())
 }
@@ -100,39 +104,18 @@ pub async fn checks(
     let policy = Policy::chosen(config, env);
     let repo = super::github::repo(repo)?;
     let wait = args.wait.unwrap_or(policy.checks.wait);
-    let poll = Poll::new(context.ambient, wait, policy.checks.interval);
-    let client = gather::client(context, &repo, wait)?;
-    let git_ref = args.git_ref.clone().unwrap_or_default();
-    let sha = crate::github::gather::resolve_ref(&client, &repo, &git_ref)
-        .await
-        .map_err(|e| github_error(e, &repo))?;
-    let branch = match &args.branch {
-        Some(name) => Some(name.clone()),
-        None if git_ref != sha => Some(git_ref.trim_start_matches("refs/heads/").to_owned()),
-        None => None,
-    };
-    let target = Target {
-        sha,
-        label: git_ref,
+    let poll = Poll::waiting(wait, policy.checks.interval, OwnChecks::default());
+    let target = TargetArgs {
         pr: None,
-        branch,
+        git_ref: args.git_ref.clone(),
     };
-    let ask = Ask { staging: None };
-    let poll = Poll {
-        own: OwnChecks::default(),
-        ..poll
-    };
-    let facts = gather::facts(
-        context,
-        &client,
-        &repo,
-        env,
-        policy.checks,
-        &target,
-        &poll,
-        ask,
-    )
-    .await?;
+    let mut session = gather::session(context, &repo, wait, &target, Ok(None)).await?;
+    if let Some(branch) = &args.branch {
+        session.target.branch = Some(branch.clone());
+    }
+    let facts = session
+        .facts(context, env, policy.checks, &poll, None)
+        .await?;
     Ok(decide(
         "checks",
         &facts,
@@ -205,14 +188,13 @@ pub async fn gate(
 ) -> Result<Decision, RunError> {
     let policy = Policy::chosen(config, env);
     let wait = args.wait.unwrap_or(policy.checks.wait);
-    let poll = Poll::new(context.ambient, wait, policy.checks.interval);
-    let client = gather::client(context, repo, wait)?;
-    let target =
-        gather::resolve_target(&client, repo, context.ambient, &args.target, event).await?;
+    let mut poll = Poll::waiting(wait, policy.checks.interval, OwnChecks::default());
+    let session = gather::session(context, repo, wait, &args.target, event).await?;
+    let (client, target) = (&session.client, &session.target);
     let run_url = context.ambient.run_url(&repo.to_string());
     let mut notes = Vec::new();
     let check_run = match write::start_check_run(
-        &client,
+        client,
         repo,
         &args.check_name,
         &target.sha,
@@ -230,32 +212,21 @@ pub async fn gate(
             None
         }
     };
-    let poll = Poll {
-        own: OwnChecks {
-            names: vec![args.check_name.clone()],
-            check_run_ids: check_run.into_iter().collect(),
-            job: poll.own.job.clone(),
-        },
-        ..poll
+    poll.own = OwnChecks {
+        names: vec![args.check_name.clone()],
+        check_run_ids: check_run.into_iter().collect(),
+        job: gather::current_job(context.ambient),
     };
-    let gathered = gather::facts(
-        context,
-        &client,
-        repo,
-        env,
-        policy.checks,
-        &target,
-        &poll,
-        Ask { staging: None },
-    )
-    .await;
+    let gathered = session
+        .facts(context, env, policy.checks, &poll, None)
+        .await;
     let facts = match (gathered, check_run) {
         (Ok(facts), _) => facts,
         (Err(error), Some(id)) => {
             // Never leave the gate in progress: it would block forever without saying why.
             let summary = format!("shipgate could not decide: {error}");
             let title: String = summary.chars().take(200).collect();
-            complete_gate(context, &client, repo, id, "failure", &title, &summary).await;
+            complete_gate(context, client, repo, id, "failure", &title, &summary).await;
             return Err(error);
         }
         (Err(error), None) => return Err(error),
@@ -269,7 +240,7 @@ pub async fn gate(
     if let Some(id) = check_run {
         let (title, summary) = github::check_run_output(&decision, run_url.as_deref());
         let conclusion = github::check_run_conclusion(decision.outcome);
-        complete_gate(context, &client, repo, id, conclusion, &title, &summary).await;
+        complete_gate(context, client, repo, id, conclusion, &title, &summary).await;
     }
     Ok(decision)
 }
@@ -327,28 +298,13 @@ pub async fn readiness(
     args: &ReadinessArgs,
     event: EventTarget,
 ) -> Result<Decision, RunError> {
-    let poll = Poll {
-        own: OwnChecks::default(),
-        snapshot: true,
-        ..Poll::new(context.ambient, Duration::ZERO, env.checks.interval)
-    };
-    let client = gather::client(context, repo, Duration::from_secs(60))?;
-    let target =
-        gather::resolve_target(&client, repo, context.ambient, &args.target, event).await?;
-    let ask = Ask {
-        staging: Some(config),
-    };
-    let facts = gather::facts(
-        context,
-        &client,
-        repo,
-        Some(env),
-        &env.checks,
-        &target,
-        &poll,
-        ask,
-    )
-    .await?;
+    let poll = Poll::snapshot(env.checks.interval);
+    let session =
+        gather::session(context, repo, Duration::from_secs(60), &args.target, event).await?;
+    let facts = session
+        .facts(context, Some(env), &env.checks, &poll, Some(config))
+        .await?;
+    let (client, target) = (&session.client, &session.target);
     let decision = decide(
         "readiness",
         &facts,
@@ -359,10 +315,10 @@ pub async fn readiness(
     if args.comment {
         readiness_comment(
             context,
-            &client,
+            client,
             repo,
             env,
-            &target,
+            target,
             &decision,
             run_url.as_deref(),
         )
@@ -373,7 +329,7 @@ pub async fn readiness(
         let (title, summary) = github::check_run_output(&decision, run_url.as_deref());
         let conclusion = github::check_run_conclusion(decision.outcome);
         let result = match write::start_check_run(
-            &client,
+            client,
             repo,
             &name,
             &target.sha,
@@ -385,7 +341,7 @@ pub async fn readiness(
         {
             Ok(id) => {
                 write::complete_check_run(
-                    &client,
+                    client,
                     repo,
                     id,
                     conclusion,
@@ -424,17 +380,39 @@ async fn readiness_comment(
     };
     let key = format!("readiness:{}", env.name);
     let body = github::comment_body(decision, &key, run_url);
+    // The comment written while the config was invalid is now out of date.
+    sticky_comment(
+        context,
+        client,
+        repo,
+        pr,
+        &key,
+        &body,
+        Some(INVALID_CONFIG_KEY),
+    )
+    .await;
+}
+
+/// Writes the sticky comment `key` on `pr` (as the token's user), and removes the one under
+/// `replaces` once it is written. A failure is a warning: the decision stands.
+async fn sticky_comment(
+    context: &Context<'_>,
+    client: &Client,
+    repo: &Repo,
+    pr: u64,
+    key: &str,
+    body: &str,
+    replaces: Option<&str>,
+) {
     let result = match write::identity(client).await {
         Ok(login) => {
             let upserted =
-                write::upsert_comment(client, repo, pr, &key, login.as_deref(), &body).await;
-            // The comment written while the config was invalid is now out of date.
-            if upserted.is_ok() {
+                write::upsert_comment(client, repo, pr, key, login.as_deref(), body).await;
+            if let (Ok(_), Some(old)) = (&upserted, replaces) {
                 if let Err(error) =
-                    write::delete_comments(client, repo, pr, INVALID_CONFIG_KEY, login.as_deref())
-                        .await
+                    write::delete_comments(client, repo, pr, old, login.as_deref()).await
                 {
-                    tracing::warn!(%error, "could not remove the invalid-config comment");
+                    tracing::warn!(%error, "could not remove the replaced comment");
                 }
             }
             upserted
@@ -442,7 +420,7 @@ async fn readiness_comment(
         Err(error) => Err(error),
     };
     match result {
-        Ok(action) => tracing::info!(?action, "readiness comment"),
+        Ok(action) => tracing::info!(?action, "sticky comment"),
         Err(error) => context
             .reporter
             .warning(&write_warning("PR comment", &error)),
@@ -463,10 +441,11 @@ pub async fn comment_invalid_config(
     let ConfigError::Invalid { diagnostics, .. } = error else {
         return Ok(());
     };
-    let client = gather::client(context, repo, Duration::from_secs(60))?;
-    let target =
-        gather::resolve_target(&client, repo, context.ambient, &args.target, event).await?;
-    let Some(pr) = target.pr else { return Ok(()) };
+    let session =
+        gather::session(context, repo, Duration::from_secs(60), &args.target, event).await?;
+    let Some(pr) = session.target.pr else {
+        return Ok(());
+    };
     let key = format!(
         "readiness:{}",
         args.environment.as_deref().unwrap_or("config")
@@ -476,15 +455,7 @@ pub async fn comment_invalid_config(
         diagnostics,
         context.ambient.run_url(&repo.to_string()).as_deref(),
     );
-    let result = match write::identity(&client).await {
-        Ok(login) => write::upsert_comment(&client, repo, pr, &key, login.as_deref(), &body).await,
-        Err(error) => Err(error),
-    };
-    if let Err(error) = result {
-        context
-            .reporter
-            .warning(&write_warning("PR comment", &error));
-    }
+    sticky_comment(context, &session.client, repo, pr, &key, &body, None).await;
     Ok(())
 }
 
@@ -527,32 +498,16 @@ pub async fn plan(
         None => {
             let repo = super::github::repo(repo)?;
             // A dry run does not wait: it reports the checks as they stand.
-            let poll = Poll {
-                own: OwnChecks::default(),
-                ..Poll::new(context.ambient, Duration::ZERO, env.checks.interval)
-            };
-            let client = gather::client(context, &repo, Duration::from_secs(60))?;
-            let target_args = TargetArgs {
+            let poll = Poll::waiting(Duration::ZERO, env.checks.interval, OwnChecks::default());
+            let target = TargetArgs {
                 pr: None,
                 git_ref: args.git_ref.clone(),
             };
-            let target =
-                gather::resolve_target(&client, &repo, context.ambient, &target_args, Ok(None))
-                    .await?;
-            let ask = Ask {
-                staging: Some(config),
-            };
-            let facts = gather::facts(
-                context,
-                &client,
-                &repo,
-                Some(env),
-                &env.checks,
-                &target,
-                &poll,
-                ask,
-            )
-            .await?;
+            let budget = Duration::from_secs(60);
+            let session = gather::session(context, &repo, budget, &target, Ok(None)).await?;
+            let facts = session
+                .facts(context, Some(env), &env.checks, &poll, Some(config))
+                .await?;
             Facts { now, ..facts }
         }
     };

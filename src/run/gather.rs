@@ -190,17 +190,22 @@ pub struct Poll {
 }
 
 impl Poll {
-    /// From now, with the job running shipgate (in Actions) excluded from the required set.
-    pub fn new(ambient: &Ambient, wait: Duration, interval: Duration) -> Self {
+    /// Polls from now until the checks decide or `wait` is over.
+    pub fn waiting(wait: Duration, interval: Duration, own: OwnChecks) -> Self {
         Poll {
             started: tokio::time::Instant::now(),
             wait,
             interval,
-            own: OwnChecks {
-                job: current_job(ambient),
-                ..OwnChecks::default()
-            },
+            own,
             snapshot: false,
+        }
+    }
+
+    /// One look, no waiting; a missing check reads as "not yet".
+    pub fn snapshot(interval: Duration) -> Self {
+        Poll {
+            snapshot: true,
+            ..Poll::waiting(Duration::ZERO, interval, OwnChecks::default())
         }
     }
 }
@@ -398,65 +403,80 @@ pub async fn staging_health(config: &Config, requires: &[String]) -> Vec<Staging
     futures::future::join_all(probes).await
 }
 
-/// What a command gathers beyond the checks.
-pub struct Ask<'a> {
-    /// The config, for the health of the environments required first; `None`: not gathered.
-    pub staging: Option<&'a Config>,
+/// A command's view of GitHub: a client with the command's budget, the repository, and the
+/// commit the command is about, resolved once.
+pub struct Session<'a> {
+    pub client: Client,
+    pub repo: &'a Repo,
+    pub target: Target,
 }
 
-/// Gathers the facts of one decision about `target`: the required checks (polled as `poll`
-/// says), then the deployments to the environments required first (read concurrently) and, where
-/// the commit reached them, their health now. The clock is read when they are complete.
-#[allow(clippy::too_many_arguments)]
-pub async fn facts(
+/// Opens a session: the client, then the target (`--pr`, `--ref`, or the event).
+pub async fn session<'a>(
     context: &Context<'_>,
-    client: &Client,
-    repo: &Repo,
-    env: Option<&Environment>,
-    policy: &ChecksPolicy,
-    target: &Target,
-    poll: &Poll,
-    ask: Ask<'_>,
-) -> Result<Facts, RunError> {
-    let rules = required_rules(client, repo, policy, target.branch.as_deref()).await?;
-    let checks = poll_checks(context, client, repo, policy, &target.sha, &rules, poll).await?;
-    let requires = env.map_or(&[][..], |e| e.requires.as_slice());
-    let (staging, staging_health) = match ask.staging {
-        Some(config) if !requires.is_empty() => {
-            let deployments = staging_deployments(client, repo, &target.sha, requires).await?;
-            // Health now matters only where the commit got to: no probe for a gate already lost.
-            let reached = gate::staging::evaluate(&deployments).status == Status::Pass;
-            let health = if reached {
-                staging_health(config, requires).await
-            } else {
-                Vec::new()
-            };
-            (Readable::Read(deployments), health)
-        }
-        Some(_) => (Readable::Read(Vec::new()), Vec::new()),
-        None => (
-            Readable::NotAsked("not gathered by this command".to_owned()),
-            Vec::new(),
-        ),
-    };
-    Ok(Facts {
-        now: context.clock.now(),
-        subject: subject(
-            Some(repo.to_string()),
-            env,
-            Some(target.label.clone()),
-            Some(target.sha.clone()),
-        ),
-        checks: Readable::Read(checks),
-        staging,
-        staging_health,
-        health: HealthFacts::NotMeasured("runs after a deploy".to_owned()),
+    repo: &'a Repo,
+    budget: Duration,
+    target: &TargetArgs,
+    event: EventTarget,
+) -> Result<Session<'a>, RunError> {
+    let client = github::client(context.ambient, repo, budget)?;
+    let target = resolve_target(&client, repo, context.ambient, target, event).await?;
+    Ok(Session {
+        client,
+        repo,
+        target,
     })
 }
 
-/// A client for a command that reads for at most `budget`.
-pub fn client(context: &Context<'_>, repo: &Repo, budget: Duration) -> Result<Client, RunError> {
-    github::client(context.ambient, repo, budget)
+impl Session<'_> {
+    /// Gathers the facts of one decision about the target: the required checks (polled as
+    /// `poll` says), then, with `staging` (the config, for the required environments' health),
+    /// the deployments to the environments required first (read concurrently) and, where the
+    /// commit reached them, their health now. The clock is read when they are complete.
+    pub async fn facts(
+        &self,
+        context: &Context<'_>,
+        env: Option<&Environment>,
+        policy: &ChecksPolicy,
+        poll: &Poll,
+        staging: Option<&Config>,
+    ) -> Result<Facts, RunError> {
+        let (client, repo, target) = (&self.client, self.repo, &self.target);
+        let rules = required_rules(client, repo, policy, target.branch.as_deref()).await?;
+        let checks = poll_checks(context, client, repo, policy, &target.sha, &rules, poll).await?;
+        let requires = env.map_or(&[][..], |e| e.requires.as_slice());
+        let (staging, staging_health) = match staging {
+            Some(config) if !requires.is_empty() => {
+                let deployments = staging_deployments(client, repo, &target.sha, requires).await?;
+                // Health now matters only where the commit got to: no probe for a gate lost.
+                let reached = gate::staging::evaluate(&deployments).status == Status::Pass;
+                let health = if reached {
+                    staging_health(config, requires).await
+                } else {
+                    Vec::new()
+                };
+                (Readable::Read(deployments), health)
+            }
+            Some(_) => (Readable::Read(Vec::new()), Vec::new()),
+            None => (
+                Readable::NotAsked("not gathered by this command".to_owned()),
+                Vec::new(),
+            ),
+        };
+        Ok(Facts {
+            now: context.clock.now(),
+            subject: subject(
+                Some(repo.to_string()),
+                env,
+                Some(target.label.clone()),
+                Some(target.sha.clone()),
+            ),
+            checks: Readable::Read(checks),
+            staging,
+            staging_health,
+            health: HealthFacts::NotMeasured("runs after a deploy".to_owned()),
+        })
+    }
 }
 
 pub fn subject(

@@ -7,17 +7,17 @@ use tokio::time::Instant;
 
 use super::decide::gates_of;
 use super::deploy::steps::{
-    deploy_and_verify, fly_unavailable, locate_fly, ms, release_ref, rollback_args, verify,
-    Deployed, Steps, FLY_READ_TIMEOUT,
+    self, deploy_and_verify, fly_unavailable, locate_fly, ms, release_ref, rollback_args,
+    verify_step, Deployed, Steps, FLY_READ_TIMEOUT,
 };
-use super::deploy::{deploy_client, Recorder};
+use super::deploy::{budget, Recorder};
 use super::{Context, RunError};
 use crate::cli::RollbackArgs;
 use crate::config::Environment;
 use crate::decision::{Decision, Incident, ReleaseRef, Report, ReportKind, Status};
 use crate::facts::{Facts, HealthFacts};
 use crate::fly::Fly;
-use crate::gate::{self, Policy, Request};
+use crate::gate::{Policy, Request};
 use crate::github::gather::Repo;
 use crate::github::write::{self, NewDeployment};
 use crate::rollback;
@@ -49,17 +49,15 @@ pub async fn rollback(
             health,
             ..Facts::nothing_gathered(now, subject.clone(), "not gathered by this command")
         };
-        let mut verdicts =
-            gate::evaluate(&facts, &Policy::of(env), &Request::of(gates_of("rollback")));
-        for verdict in &mut verdicts {
-            steps.annotate(verdict);
-        }
-        let report = Report {
-            kind: ReportKind::Rollback,
-            steps: std::mem::take(&mut steps.steps),
-            ..report
-        };
-        let mut decision = Decision::new("rollback", facts.subject, now, verdicts, Some(report));
+        let request = Request::of(gates_of("rollback"));
+        let mut decision = steps::decision(
+            "rollback",
+            &facts,
+            &Policy::of(env),
+            &request,
+            steps,
+            report,
+        );
         decision.summary = summary;
         decision
     };
@@ -106,7 +104,7 @@ pub async fn rollback(
     };
     let mut report = Report {
         previous: incident.from.clone(),
-        ..Report::default()
+        ..Report::new(ReportKind::Rollback)
     };
     steps.done(
         "record",
@@ -138,14 +136,7 @@ pub async fn rollback(
             && r.image_ref.as_deref() == Some(image.as_str())
     });
     if running_target {
-        let t = Instant::now();
-        let measured = verify(context.reporter, env, &fly, now).await;
-        let verdict = gate::health::judge(&measured, Some(&env.health), now);
-        steps.done(
-            "health",
-            t,
-            format!("{}: {}", verdict.status.as_str(), verdict.summary),
-        );
+        let (measured, verdict) = verify_step(context.reporter, env, &fly, &mut steps, now).await;
         if verdict.status <= Status::Pass {
             incident.recovered = true;
             report.deployed = incident.from.clone();
@@ -164,7 +155,7 @@ pub async fn rollback(
 
     // The Deployment records the rollback; GitHub being unreachable never blocks it.
     let client = match (repo, &ambient.github_token) {
-        (Some(repo), Some(_)) => match deploy_client(context, repo, env) {
+        (Some(repo), Some(_)) => match super::github::client(ambient, repo, budget(env)) {
             Ok(client) => Some((client, repo)),
             Err(error) => {
                 context

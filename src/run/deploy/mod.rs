@@ -10,14 +10,14 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::decide::{validate_emergency, DEPLOY_GATES};
-use super::gather::{self, Ask, Poll};
+use super::gather::{self, Poll};
 use super::github::error as github_error;
 use super::{Context, RunError};
 use crate::cli::{DeployArgs, TargetArgs};
 use crate::config::{Config, Environment};
 use crate::decision::{Decision, Incident, Outcome, ReleaseRef, Report, ReportKind, Status};
 use crate::facts::fly::Release;
-use crate::facts::{Facts, HealthFacts};
+use crate::facts::{Facts, HealthFacts, OwnChecks};
 use crate::fly::Fly;
 use crate::gate::{self, EmergencyRequest, Policy, Request};
 use crate::github::client::Client;
@@ -30,14 +30,9 @@ use steps::{
     short, Deployed, Steps, FLY_READ_TIMEOUT,
 };
 
-/// A client whose budget covers the whole run: writes happen until the rollback is verified.
-pub fn deploy_client(
-    context: &Context<'_>,
-    repo: &Repo,
-    env: &Environment,
-) -> Result<Client, RunError> {
-    let budget = env.checks.wait + env.deploy_timeout * 2 + env.health.deadline * 2;
-    gather::client(context, repo, budget)
+/// The GitHub budget of a deploy or rollback: writes happen until the rollback is verified.
+pub fn budget(env: &Environment) -> std::time::Duration {
+    env.checks.wait + env.deploy_timeout * 2 + env.health.deadline * 2
 }
 
 /// The deploy's inputs, checked before anything is read or changed.
@@ -74,12 +69,7 @@ fn request(
         skip_staging: args.skip_staging,
         ..Request::of(DEPLOY_GATES)
     };
-    validate_emergency(&Policy::of(env), request.emergency.as_ref()).map_err(
-        |error| match error {
-            RunError::Input { message, .. } => RunError::input(message, reason_hint),
-            other => other,
-        },
-    )?;
+    validate_emergency(&Policy::of(env), request.emergency.as_ref(), reason_hint)?;
     Ok(request)
 }
 
@@ -116,34 +106,26 @@ pub async fn deploy(
 
     // 1. Resolve, gather, evaluate.
     let t = Instant::now();
-    let client = deploy_client(context, repo, env)?;
-    let target_args = TargetArgs {
-        pr: None,
-        git_ref: Some(args.git_ref.clone()),
-    };
-    let target =
-        gather::resolve_target(&client, repo, context.ambient, &target_args, Ok(None)).await?;
     let wait = if args.dry_run {
         std::time::Duration::ZERO
     } else {
         env.checks.wait
     };
-    let poll = Poll::new(context.ambient, wait, env.checks.interval);
-    let ask = Ask {
-        staging: Some(config),
+    // The job running shipgate is never waited on.
+    let own = OwnChecks {
+        job: gather::current_job(context.ambient),
+        ..OwnChecks::default()
     };
-    let mut facts = gather::facts(
-        context,
-        &client,
-        repo,
-        Some(env),
-        &env.checks,
-        &target,
-        &poll,
-        ask,
-    )
-    .await?;
-    facts.subject.git_ref = Some(args.git_ref.clone());
+    let poll = Poll::waiting(wait, env.checks.interval, own);
+    let target = TargetArgs {
+        pr: None,
+        git_ref: Some(args.git_ref.clone()),
+    };
+    let session = gather::session(context, repo, budget(env), &target, Ok(None)).await?;
+    let mut facts = session
+        .facts(context, Some(env), &env.checks, &poll, Some(config))
+        .await?;
+    let (client, target) = (session.client, session.target);
     let gates = gate::evaluate(&facts, &policy, &request);
     let blocked = gates
         .iter()
@@ -167,7 +149,7 @@ pub async fn deploy(
     };
     if blocked {
         facts.health = HealthFacts::NotMeasured("not run: a gate blocked the deploy".to_owned());
-        let mut decision = run.decide(&facts, &mut steps, Report::default());
+        let mut decision = run.decide(&facts, &mut steps, Report::new(ReportKind::NotStarted));
         let gates_summary =
             crate::decision::summarize(Outcome::of_gates(&decision.verdicts), &decision.verdicts);
         decision.summary = if Outcome::of_gates(&decision.verdicts) == Outcome::Blocked {
@@ -186,10 +168,9 @@ pub async fn deploy(
     let run_url = context.ambient.run_url(&repo.to_string());
     let overrides: Vec<serde_json::Value> = gates
         .iter()
-        .filter_map(|v| {
-            v.overridden.as_ref().map(|o| {
-                json!({"gate": v.gate.as_str(), "actor": o.actor, "reason": o.reason, "overrode": o.overrode.as_str()})
-            })
+        .filter_map(|v| v.overridden.as_ref().map(|o| (v.gate, o)))
+        .map(|(gate, o)| {
+            json!({"gate": gate.as_str(), "actor": o.actor, "reason": o.reason, "overrode": o.overrode.as_str()})
         })
         .collect();
     let emergency_override = !overrides.is_empty();
@@ -225,9 +206,8 @@ pub async fn deploy(
         format!("GitHub Deployment {} in_progress", recorder.id),
     );
     let mut report = Report {
-        kind: ReportKind::Deploy,
         deployment_id: Some(recorder.id),
-        ..Report::default()
+        ..Report::new(ReportKind::Deploy)
     };
 
     // 3. The rollback target, fixed before anything changes.
@@ -363,24 +343,8 @@ impl Run<'_> {
     /// The decision over the facts as they now stand (the health gate included), with the report
     /// and its steps; the step notes go with the health verdict.
     fn decide(&self, facts: &Facts, steps: &mut Steps<'_>, report: Report) -> Decision {
-        let mut verdicts = gate::evaluate(facts, &self.policy, &self.request);
-        if let Some(health) = verdicts
-            .iter_mut()
-            .find(|v| v.gate == crate::decision::GateId::Health)
-        {
-            steps.annotate(health);
-        }
-        let report = Report {
-            steps: std::mem::take(&mut steps.steps),
-            ..report
-        };
-        let mut decision = Decision::new(
-            "deploy",
-            facts.subject.clone(),
-            facts.now,
-            verdicts,
-            Some(report),
-        );
+        let mut decision =
+            steps::decision("deploy", facts, &self.policy, &self.request, steps, report);
         decision.plan = Some(crate::plan::deploy_plan(
             &self.context.ambient.fly,
             self.env,
@@ -422,9 +386,8 @@ impl Run<'_> {
         }
         facts.health = HealthFacts::NotMeasured("dry run: runs after the deploy".to_owned());
         let report = Report {
-            kind: ReportKind::DryRun,
             previous: previous.map(release_ref),
-            ..Report::default()
+            ..Report::new(ReportKind::DryRun)
         };
         let mut decision = self.decide(&facts, &mut steps, report);
         let gates = crate::decision::summarize(Outcome::Go, &decision.verdicts);

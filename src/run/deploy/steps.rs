@@ -10,12 +10,12 @@ use tokio::time::Instant;
 use super::super::health::{environment_base, machine_state, run_rounds};
 use super::super::RunError;
 use crate::config::Environment;
-use crate::decision::{Evidence, ReleaseRef, Status, Step, Verdict};
+use crate::decision::{Decision, Evidence, GateId, ReleaseRef, Report, Status, Step, Verdict};
 use crate::env::Ambient;
 use crate::facts::fly::Release;
-use crate::facts::HealthFacts;
+use crate::facts::{Facts, HealthFacts};
 use crate::fly::{Fly, FlyError};
-use crate::gate::health;
+use crate::gate::{self, health, Policy, Request};
 use crate::probe::Prober;
 use crate::report::Reporter;
 
@@ -162,26 +162,65 @@ pub async fn deploy_and_verify(
         Err(error) => format!("{what} failed: {error}"),
     };
     steps.done("fly deploy", started, detail);
-    let health = match &release {
-        Ok(_) => {
-            let started = Instant::now();
-            let measured = verify(reporter, env, fly, now).await;
-            let verdict = health::judge(&measured, Some(&env.health), now);
-            steps.done(
-                "health",
-                started,
-                format!("{}: {}", verdict.status.as_str(), verdict.summary),
-            );
-            measured
+    let (health, verdict) = match &release {
+        Ok(_) => verify_step(reporter, env, fly, steps, now).await,
+        Err(error) => {
+            let health = HealthFacts::DeployFailed(error.to_string());
+            let verdict = health::judge(&health, Some(&env.health), now);
+            (health, verdict)
         }
-        Err(error) => HealthFacts::DeployFailed(error.to_string()),
     };
-    let verdict = health::judge(&health, Some(&env.health), now);
     Deployed {
         release,
         health,
         verdict,
     }
+}
+
+/// The `health` step: what is live now, measured and judged.
+pub async fn verify_step(
+    reporter: &dyn Reporter,
+    env: &Environment,
+    fly: &Fly,
+    steps: &mut Steps<'_>,
+    now: DateTime<Utc>,
+) -> (HealthFacts, Verdict) {
+    let started = Instant::now();
+    let measured = verify(reporter, env, fly, now).await;
+    let verdict = health::judge(&measured, Some(&env.health), now);
+    steps.done(
+        "health",
+        started,
+        format!("{}: {}", verdict.status.as_str(), verdict.summary),
+    );
+    (measured, verdict)
+}
+
+/// The decision of a deploy or a rollback over `facts` as they now stand: the verdicts, the step
+/// notes with the health verdict they explain, the steps in the report.
+pub fn decision(
+    command: &'static str,
+    facts: &Facts,
+    policy: &Policy<'_>,
+    request: &Request,
+    steps: &mut Steps<'_>,
+    report: Report,
+) -> Decision {
+    let mut verdicts = gate::evaluate(facts, policy, request);
+    if let Some(health) = verdicts.iter_mut().find(|v| v.gate == GateId::Health) {
+        steps.annotate(health);
+    }
+    let report = Report {
+        steps: std::mem::take(&mut steps.steps),
+        ..report
+    };
+    Decision::new(
+        command,
+        facts.subject.clone(),
+        facts.now,
+        verdicts,
+        Some(report),
+    )
 }
 
 /// Runs one `fly deploy`, its output streamed through the reporter.
