@@ -110,6 +110,22 @@ fn main() {
     println!(
         "  re-fetching everything each poll: {naive} requests, all counted against the rate limit"
     );
+    // Each poll starts with page 1 of the check runs: the period is the time between them.
+    let poll_starts: Vec<std::time::Instant> = requests
+        .iter()
+        .filter(|r| {
+            r.path.ends_with("/check-runs") && !r.query.split('&').any(|kv| kv.starts_with("page="))
+        })
+        .map(|r| r.received)
+        .collect();
+    let periods: Vec<String> = poll_starts
+        .windows(2)
+        .map(|pair| format!("{} ms", (pair[1] - pair[0]).as_millis()))
+        .collect();
+    println!(
+        "  poll period (page 1 to page 1, interval 1 s): {}",
+        periods.join(", ")
+    );
     println!(
         "  wall time: {:.2} s (20 ms latency per request, 1 s poll interval)",
         wall.as_secs_f64()
