@@ -18,7 +18,7 @@ use crate::render::Format;
     max_term_width = 100
 )]
 #[command(
-    after_help = "Exit codes: 0 go, 1 blocked, 2 invalid input or config, 3 rolled back, 4 rollback failed, 5 GitHub or Fly unavailable."
+    after_help = "Exit codes: 0 go, 1 blocked, 2 invalid input or config, 3 rolled back, 4 rollback failed, 5 GitHub or Fly unavailable, 6 cancelled by a signal."
 )]
 pub struct Cli {
     #[command(flatten)]

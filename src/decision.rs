@@ -246,6 +246,8 @@ pub enum Outcome {
     RolledBack,
     RollbackFailed,
     Unavailable,
+    /// SIGTERM or SIGINT stopped a deploy or rollback; the report says what may be running.
+    Cancelled,
 }
 
 impl Outcome {
@@ -257,6 +259,7 @@ impl Outcome {
             Outcome::RolledBack => 3,
             Outcome::RollbackFailed => 4,
             Outcome::Unavailable => 5,
+            Outcome::Cancelled => 6,
         }
     }
 
@@ -270,6 +273,7 @@ impl Outcome {
             Outcome::RolledBack => "rolled_back",
             Outcome::RollbackFailed => "rollback_failed",
             Outcome::Unavailable => "unavailable",
+            Outcome::Cancelled => "cancelled",
         }
     }
 
@@ -296,6 +300,7 @@ impl Outcome {
                 Some(true) => Outcome::Deployed,
                 _ => Outcome::RollbackFailed,
             },
+            Some(ReportKind::Cancelled) => Outcome::Cancelled,
         }
     }
 
@@ -426,6 +431,8 @@ pub enum ReportKind {
     Deploy,
     /// A rollback ran: recovered, or not.
     Rollback,
+    /// A signal stopped the run; the incident says what may be running.
+    Cancelled,
 }
 
 /// The record of a failed deploy or of a rollback: what, when, why, from and to, how long.
@@ -587,6 +594,7 @@ mod tests {
             (Outcome::RolledBack, 3),
             (Outcome::RollbackFailed, 4),
             (Outcome::Unavailable, 5),
+            (Outcome::Cancelled, 6),
         ];
         for (outcome, code) in table {
             assert_eq!(outcome.exit_code(), code, "{outcome:?}");

@@ -43,6 +43,11 @@ pub enum FlyError {
     Failed { code: i32, last_lines: Vec<String> },
     #[error("fly was killed by signal {signal}")]
     Killed { signal: i32 },
+    #[error("fly was stopped: shipgate received {signal}")]
+    Cancelled {
+        signal: &'static str,
+        last_lines: Vec<String>,
+    },
     #[error("could not read the output of `{command}`: {detail}")]
     Unparsable { command: String, detail: String },
 }
@@ -178,7 +183,20 @@ impl Fly {
         &self,
         args: &[String],
         timeout: Duration,
+        on_line: impl FnMut(&Line),
+    ) -> Result<Output, FlyError> {
+        self.run_until(args, timeout, on_line, std::future::pending())
+            .await
+    }
+
+    /// [`Fly::run_streaming`] that also ends when `cancel` resolves (to the signal's name): then
+    /// fly's whole process group is stopped, as on a timeout, and the error says why.
+    pub async fn run_until(
+        &self,
+        args: &[String],
+        timeout: Duration,
         mut on_line: impl FnMut(&Line),
+        cancel: impl std::future::Future<Output = &'static str>,
     ) -> Result<Output, FlyError> {
         let mut command = Command::new(&self.program);
         command
@@ -207,18 +225,31 @@ impl Fly {
             collected.borrow_mut().push(line);
         };
         let sink = RefCell::new(sink);
-        let finished = tokio::time::timeout(timeout, async {
+        let work = tokio::time::timeout(timeout, async {
             tokio::join!(
                 pump(stdout, Stream::Stdout, &masker, &sink),
                 pump(stderr, Stream::Stderr, &masker, &sink)
             );
             child.wait().await
-        })
-        .await;
+        });
+        let finished = tokio::select! {
+            finished = work => Ok(finished),
+            signal = cancel => Err(signal),
+        };
         let lines = collected.into_inner();
         let last_lines = || -> Vec<String> {
             let start = lines.len().saturating_sub(KEPT_LINES);
             lines[start..].iter().map(|l| l.text.clone()).collect()
+        };
+        let finished = match finished {
+            Ok(finished) => finished,
+            Err(signal) => {
+                kill_group(&mut child).await;
+                return Err(FlyError::Cancelled {
+                    signal,
+                    last_lines: last_lines(),
+                });
+            }
         };
         match finished {
             Err(_elapsed) => {
@@ -281,11 +312,23 @@ impl Fly {
         timeout: Duration,
         on_line: impl FnMut(&Line),
     ) -> Result<Output, FlyError> {
+        self.deploy_until(args, timeout, on_line, std::future::pending())
+            .await
+    }
+
+    /// [`Fly::deploy`] that `cancel` resolving (a signal) stops, with its process group.
+    pub async fn deploy_until(
+        &self,
+        args: &[String],
+        timeout: Duration,
+        on_line: impl FnMut(&Line),
+        cancel: impl std::future::Future<Output = &'static str>,
+    ) -> Result<Output, FlyError> {
         let rest = args.get(1..).unwrap_or_default();
         let mut fly = self.clone();
         fly.env
             .push((FLY_EMIT_RELEASE_JSON.to_owned(), "1".to_owned()));
-        fly.run_streaming(rest, timeout, on_line).await
+        fly.run_until(rest, timeout, on_line, cancel).await
     }
 }
 

@@ -49,6 +49,9 @@ fn report(error: &RunError) {
             };
             let _ = writeln!(stderr, "error: {error}\nhint: {hint}");
         }
+        RunError::Cancelled { message } => {
+            let _ = writeln!(stderr, "error: {message}");
+        }
         RunError::Input { message, hints } | RunError::Unavailable { message, hints } => {
             let _ = writeln!(stderr, "error: {message}");
             for hint in hints {

@@ -267,6 +267,7 @@ fn report_error(out: &mut impl Write, error: &RunError) {
             vec![annotations::error("shipgate", &text)]
         }
         RunError::Config(other) => vec![annotations::error("shipgate config", &other.to_string())],
+        RunError::Cancelled { message } => vec![annotations::error("shipgate", message)],
     };
     for line in lines {
         let _ = writeln!(out, "{line}");

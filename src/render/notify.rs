@@ -19,6 +19,7 @@ pub fn message(decision: &Decision, context: &Context<'_>) -> Value {
         Outcome::RolledBack => "⚠️ deploy failed, rolled back",
         Outcome::RollbackFailed => "🚨 deploy failed and the rollback did not recover: act now",
         Outcome::Blocked => "⛔ deploy blocked",
+        Outcome::Cancelled => "🛑 deploy cancelled: check what runs",
         _ => "ℹ️ deploy",
     };
     let subject = &decision.subject;

@@ -13,6 +13,7 @@ use crate::env::Ambient;
 use crate::render::{self, Format};
 use crate::report::{self, Reporter};
 
+mod cancel;
 mod decide;
 mod deploy;
 mod gather;
@@ -31,6 +32,9 @@ pub enum RunError {
     /// GitHub or Fly could not be reached (after retries) before anything changed: exit 5.
     #[error("{message}")]
     Unavailable { message: String, hints: Vec<String> },
+    /// SIGTERM or SIGINT before anything changed: exit 6, nothing to roll back.
+    #[error("{message}")]
+    Cancelled { message: String },
 }
 
 impl RunError {
@@ -45,6 +49,7 @@ impl RunError {
     pub fn outcome(&self) -> Outcome {
         match self {
             RunError::Unavailable { .. } => Outcome::Unavailable,
+            RunError::Cancelled { .. } => Outcome::Cancelled,
             RunError::Config(_) | RunError::Input { .. } => Outcome::Invalid,
         }
     }

@@ -16,7 +16,7 @@ pub async fn deploy_ended(
     if !env.notify.webhook
         || !matches!(
             decision.outcome,
-            Outcome::Deployed | Outcome::RolledBack | Outcome::RollbackFailed
+            Outcome::Deployed | Outcome::RolledBack | Outcome::RollbackFailed | Outcome::Cancelled
         )
     {
         return;

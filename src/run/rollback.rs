@@ -6,9 +6,12 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::decide::gates_of;
+use futures::FutureExt;
+
+use super::cancel::Signals;
 use super::deploy::steps::{
-    self, deploy_and_verify, fly_unavailable, locate_fly, ms, release_ref, rollback_args,
-    verify_step, Deployed, Steps, FLY_READ_TIMEOUT,
+    self, fly_unavailable, locate_fly, ms, release_ref, rollback_args, Deployed, Deployer, Steps,
+    FLY_READ_TIMEOUT,
 };
 use super::deploy::{budget, Recorder};
 use super::{Context, RunError};
@@ -41,6 +44,13 @@ pub async fn rollback(
     fly: Fly,
 ) -> Result<Decision, RunError> {
     let ambient = context.ambient;
+    // From here a signal no longer ends the process: the rollback settles what it started.
+    let mut signals = Signals::listen()?;
+    let deployer = Deployer {
+        reporter: context.reporter,
+        fly: &fly,
+        env,
+    };
     let mut steps = Steps::new(context.reporter);
     let now = context.clock.now();
     let subject = super::gather::subject(repo.map(ToString::to_string), Some(env), None, None);
@@ -136,7 +146,15 @@ pub async fn rollback(
             && r.image_ref.as_deref() == Some(image.as_str())
     });
     if running_target {
-        let (measured, verdict) = verify_step(context.reporter, env, &fly, &mut steps, now).await;
+        let (measured, verdict) = deployer.verify_step(&mut steps, now, &mut signals).await;
+        if let Some(signal) = signals.which() {
+            return Err(RunError::Cancelled {
+                message: format!(
+                    "cancelled by {signal} while checking {}'s health: nothing was redeployed",
+                    env.name
+                ),
+            });
+        }
         if verdict.status <= Status::Pass {
             incident.recovered = true;
             report.deployed = incident.from.clone();
@@ -212,20 +230,52 @@ pub async fn rollback(
         }
     }
 
+    // Before fly starts, a signal changes nothing more.
+    if let Some(signal) = signals.received().now_or_never() {
+        if let Some(recorder) = &recorder {
+            let text = format!("cancelled by {signal} before fly started; nothing redeployed");
+            recorder.set("error", false, &text).await;
+        }
+        return Err(RunError::Cancelled {
+            message: format!("cancelled by {signal} before fly started: nothing was redeployed"),
+        });
+    }
     let program = fly.program().display().to_string();
     let argv = rollback_args(&program, env, &image);
     let started = Instant::now();
     incident.rollback_triggered = true;
-    let deployed = deploy_and_verify(
-        context.reporter,
-        &fly,
-        &argv,
-        env,
-        &mut steps,
-        &format!("redeploy of {label}"),
-        now,
-    )
-    .await;
+    let deployed = deployer
+        .deploy_and_verify(
+            &argv,
+            &mut steps,
+            &format!("redeploy of {label}"),
+            now,
+            &mut signals,
+        )
+        .await;
+    if let Some(signal) = signals.which() {
+        let stage = if deployed.release.is_err() {
+            "during the redeploy"
+        } else {
+            "during the health gate after the redeploy"
+        };
+        let why = format!("shipgate received {signal} {stage} of {label}");
+        let running = format!(
+            "{} may run {label}, the release before it, or a mix; not verified healthy",
+            env.name
+        );
+        if let Some(recorder) = &recorder {
+            let text = format!("cancelled: {why}; {running}");
+            let settled = recorder.set("error", false, &text);
+            let _ = tokio::time::timeout(super::deploy::CANCEL_GRACE, settled).await;
+        }
+        steps.note(format!("cancelled: {why}; {running}"));
+        incident.rollback_duration_ms = Some(ms(started.elapsed()));
+        report.incident = Some(incident);
+        report.kind = ReportKind::Cancelled;
+        let summary = format!("CANCELLED: {why}; {running}; a human must check what runs");
+        return Ok(decide(deployed.health, &mut steps, report, summary));
+    }
     let healthy = deployed.healthy();
     let Deployed {
         release,

@@ -906,3 +906,133 @@ fn which_environment_is_production_is_configuration() {
         json!(false)
     );
 }
+
+/// `shipgate deploy` started in the background (as the runner runs a step), with the fakes.
+fn spawn_deploy(fake: &FakeGitHub, config: &Path, fly: &Fly) -> std::process::Child {
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("shipgate"));
+    #[allow(clippy::disallowed_methods)] // scrubbing the ambient environment is the point
+    for (name, _) in std::env::vars() {
+        if [
+            "GITHUB_",
+            "RUNNER_",
+            "ACTIONS_",
+            "INPUT_",
+            "FLY_",
+            "SHIPGATE_",
+        ]
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+        {
+            command.env_remove(&name);
+        }
+    }
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("--config")
+        .arg(config)
+        .env("GITHUB_API_URL", fake.url())
+        .env("GITHUB_TOKEN", GH_TOKEN)
+        .env("GITHUB_REPOSITORY", REPO)
+        .env("SHIPGATE_FLY", fly.dir.path().join("flyctl"))
+        .env("FAKE_FLY_STATE", fly.dir.path().join("state.json"))
+        .env("FLY_API_TOKEN", FLY_TOKEN)
+        .args(["--format", "json"])
+        .args(deploy_args())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("shipgate starts")
+}
+
+/// Waits (up to a generous limit) until `ready` holds, then sends SIGTERM to `child`.
+fn terminate_when(child: &std::process::Child, ready: impl Fn() -> bool) {
+    let limit = std::time::Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        assert!(std::time::Instant::now() < limit, "never got ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = rustix::process::Pid::from_child(child);
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM sent");
+}
+
+fn finished(child: std::process::Child) -> Run {
+    let output = child.wait_with_output().expect("shipgate ends");
+    let out = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert!(!out.stdout.contains("deploysecret") && !out.stderr.contains("deploysecret"));
+    assert!(!out.stdout.contains(GH_TOKEN) && !out.stderr.contains(GH_TOKEN));
+    out
+}
+
+#[test]
+fn sigterm_during_fly_deploy_stops_fly_records_the_state_and_dispatches_the_rollback() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    let fly = Fly::new("hang", previous_release());
+    let pid_file = fly.dir.path().join("pids");
+    fly.set("pid_file", json!(pid_file));
+    let (_dir, path) = config(&app, OPEN);
+    with_rollback_workflow(&path, true);
+    let child = spawn_deploy(&fake, &path, &fly);
+    terminate_when(&child, || pid_file.exists());
+    let out = finished(child);
+    assert_eq!(out.code, 6, "{}\n{}", out.stdout, out.stderr);
+    let decision = decision(&out);
+    assert_eq!(decision["outcome"], "cancelled");
+    let summary = decision["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.starts_with("CANCELLED: shipgate received SIGTERM during fly deploy"),
+        "{summary}"
+    );
+    assert_eq!(decision["report"]["incident"]["rollback_triggered"], true);
+    // fly and what it started were stopped with their group; nothing was redeployed.
+    let pids = std::fs::read_to_string(&pid_file).expect("the fake wrote its pids");
+    for pid in pids.split_whitespace() {
+        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| !stat.contains(") Z "));
+        assert!(!alive, "process {pid} still runs");
+    }
+    assert_eq!(fly.deploys().len(), 1);
+    // One dispatch of the rollback workflow; the Deployment is not left in progress.
+    assert_eq!(fake.repo(REPO, |repo| repo.dispatches.len()), 1);
+    assert_eq!(deployment_states(&fake), ["in_progress", "error"]);
+    let error = sent_json(&fake, "error");
+    assert!(
+        error["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("SIGTERM")),
+        "{error}"
+    );
+}
+
+#[test]
+fn sigterm_before_fly_starts_changes_nothing() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    // A required check still running: the deploy waits for it.
+    fake.add_check_runs(REPO, SHA, [check_run(101, "lint", "in_progress", None)]);
+    let fly = Fly::new("ok", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    let waiting = std::fs::read_to_string(&path)
+        .expect("config")
+        .replace("required: [build]", "required: [build, lint]")
+        .replace("wait: 0s", "wait: 10m");
+    std::fs::write(&path, waiting).expect("config");
+    let child = spawn_deploy(&fake, &path, &fly);
+    terminate_when(&child, || fake.count("GET", "/check-runs") >= 1);
+    let out = finished(child);
+    assert_eq!(out.code, 6, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("cancelled by SIGTERM before fly started: nothing was deployed"),
+        "{}",
+        out.stderr
+    );
+    assert!(fly.deploys().is_empty());
+    assert!(deployments(&fake).is_empty());
+}

@@ -24,11 +24,14 @@ use crate::github::client::Client;
 use crate::github::gather::Repo;
 use crate::github::write::{self, NewDeployment};
 use crate::rollback;
+use futures::FutureExt;
 pub use record::Recorder;
 use steps::{
-    command_line, deploy_and_verify, fly_unavailable, locate_fly, ms, release_ref, rollback_args,
-    short, Deployed, Steps, FLY_READ_TIMEOUT,
+    command_line, fly_unavailable, locate_fly, ms, release_ref, rollback_args, short, Deployed,
+    Deployer, Steps, FLY_READ_TIMEOUT,
 };
+
+use super::cancel::Signals;
 
 /// The GitHub budget of a deploy or rollback: writes happen until the rollback is verified.
 pub fn budget(env: &Environment) -> std::time::Duration {
@@ -103,6 +106,8 @@ pub async fn deploy(
     let policy = Policy::of(env);
     let mut steps = Steps::new(context.reporter);
     let run_started = Instant::now();
+    // From here a signal no longer ends the process: every step below settles what it started.
+    let mut signals = Signals::listen()?;
 
     // 1. Resolve, gather, evaluate.
     let t = Instant::now();
@@ -121,10 +126,17 @@ pub async fn deploy(
         pr: None,
         git_ref: Some(args.git_ref.clone()),
     };
-    let session = gather::session(context, repo, budget(env), &target, Ok(None)).await?;
-    let mut facts = session
-        .facts(context, Some(env), &env.checks, &poll, Some(config))
-        .await?;
+    let gathered = async {
+        let session = gather::session(context, repo, budget(env), &target, Ok(None)).await?;
+        let facts = session
+            .facts(context, Some(env), &env.checks, &poll, Some(config))
+            .await?;
+        Ok::<_, RunError>((session, facts))
+    };
+    let (session, mut facts) = tokio::select! {
+        gathered = gathered => gathered?,
+        signal = signals.received() => return Err(cancelled_before_anything(signal)),
+    };
     let (client, target) = (session.client, session.target);
     let gates = gate::evaluate(&facts, &policy, &request);
     let blocked = gates
@@ -232,20 +244,31 @@ pub async fn deploy(
         },
     );
 
+    // Before fly starts, a signal changes nothing more: the record says nothing was deployed.
+    if let Some(signal) = signals.received().now_or_never() {
+        let text = format!("cancelled by {signal} before fly started; nothing deployed");
+        recorder.set("error", false, &text).await;
+        return Err(cancelled_before_anything(signal));
+    }
+
     // 4. fly deploy, 5. the health gate.
     let program = fly.program().display().to_string();
     let deploy_argv = crate::plan::fly_deploy_args(&program, env, args.image.as_deref());
     let deploy_started = Instant::now();
-    let deployed = deploy_and_verify(
-        context.reporter,
-        &fly,
-        &deploy_argv,
+    let deployer = Deployer {
+        reporter: context.reporter,
+        fly: &fly,
         env,
-        &mut steps,
-        "fly deploy",
-        facts.now,
-    )
-    .await;
+    };
+    let deployed = deployer
+        .deploy_and_verify(
+            &deploy_argv,
+            &mut steps,
+            "fly deploy",
+            facts.now,
+            &mut signals,
+        )
+        .await;
     report.deployed = deployed.release.as_ref().ok().map(|emitted| {
         emitted.clone().unwrap_or(ReleaseRef {
             version: None,
@@ -254,6 +277,29 @@ pub async fn deploy(
     });
     let healthy = deployed.healthy();
     facts.health = deployed.health.clone();
+    if let Some(signal) = signals.which() {
+        let stage = match &deployed.release {
+            Err(_) => "during fly deploy",
+            Ok(_) => "during the health gate after fly deploy",
+        };
+        let cancel = Cancel {
+            signal,
+            stage,
+            started_fly: true,
+        };
+        return Ok(run
+            .cancelled(
+                &cancel,
+                &client,
+                repo,
+                &recorder,
+                previous.as_ref(),
+                &mut report,
+                &facts,
+                &mut steps,
+            )
+            .await);
+    }
 
     // 6. Success.
     if healthy {
@@ -290,15 +336,38 @@ pub async fn deploy(
     };
     let (incident, detail) = run
         .roll_back(
-            &fly,
+            &deployer,
             &client,
             repo,
             &recorder,
             &failed,
             &mut report,
             &mut steps,
+            &mut signals,
         )
         .await;
+    if let Some(signal) = signals.which() {
+        // The rollback's own redeploy was stopped: nothing is verified, and nothing is dispatched
+        // again (a configured workflow already was).
+        report.incident = Some(incident);
+        let cancel = Cancel {
+            signal,
+            stage: "during the rollback after a failed deploy",
+            started_fly: false,
+        };
+        return Ok(run
+            .cancelled(
+                &cancel,
+                &client,
+                repo,
+                &recorder,
+                failed.previous.as_ref(),
+                &mut report,
+                &facts,
+                &mut steps,
+            )
+            .await);
+    }
     let recovered = incident.recovered;
     report.incident = Some(incident);
     let mut decision = run.decide(&facts, &mut steps, report);
@@ -395,18 +464,168 @@ impl Run<'_> {
         decision
     }
 
+    /// A deploy stopped by a signal once fly had started (or its rollback had): fly's process
+    /// group is already stopped; the Deployment becomes `error` saying what may be running, the
+    /// rollback workflow is dispatched if one is configured and fly had started (one call, no
+    /// redeploy), and the report says it all. GitHub gets [`CANCEL_GRACE`] in all, so the run
+    /// ends within seconds of the signal.
+    #[allow(clippy::too_many_arguments)]
+    async fn cancelled(
+        &self,
+        cancel: &Cancel,
+        client: &Client,
+        repo: &Repo,
+        recorder: &Recorder<'_>,
+        previous: Option<&Release>,
+        report: &mut Report,
+        facts: &Facts,
+        steps: &mut Steps<'_>,
+    ) -> Decision {
+        let env = self.env;
+        let running = match (&report.deployed, previous) {
+            (Some(deployed), _) => format!("{} runs {deployed}, not verified healthy", env.name),
+            (None, Some(previous)) => format!(
+                "{} may run {}, the new release, or a mix of both",
+                env.name,
+                rollback::label(previous)
+            ),
+            (None, None) => format!("{} may run the new release, or a mix", env.name),
+        };
+        let why = format!("shipgate received {} {}", cancel.signal, cancel.stage);
+        let mut incident = report.incident.take().unwrap_or_else(|| Incident {
+            what: format!("deploy of {} to {} cancelled", short(&self.sha), env.name),
+            at: self.context.clock.now(),
+            why: why.clone(),
+            from: report.deployed.clone(),
+            to: report.previous.clone(),
+            rollback_triggered: false,
+            refused: None,
+            rollback_run_url: None,
+            time_to_detect_ms: None,
+            rollback_started_after_ms: None,
+            rollback_duration_ms: None,
+            time_to_recover_ms: None,
+            recovered: false,
+        });
+        incident.recovered = false;
+        let settle = async {
+            recorder
+                .set("error", false, &format!("cancelled: {why}; {running}"))
+                .await;
+            let image = previous.and_then(|p| p.image_ref.clone());
+            match (&env.rollback.workflow, image, cancel.started_fly) {
+                (Some(workflow), Some(image), true) => {
+                    self.dispatch_rollback(
+                        client,
+                        repo,
+                        workflow,
+                        &why,
+                        &image,
+                        steps,
+                        &mut incident,
+                    )
+                    .await
+                }
+                _ => None,
+            }
+        };
+        let dispatch_failed = match tokio::time::timeout(CANCEL_GRACE, settle).await {
+            Ok(failed) => failed,
+            Err(_) => Some("GitHub did not answer in time".to_owned()),
+        };
+        let rollback = if incident.rollback_triggered {
+            format!(
+                "rollback workflow dispatched{}",
+                incident
+                    .rollback_run_url
+                    .as_deref()
+                    .map(|url| format!(": {url}"))
+                    .unwrap_or_default()
+            )
+        } else if let Some(failed) = dispatch_failed {
+            format!("no rollback started ({failed})")
+        } else {
+            "no rollback started".to_owned()
+        };
+        steps.note(format!("cancelled: {why}; {running}; {rollback}"));
+        report.incident = Some(incident);
+        report.kind = ReportKind::Cancelled;
+        let mut decision = self.decide(facts, steps, report.clone());
+        decision.summary =
+            format!("CANCELLED: {why}; {running}; {rollback}; a human must check what runs");
+        decision
+    }
+
+    /// Dispatches the rollback workflow with the image to return to. Returns why it could not
+    /// be dispatched, if it could not.
+    #[allow(clippy::too_many_arguments)]
+    async fn dispatch_rollback(
+        &self,
+        client: &Client,
+        repo: &Repo,
+        workflow: &str,
+        why: &str,
+        image: &str,
+        steps: &mut Steps<'_>,
+        incident: &mut Incident,
+    ) -> Option<String> {
+        let (context, env) = (self.context, self.env);
+        let t = Instant::now();
+        let correlation_id = format!(
+            "shipgate-{}-{}",
+            context.ambient.run_id.as_deref().unwrap_or("local"),
+            short(&self.sha)
+        );
+        let mut inputs = serde_json::Map::new();
+        inputs.insert("reason".into(), json!(format!("shipgate: {why}")));
+        inputs.insert("failed_sha".into(), json!(self.sha));
+        inputs.insert("target_image".into(), json!(image));
+        inputs.insert("correlation_id".into(), json!(correlation_id));
+        match write::dispatch_workflow(
+            client,
+            repo,
+            workflow,
+            &env.rollback.git_ref,
+            &inputs,
+            &correlation_id,
+            context.clock.now(),
+        )
+        .await
+        {
+            Ok(dispatched) => {
+                incident.rollback_triggered = true;
+                incident.rollback_run_url.clone_from(&dispatched.run_url);
+                steps.done(
+                    "rollback workflow",
+                    t,
+                    format!(
+                        "dispatched {workflow}: {}",
+                        dispatched.run_url.as_deref().unwrap_or("run not found yet")
+                    ),
+                );
+                None
+            }
+            Err(error) => {
+                let text = format!("could not dispatch {workflow}: {error}");
+                steps.done("rollback workflow", t, text.clone());
+                Some(text)
+            }
+        }
+    }
+
     /// The rollback of a failed deploy: refused, or the workflow dispatched and/or the previous
     /// image redeployed and verified. Returns the incident and, when not recovered, why.
     #[allow(clippy::too_many_arguments)]
     async fn roll_back(
         &self,
-        fly: &Fly,
+        deployer: &Deployer<'_>,
         client: &Client,
         repo: &Repo,
         recorder: &Recorder<'_>,
         failed: &Failed,
         report: &mut Report,
         steps: &mut Steps<'_>,
+        signals: &mut Signals,
     ) -> (Incident, String) {
         let (context, env) = (self.context, self.env);
         let mut incident = Incident {
@@ -441,47 +660,18 @@ impl Run<'_> {
         let rollback_started = Instant::now();
         let mut dispatch_failed = None;
         if let Some(workflow) = &env.rollback.workflow {
-            let t = Instant::now();
             incident.rollback_started_after_ms = Some(ms(failed.at.elapsed()));
-            let correlation_id = format!(
-                "shipgate-{}-{}",
-                context.ambient.run_id.as_deref().unwrap_or("local"),
-                short(&self.sha)
-            );
-            let mut inputs = serde_json::Map::new();
-            inputs.insert("reason".into(), json!(format!("shipgate: {}", failed.why)));
-            inputs.insert("failed_sha".into(), json!(self.sha));
-            inputs.insert("target_image".into(), json!(image));
-            inputs.insert("correlation_id".into(), json!(correlation_id));
-            match write::dispatch_workflow(
-                client,
-                repo,
-                workflow,
-                &env.rollback.git_ref,
-                &inputs,
-                &correlation_id,
-                context.clock.now(),
-            )
-            .await
-            {
-                Ok(dispatched) => {
-                    incident.rollback_triggered = true;
-                    incident.rollback_run_url.clone_from(&dispatched.run_url);
-                    steps.done(
-                        "rollback workflow",
-                        t,
-                        format!(
-                            "dispatched {workflow}: {}",
-                            dispatched.run_url.as_deref().unwrap_or("run not found yet")
-                        ),
-                    );
-                }
-                Err(error) => {
-                    let text = format!("could not dispatch {workflow}: {error}");
-                    dispatch_failed = Some(text.clone());
-                    steps.done("rollback workflow", t, text);
-                }
-            }
+            dispatch_failed = self
+                .dispatch_rollback(
+                    client,
+                    repo,
+                    workflow,
+                    &failed.why,
+                    &image,
+                    steps,
+                    &mut incident,
+                )
+                .await;
         }
         let mut recovered = false;
         if env.rollback.direct {
@@ -489,20 +679,19 @@ impl Run<'_> {
                 .rollback_started_after_ms
                 .get_or_insert(ms(failed.at.elapsed()));
             incident.rollback_triggered = true;
-            let program = fly.program().display().to_string();
+            let program = deployer.fly.program().display().to_string();
             let argv = rollback_args(&program, env, &image);
             let Deployed {
                 release, verdict, ..
-            } = deploy_and_verify(
-                context.reporter,
-                fly,
-                &argv,
-                env,
-                steps,
-                &format!("rollback redeploy of {label}"),
-                context.clock.now(),
-            )
-            .await;
+            } = deployer
+                .deploy_and_verify(
+                    &argv,
+                    steps,
+                    &format!("rollback redeploy of {label}"),
+                    context.clock.now(),
+                    signals,
+                )
+                .await;
             recovered = release.is_ok() && verdict.status <= Status::Pass;
             // What runs now is what the rollback deployed.
             if let Ok(emitted) = release {
@@ -529,5 +718,24 @@ impl Run<'_> {
             detail = format!("{failed}; {detail}");
         }
         (incident, detail)
+    }
+}
+
+/// How long GitHub gets, once a signal has stopped fly, to record the Deployment's end and
+/// dispatch the rollback workflow.
+pub const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_millis(2500);
+
+/// A signal, and where in the deploy it arrived.
+struct Cancel {
+    signal: &'static str,
+    stage: &'static str,
+    /// Whether fly had started changing production (then the rollback workflow is dispatched).
+    started_fly: bool,
+}
+
+/// A signal before fly started: nothing changed, and there is no decision to report.
+fn cancelled_before_anything(signal: &'static str) -> RunError {
+    RunError::Cancelled {
+        message: format!("cancelled by {signal} before fly started: nothing was deployed"),
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
+use super::super::cancel::Signals;
 use super::super::health::{environment_base, machine_state, run_rounds};
 use super::super::RunError;
 use crate::config::Environment;
@@ -144,56 +145,102 @@ impl Deployed {
     }
 }
 
-/// `fly deploy`, timed, then the health gate on what it deployed (not run when fly failed).
-pub async fn deploy_and_verify(
-    reporter: &dyn Reporter,
-    fly: &Fly,
-    argv: &[String],
-    env: &Environment,
-    steps: &mut Steps<'_>,
-    what: &str,
-    now: DateTime<Utc>,
-) -> Deployed {
-    let started = Instant::now();
-    let release = run_fly_deploy(reporter, fly, argv, env.deploy_timeout).await;
-    let detail = match &release {
-        Ok(Some(release)) => format!("{what} succeeded: {release}"),
-        Ok(None) => format!("{what} succeeded"),
-        Err(error) => format!("{what} failed: {error}"),
-    };
-    steps.done("fly deploy", started, detail);
-    let (health, verdict) = match &release {
-        Ok(_) => verify_step(reporter, env, fly, steps, now).await,
-        Err(error) => {
-            let health = HealthFacts::DeployFailed(error.to_string());
-            let verdict = health::judge(&health, Some(&env.health), now);
-            (health, verdict)
-        }
-    };
-    Deployed {
-        release,
-        health,
-        verdict,
-    }
+/// What runs `fly deploy` and measures its health: the reporter, fly, the environment, and the
+/// signals that cancel both.
+pub struct Deployer<'a> {
+    pub reporter: &'a dyn Reporter,
+    pub fly: &'a Fly,
+    pub env: &'a Environment,
 }
 
-/// The `health` step: what is live now, measured and judged.
-pub async fn verify_step(
-    reporter: &dyn Reporter,
-    env: &Environment,
-    fly: &Fly,
-    steps: &mut Steps<'_>,
-    now: DateTime<Utc>,
-) -> (HealthFacts, Verdict) {
-    let started = Instant::now();
-    let measured = verify(reporter, env, fly, now).await;
-    let verdict = health::judge(&measured, Some(&env.health), now);
-    steps.done(
-        "health",
-        started,
-        format!("{}: {}", verdict.status.as_str(), verdict.summary),
-    );
-    (measured, verdict)
+impl Deployer<'_> {
+    /// `fly deploy`, timed, then the health gate on what it deployed (not run when fly failed).
+    /// A signal stops fly (with its process group) or the health gate; `signals.which()` then
+    /// says so.
+    pub async fn deploy_and_verify(
+        &self,
+        argv: &[String],
+        steps: &mut Steps<'_>,
+        what: &str,
+        now: DateTime<Utc>,
+        signals: &mut Signals,
+    ) -> Deployed {
+        let started = Instant::now();
+        let release = self.run_fly_deploy(argv, signals).await;
+        let detail = match &release {
+            Ok(Some(release)) => format!("{what} succeeded: {release}"),
+            Ok(None) => format!("{what} succeeded"),
+            Err(error) => format!("{what} failed: {error}"),
+        };
+        steps.done("fly deploy", started, detail);
+        let (health, verdict) = match &release {
+            Ok(_) => self.verify_step(steps, now, signals).await,
+            Err(FlyError::Cancelled { signal, .. }) => self.judged(
+                HealthFacts::NotMeasured(format!("not run: shipgate received {signal}")),
+                now,
+            ),
+            Err(error) => self.judged(HealthFacts::DeployFailed(error.to_string()), now),
+        };
+        Deployed {
+            release,
+            health,
+            verdict,
+        }
+    }
+
+    fn judged(&self, health: HealthFacts, now: DateTime<Utc>) -> (HealthFacts, Verdict) {
+        let verdict = health::judge(&health, Some(&self.env.health), now);
+        (health, verdict)
+    }
+
+    /// The `health` step: what is live now, measured and judged, unless a signal comes first.
+    pub async fn verify_step(
+        &self,
+        steps: &mut Steps<'_>,
+        now: DateTime<Utc>,
+        signals: &mut Signals,
+    ) -> (HealthFacts, Verdict) {
+        let started = Instant::now();
+        let measured = tokio::select! {
+            measured = verify(self.reporter, self.env, self.fly, now) => measured,
+            signal = signals.received() => {
+                HealthFacts::NotMeasured(format!("not finished: shipgate received {signal}"))
+            }
+        };
+        let (measured, verdict) = self.judged(measured, now);
+        steps.done(
+            "health",
+            started,
+            format!("{}: {}", verdict.status.as_str(), verdict.summary),
+        );
+        (measured, verdict)
+    }
+
+    /// Runs one `fly deploy`, its output streamed through the reporter.
+    async fn run_fly_deploy(
+        &self,
+        argv: &[String],
+        signals: &mut Signals,
+    ) -> Result<Option<ReleaseRef>, FlyError> {
+        let reporter = self.reporter;
+        reporter.begin_output(&command_line(argv));
+        let result = self
+            .fly
+            .deploy_until(
+                argv,
+                self.env.deploy_timeout,
+                |line| reporter.output_line(&line.text),
+                signals.received(),
+            )
+            .await;
+        reporter.end_output();
+        result.map(|output| {
+            crate::fly::emitted_release(&output).map(|release| ReleaseRef {
+                version: release.version,
+                image: release.image_ref,
+            })
+        })
+    }
 }
 
 /// The decision of a deploy or a rollback over `facts` as they now stand: the verdicts, the step
@@ -221,26 +268,6 @@ pub fn decision(
         verdicts,
         Some(report),
     )
-}
-
-/// Runs one `fly deploy`, its output streamed through the reporter.
-async fn run_fly_deploy(
-    reporter: &dyn Reporter,
-    fly: &Fly,
-    argv: &[String],
-    timeout: Duration,
-) -> Result<Option<ReleaseRef>, FlyError> {
-    reporter.begin_output(&command_line(argv));
-    let result = fly
-        .deploy(argv, timeout, |line| reporter.output_line(&line.text))
-        .await;
-    reporter.end_output();
-    result.map(|output| {
-        crate::fly::emitted_release(&output).map(|release| ReleaseRef {
-            version: release.version,
-            image: release.image_ref,
-        })
-    })
 }
 
 /// The health of what is live now: a deploy that fly reports as successful but that leaves zero
