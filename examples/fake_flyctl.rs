@@ -9,7 +9,10 @@
 //! - `"no_machines_started"`: exit 0, but every machine is left `stopped`;
 //! - `"critical_checks"`: exit 0, but every machine's checks are `critical`.
 //!
-//! The token is printed nowhere, except in one debug line when `FAKE_FLY_ECHO_TOKEN=1`.
+//! The token is printed nowhere, except in one debug line when `FAKE_FLY_ECHO_TOKEN=1`. A build
+//! that prints what it should not is `FAKE_FLY_PRINT=TEXT`: one stdout line `build: TEXT`. With
+//! `FLY_ACCESS_TOKEN` in its environment it prints `DEBUG FLY_ACCESS_TOKEN is set` (flyctl would
+//! use it before `FLY_API_TOKEN`).
 //! With `FAKE_FLY_TIMES` naming a file, each run appends `START_NS END_NS COMMAND` (Unix time)
 //! to it, so a benchmark can subtract fly's own time from shipgate's.
 
@@ -124,6 +127,12 @@ fn run(args: &[String]) -> Result<(), String> {
     let token = std::env::var("FLY_API_TOKEN").unwrap_or_default();
     if std::env::var("FAKE_FLY_ECHO_TOKEN").as_deref() == Ok("1") {
         eprintln!("DEBUG using access token {token}");
+    }
+    if let Ok(text) = std::env::var("FAKE_FLY_PRINT") {
+        println!("build: {text}");
+    }
+    if std::env::var_os("FLY_ACCESS_TOKEN").is_some() {
+        eprintln!("DEBUG FLY_ACCESS_TOKEN is set");
     }
     let (command, rest) = match args {
         [first, second, rest @ ..] if is_machine(first) && second == "list" => {

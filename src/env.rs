@@ -14,6 +14,8 @@ pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
 pub const GITHUB_JOB: &str = "GITHUB_JOB";
 pub const GITHUB_REF: &str = "GITHUB_REF";
 pub const FLY_API_TOKEN: &str = "FLY_API_TOKEN";
+/// Read by flyctl before `FLY_API_TOKEN`; shipgate never passes it on.
+pub const FLY_ACCESS_TOKEN: &str = "FLY_ACCESS_TOKEN";
 pub const SHIPGATE_CONFIG: &str = "SHIPGATE_CONFIG";
 pub const SHIPGATE_FLY: &str = "SHIPGATE_FLY";
 pub const SHIPGATE_WEBHOOK_URL: &str = "SHIPGATE_WEBHOOK_URL";
@@ -46,6 +48,15 @@ pub struct Ambient {
 }
 
 impl Ambient {
+    /// The secrets other than the Fly token: masked wherever fly's output goes.
+    pub fn other_secrets(&self) -> Vec<crate::secret::Secret> {
+        [&self.github_token, &self.webhook_url]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
     /// `https://github.com/OWNER/NAME/actions/runs/ID` when running in Actions.
     pub fn run_url(&self, repo: &str) -> Option<String> {
         let server = self.server_url.as_deref().unwrap_or("https://github.com");

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::process::{Child, Command};
 
-use crate::env::{FLY_API_TOKEN, SHIPGATE_FLY};
+use crate::env::{FLY_ACCESS_TOKEN, FLY_API_TOKEN, SHIPGATE_FLY};
 pub use crate::facts::fly::*;
 use crate::secret::Secret;
 
@@ -78,7 +78,8 @@ pub struct Line {
     pub text: String,
 }
 
-/// What a finished (exit 0) fly run printed, masked, in the order it was read.
+/// What a finished (exit 0) fly run printed, in the order it was read: for parsers, as printed
+/// (never shown; what is shown went through the masker).
 #[derive(Debug, Clone, Default)]
 pub struct Output {
     pub lines: Vec<Line>,
@@ -104,11 +105,14 @@ impl Output {
     }
 }
 
-/// A located fly binary and the token it runs with.
+/// A located fly binary, the token it runs with, and the other secrets its output is masked of.
 #[derive(Debug, Clone)]
 pub struct Fly {
     program: PathBuf,
     token: Option<Secret>,
+    /// Every other secret shipgate holds (the GitHub token, the webhook URL): a build that prints
+    /// one must not carry it into the log, the report, a dispatch input or a notification.
+    masked: Vec<Secret>,
     env: Vec<(String, String)>,
 }
 
@@ -153,6 +157,7 @@ impl Fly {
         Fly {
             program: program.into(),
             token: None,
+            masked: Vec::new(),
             env: vec![("NO_COLOR".to_owned(), "1".to_owned())],
         }
     }
@@ -166,6 +171,12 @@ impl Fly {
     /// Runs every command with `FLY_API_TOKEN` set to `token` on the child.
     pub fn with_token(mut self, token: Option<Secret>) -> Self {
         self.token = token;
+        self
+    }
+
+    /// Masks these secrets too in every line fly prints.
+    pub fn with_masked(mut self, secrets: impl IntoIterator<Item = Secret>) -> Self {
+        self.masked.extend(secrets);
         self
     }
 
@@ -208,6 +219,9 @@ impl Fly {
             .kill_on_drop(true);
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
         command.env_remove(FLY_API_TOKEN);
+        // flyctl prefers FLY_ACCESS_TOKEN to FLY_API_TOKEN: an ambient one would silently win,
+        // unmasked. fly runs with the token shipgate was given, or none.
+        command.env_remove(FLY_ACCESS_TOKEN);
         if let Some(token) = &self.token {
             command.env(FLY_API_TOKEN, token.expose());
         }
@@ -215,20 +229,28 @@ impl Fly {
             program: self.program.display().to_string(),
             source,
         })?;
-        let masker = Masker::new(self.token.as_ref());
+        let masker = Masker::new(self.token.as_ref(), &self.masked);
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
         let collected = RefCell::new(Vec::<Line>::new());
+        let shown = RefCell::new(Vec::<String>::new());
+        // Parsers read the lines as printed (a masked short token would corrupt JSON); everything
+        // shown (the stream, the log, an error's last lines) is masked.
         let sink = |line: Line| {
-            tracing::debug!(target: "shipgate::fly", "{}", line.text);
-            on_line(&line);
+            let masked = Line {
+                stream: line.stream,
+                text: masker.mask(&line.text),
+            };
+            tracing::debug!(target: "shipgate::fly", "{}", masked.text);
+            on_line(&masked);
+            shown.borrow_mut().push(masked.text);
             collected.borrow_mut().push(line);
         };
         let sink = RefCell::new(sink);
         let work = tokio::time::timeout(timeout, async {
             tokio::join!(
-                pump(stdout, Stream::Stdout, &masker, &sink),
-                pump(stderr, Stream::Stderr, &masker, &sink)
+                pump(stdout, Stream::Stdout, &sink),
+                pump(stderr, Stream::Stderr, &sink)
             );
             child.wait().await
         });
@@ -237,9 +259,10 @@ impl Fly {
             signal = cancel => Err(signal),
         };
         let lines = collected.into_inner();
+        let shown = shown.into_inner();
         let last_lines = || -> Vec<String> {
-            let start = lines.len().saturating_sub(KEPT_LINES);
-            lines[start..].iter().map(|l| l.text.clone()).collect()
+            let start = shown.len().saturating_sub(KEPT_LINES);
+            shown[start..].to_vec()
         };
         let finished = match finished {
             Ok(finished) => finished,
@@ -364,13 +387,12 @@ fn is_executable(path: &Path) -> bool {
 async fn pump<R: AsyncRead + Unpin>(
     stream: Option<R>,
     which: Stream,
-    masker: &Masker,
     sink: &RefCell<impl FnMut(Line)>,
 ) {
     let Some(mut stream) = stream else { return };
     let emit = |raw: &[u8]| {
         let raw = String::from_utf8_lossy(raw);
-        let text = masker.mask(raw.trim_end_matches(['\n', '\r']));
+        let text = raw.trim_end_matches(['\n', '\r']).to_owned();
         // The borrow ends before the next await: the two pumps never hold it together.
         (sink.borrow_mut())(Line {
             stream: which,
@@ -403,14 +425,15 @@ async fn pump<R: AsyncRead + Unpin>(
     }
 }
 
-/// Replaces the token, and each long part of a `FlyV1 a,b` macaroon token, with `***`.
+/// Replaces the token, each long part of a `FlyV1 a,b` macaroon token, and every other secret
+/// given, with `***`.
 struct Masker {
     needles: Vec<String>,
 }
 
 impl Masker {
-    fn new(token: Option<&Secret>) -> Self {
-        let mut needles = Vec::new();
+    fn new(token: Option<&Secret>, others: &[Secret]) -> Self {
+        let mut needles: Vec<String> = others.iter().map(|s| s.expose().to_owned()).collect();
         if let Some(token) = token {
             let value = token.expose();
             needles.push(value.to_owned());
@@ -653,7 +676,7 @@ mod tests {
     #[test]
     fn masker_hides_the_token_and_its_macaroon_parts() {
         let token = Secret::new("FlyV1 fm2_aaaaaaaaaaaaaaaaaaaa,fm2_bbbbbbbbbbbbbbbbbbbb");
-        let masker = Masker::new(token.as_ref());
+        let masker = Masker::new(token.as_ref(), &[]);
         assert_eq!(
             masker.mask("t=FlyV1 fm2_aaaaaaaaaaaaaaaaaaaa,fm2_bbbbbbbbbbbbbbbbbbbb x fm2_bbbbbbbbbbbbbbbbbbbb"),
             "t=*** x ***"

@@ -117,7 +117,10 @@ pub fn prepare(
     let mut notes = Vec::new();
     let fly = match (policy.machines, env) {
         (true, Some(_)) => match Fly::locate(context.ambient.fly_override.as_deref()) {
-            Ok(fly) => Some(fly.with_token(context.ambient.fly_token.clone())),
+            Ok(fly) => Some(
+                fly.with_token(context.ambient.fly_token.clone())
+                    .with_masked(context.ambient.other_secrets()),
+            ),
             Err(error) => {
                 notes.push(format!("machine state not checked: {error}"));
                 policy.machines = false;

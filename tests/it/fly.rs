@@ -243,9 +243,11 @@ async fn the_token_is_masked_in_streamed_and_returned_output() {
     assert_eq!(echoed.len(), 1, "{streamed:#?}");
     assert_eq!(echoed[0].stream, Stream::Stderr);
     assert_eq!(echoed[0].text, "DEBUG using access token ***");
-    for line in streamed.iter().chain(&output.lines) {
+    // What is shown is masked; the returned output is what fly printed, for the parsers only.
+    for line in &streamed {
         assert!(!line.text.contains("fm2_"), "{line:?}");
     }
+    assert!(output.stderr().contains("fm2_"));
 
     set_behaviour(&setup, "fail");
     let error = fly
@@ -303,4 +305,40 @@ fn locate_names_shipgate_fly_when_nothing_is_found() {
     std::fs::copy(&fake, dir.path().join("flyctl")).expect("copied");
     let found = Fly::locate_in(None, Some(dir.path().as_os_str())).expect("flyctl on PATH");
     assert_eq!(found.program(), dir.path().join("flyctl"));
+}
+
+#[tokio::test]
+async fn every_secret_is_masked_in_what_fly_prints_and_parsers_read_it_whole() {
+    let setup = setup("ok");
+    let github = "ghs_buildprintedthis0123456789";
+    // A short token would corrupt JSON if masking came before parsing: `1` is in every version.
+    let fly = Fly::at(fake_flyctl())
+        .with_token(Secret::new("1"))
+        .with_masked(Secret::new(github))
+        .with_env("FAKE_FLY_STATE", setup.state.display().to_string())
+        .with_env("FAKE_FLY_PRINT", format!("token={github}"))
+        .with_env("FLY_ACCESS_TOKEN", "ambient-access-token");
+    let mut streamed = Vec::new();
+    fly.deploy(&deploy_args("myapp", None), LONG, |line| {
+        streamed.push(line.text.clone())
+    })
+    .await
+    .expect("deploy");
+    assert!(
+        streamed.contains(&"build: token=***".to_owned()),
+        "{streamed:#?}"
+    );
+    assert!(streamed.iter().all(|line| !line.contains(github)));
+    // An ambient FLY_ACCESS_TOKEN never reaches fly: flyctl would prefer it to the given token.
+    assert!(
+        !streamed
+            .iter()
+            .any(|line| line.contains("FLY_ACCESS_TOKEN")),
+        "{streamed:#?}"
+    );
+    let releases = fly
+        .releases("myapp", LONG)
+        .await
+        .expect("JSON parsed whole");
+    assert!(!releases.is_empty());
 }

@@ -94,7 +94,9 @@ pub fn locate_fly(ambient: &Ambient, need_token: bool) -> Result<Fly, RunError> 
             "set FLY_API_TOKEN (a deploy token: `fly tokens create deploy`) from a secret",
         ));
     }
-    Ok(fly.with_token(ambient.fly_token.clone()))
+    Ok(fly
+        .with_token(ambient.fly_token.clone())
+        .with_masked(ambient.other_secrets()))
 }
 
 pub fn fly_unavailable(what: &str, error: &FlyError) -> RunError {
