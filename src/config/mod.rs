@@ -52,13 +52,74 @@ pub enum ConfigError {
     },
 }
 
+/// The largest config file read. A config can come from a pull request: its size and nesting are
+/// bounded before any YAML is parsed.
+pub const MAX_BYTES: u64 = 1024 * 1024;
+/// The deepest nesting of mappings and sequences a config may have.
+pub const MAX_DEPTH: usize = 32;
+
 /// Reads and validates the config file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let read_error = |source| ConfigError::Read {
         path: path.to_owned(),
         source,
-    })?;
+    };
+    let size = std::fs::metadata(path).map_err(read_error)?.len();
+    if size > MAX_BYTES {
+        return Err(too_large(path, size));
+    }
+    let source = std::fs::read_to_string(path).map_err(read_error)?;
     parse(path, &source)
+}
+
+fn too_large(path: &Path, size: u64) -> ConfigError {
+    ConfigError::Invalid {
+        file: path.to_owned(),
+        diagnostics: vec![Diagnostic {
+            file: path.to_owned(),
+            line: None,
+            column: None,
+            message: format!("the config is {size} bytes; at most {MAX_BYTES} (1 MiB) are read"),
+            hint: "a deploy policy fits in a few kilobytes: remove what is not shipgate's"
+                .to_owned(),
+        }],
+    }
+}
+
+/// Where the config nests deeper than [`MAX_DEPTH`], if it does: flow collections (`[`, `{`)
+/// outside quotes and comments, plus block levels (one per indentation step in force).
+fn too_deep(source: &str) -> Option<(usize, usize)> {
+    let mut indents: Vec<usize> = Vec::new();
+    let mut flow = 0usize;
+    for (number, line) in source.lines().enumerate() {
+        let content = line.trim_start_matches([' ', '-']);
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        if flow == 0 {
+            let indent = line.len() - content.len();
+            while indents.last().is_some_and(|&top| top >= indent) {
+                indents.pop();
+            }
+            indents.push(indent);
+        }
+        let mut quote: Option<char> = None;
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') => quote = Some(c),
+                (None, '#') => break,
+                (None, '[' | '{') => flow += 1,
+                (None, ']' | '}') => flow = flow.saturating_sub(1),
+                _ => {}
+            }
+            if indents.len() + flow > MAX_DEPTH {
+                return Some((number + 1, indents.len() + flow));
+            }
+        }
+    }
+    None
 }
 
 /// Parses and validates config text; `path` is used in messages only.
@@ -69,6 +130,18 @@ pub fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
     };
     // A UTF-8 byte-order mark would otherwise read as a document of its own.
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    if source.len() as u64 > MAX_BYTES {
+        return Err(too_large(path, source.len() as u64));
+    }
+    if let Some((line, depth)) = too_deep(source) {
+        return Err(invalid(vec![Diagnostic {
+            file: path.to_owned(),
+            line: Some(line),
+            column: None,
+            message: format!("nested {depth} levels deep; at most {MAX_DEPTH} are read"),
+            hint: "a shipgate config nests a few levels: check for runaway brackets".to_owned(),
+        }]));
+    }
     let raw: raw::RawConfig =
         serde_yaml_ng::from_str(source).map_err(|error| invalid(vec![from_serde(path, &error)]))?;
     validate::validate(&raw).map_err(|issues| {

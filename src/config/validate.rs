@@ -396,7 +396,27 @@ fn duration_field<'a, B>(
     }
 }
 
+/// The longest duration a config may set (a deny rule's cron `duration` has its own limit): a
+/// config can come from a pull request, and no wait, timeout or deadline should outlive a day.
+pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
+
 fn parse_duration(text: &str, path: &YamlPath, issues: &mut Issues) -> Duration {
+    let value = parse_any_duration(text, path, issues);
+    if value > MAX_DURATION {
+        issues.push(
+            path,
+            format!(
+                "`{text}` is longer than the limit of {}",
+                duration::Human(MAX_DURATION)
+            ),
+            "use at most `24h`",
+        );
+        return MAX_DURATION;
+    }
+    value
+}
+
+fn parse_any_duration(text: &str, path: &YamlPath, issues: &mut Issues) -> Duration {
     duration::parse(text).unwrap_or_else(|error| {
         issues.push(
             path,
@@ -584,7 +604,7 @@ fn deny_rule(
             return None;
         };
         let cron = parse_cron(pattern, &path.key("cron"), issues);
-        let duration = parse_duration(&duration_text.0, &path.key("duration"), issues);
+        let duration = parse_any_duration(&duration_text.0, &path.key("duration"), issues);
         if duration.is_zero() && duration::parse(&duration_text.0).is_ok() {
             issues.push(
                 &path.key("duration"),

@@ -284,3 +284,49 @@ fn explain_lists_only_openings_long_enough_for_the_runway() {
         out.stdout
     );
 }
+
+#[test]
+fn a_config_from_a_pull_request_is_bounded_in_size_depth_and_durations() {
+    // Size: read no further than 1 MiB.
+    let huge = format!("{GOOD}# {}\n", "x".repeat(2 * 1024 * 1024));
+    let out = validate(&huge);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("at most 1048576 (1 MiB) are read"),
+        "{}",
+        out.stderr
+    );
+    // Depth: runaway flow nesting is refused before the YAML parser sees it.
+    let deep = good_with(
+        "required: [ci]",
+        &format!("required: {}ci{}", "[".repeat(100_000), "]".repeat(100_000)),
+    );
+    let out = validate(&deep);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("levels deep; at most 32 are read"),
+        "{}",
+        out.stderr
+    );
+    // Durations: a day at most, the limit named.
+    let long = good_with(
+        "    app: demo\n",
+        "    app: demo\n    deploy_timeout: 48h\n",
+    );
+    let out = validate(&long);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("deploy_timeout: `48h` is longer than the limit of 1d"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("hint: use at most `24h`"),
+        "{}",
+        out.stderr
+    );
+    // A legitimate config with its deepest block and flow nesting stays valid.
+    let out = run(with_config(&example_config()).args(["config", "validate"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
