@@ -111,13 +111,8 @@ pub async fn ruleset_checks(
         query([("per_page", "100")])
     ));
     match client.get_list::<Vec<BranchRule>>(&path).await {
-        Ok(pages) => Ok(Readable::Read(
-            pages
-                .pages
-                .iter()
-                .flat_map(|p| p.value.iter())
-                .flat_map(BranchRule::required_checks)
-                .collect(),
+        Ok(pages) => Ok(super::model::rules_required_checks(
+            pages.pages.iter().flat_map(|p| p.value.iter()),
         )),
         Err(error) if matches!(error.status(), Some(403 | 404)) => {
             Ok(Readable::Unknown(error.to_string()))

@@ -39,17 +39,43 @@ pub struct BranchRule {
 }
 
 impl BranchRule {
-    /// The checks this rule requires, if it is a `required_status_checks` rule.
-    pub fn required_checks(&self) -> Vec<RequiredContext> {
+    /// The checks this rule requires, if it is a `required_status_checks` rule. A rule of that
+    /// type whose parameters do not decode is an error: its checks are unknown, never "none".
+    pub fn required_checks(&self) -> Result<Vec<RequiredContext>, String> {
         if self.rule_type != "required_status_checks" {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        self.parameters
+        let list = self
+            .parameters
             .as_ref()
             .and_then(|p| p.get("required_status_checks"))
-            .and_then(|list| serde_json::from_value::<Vec<RequiredContext>>(list.clone()).ok())
-            .unwrap_or_default()
+            .ok_or_else(|| self.unreadable("it has no `required_status_checks` list"))?;
+        serde_json::from_value::<Vec<RequiredContext>>(list.clone())
+            .map_err(|error| self.unreadable(&error.to_string()))
     }
+
+    fn unreadable(&self, why: &str) -> String {
+        match self.ruleset_id {
+            Some(id) => {
+                format!("the required_status_checks rule of ruleset {id} could not be read: {why}")
+            }
+            None => format!("a required_status_checks rule could not be read: {why}"),
+        }
+    }
+}
+
+/// The required checks of a branch's rules: every rule's, or unknown when one cannot be read.
+pub fn rules_required_checks<'a>(
+    rules: impl IntoIterator<Item = &'a BranchRule>,
+) -> crate::facts::Readable<Vec<RequiredContext>> {
+    let mut required = Vec::new();
+    for rule in rules {
+        match rule.required_checks() {
+            Ok(checks) => required.extend(checks),
+            Err(why) => return crate::facts::Readable::Unknown(why),
+        }
+    }
+    crate::facts::Readable::Read(required)
 }
 
 /// `GET /repos/{owner}/{repo}/branches/{branch}`: readable with the default token, and carries a
@@ -125,7 +151,7 @@ mod tests {
         )
         .expect("rule");
         assert_eq!(
-            rule.required_checks(),
+            rule.required_checks().expect("decodes"),
             [
                 RequiredContext {
                     context: "build".into(),
@@ -140,7 +166,20 @@ mod tests {
         let other: BranchRule =
             serde_json::from_str(r#"{"type":"copilot_code_review","parameters":{"x":1}}"#)
                 .expect("rule");
-        assert!(other.required_checks().is_empty());
+        assert_eq!(other.required_checks(), Ok(Vec::new()));
+        let broken: BranchRule = serde_json::from_str(
+            r#"{"type":"required_status_checks","ruleset_id":9,"parameters":{"required_status_checks":[{"integration_id":1}]}}"#,
+        )
+        .expect("rule");
+        let error = broken.required_checks().expect_err("fails closed");
+        assert!(
+            error.starts_with("the required_status_checks rule of ruleset 9 could not be read"),
+            "{error}"
+        );
+        assert!(matches!(
+            rules_required_checks([&other, &broken]),
+            crate::facts::Readable::Unknown(_)
+        ));
     }
 
     #[test]

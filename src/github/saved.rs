@@ -94,9 +94,7 @@ impl SavedChecks {
             .collect();
         statuses.extend(self.statuses.unwrap_or_default());
         let rulesets = match self.branch_rules {
-            Some(rules) => {
-                Readable::Read(rules.iter().flat_map(BranchRule::required_checks).collect())
-            }
+            Some(rules) => super::model::rules_required_checks(&rules),
             None => Readable::NotAsked("no `branch_rules` answer in the file".to_owned()),
         };
         let protection = match (self.required_status_checks, self.branch) {
