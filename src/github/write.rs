@@ -341,6 +341,24 @@ pub async fn set_deployment_status(
     client.write("POST", &path, Some(&body)).await.map(drop)
 }
 
+/// The state of a deployment's latest status, if it has one.
+pub async fn latest_status_state(
+    client: &Client,
+    repo: &Repo,
+    deployment: u64,
+) -> Result<Option<String>, GitHubError> {
+    #[derive(Deserialize)]
+    struct State {
+        state: String,
+    }
+    let path = repo.path(&format!(
+        "/deployments/{deployment}/statuses?{}",
+        query([("per_page", "1")])
+    ));
+    let statuses: Vec<State> = decode(&path, &client.get(&path).await?)?;
+    Ok(statuses.into_iter().next().map(|s| s.state))
+}
+
 /// The latest deployment of `sha` to `environment` and its latest status state, if any.
 pub async fn latest_deployment_state(
     client: &Client,

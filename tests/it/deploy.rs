@@ -1036,3 +1036,20 @@ fn sigterm_before_fly_starts_changes_nothing() {
     assert!(fly.deploys().is_empty());
     assert!(deployments(&fake).is_empty());
 }
+
+#[test]
+fn a_deployment_status_write_that_fails_once_is_looked_up_and_sent_again() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    fake.fail_next_method("POST", "/statuses", Fault::Status(502), 1);
+    let fly = Fly::new("ok", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    // The 502 was not applied: read back, not there, sent again; the record ends `success`.
+    assert_eq!(deployment_states(&fake), ["in_progress", "success"]);
+    assert_eq!(fake.count("POST", "/statuses"), 3);
+    assert!(fake.count("GET", "/statuses") >= 1);
+    assert!(!out.stderr.contains("could not write the deployment status"));
+}

@@ -6,6 +6,10 @@ use crate::github::gather::Repo;
 use crate::github::write::{self, NewDeployment};
 use crate::report::Reporter;
 
+/// How many times a status write is sent at most, and the pause before looking again.
+const STATUS_ATTEMPTS: u32 = 3;
+const STATUS_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// A GitHub Deployment being recorded.
 pub struct Recorder<'a> {
     client: &'a Client,
@@ -39,21 +43,39 @@ impl<'a> Recorder<'a> {
     }
 
     /// Sets the Deployment's state; `live` adds the environment's URL (the release serves it).
+    /// A write that fails with a 5xx or on the way may still have landed: the latest status is
+    /// read back, and the write sent again only when it is not there, so one bad answer never
+    /// leaves the Deployment `in_progress`.
     pub async fn set(&self, state: &str, live: bool, description: &str) {
         let environment_url = self.environment_url.as_deref().filter(|_| live);
-        if let Err(error) = write::set_deployment_status(
-            self.client,
-            self.repo,
-            self.id,
-            state,
-            self.run_url.as_deref(),
-            environment_url,
-            description,
-        )
-        .await
-        {
-            self.reporter
-                .warning(&format!("could not write the deployment status: {error}"));
-        }
+        let mut attempt = 0u32;
+        let error = loop {
+            attempt += 1;
+            let written = write::set_deployment_status(
+                self.client,
+                self.repo,
+                self.id,
+                state,
+                self.run_url.as_deref(),
+                environment_url,
+                description,
+            )
+            .await;
+            let error = match written {
+                Ok(()) => return,
+                Err(error) => error,
+            };
+            let may_have_landed = error.status().is_none_or(|status| status >= 500);
+            if !may_have_landed || attempt >= STATUS_ATTEMPTS {
+                break error;
+            }
+            tokio::time::sleep(STATUS_PAUSE * attempt).await;
+            let latest = write::latest_status_state(self.client, self.repo, self.id).await;
+            if latest.ok().flatten().as_deref() == Some(state) {
+                return;
+            }
+        };
+        self.reporter
+            .warning(&format!("could not write the deployment status: {error}"));
     }
 }
