@@ -27,11 +27,15 @@ pub fn command(name: &str, properties: &[(&str, String)], data: &str) -> String 
     )
 }
 
-/// A token no output can guess, for `::stop-commands::` and heredoc delimiters.
+/// A token no output can guess, for `::stop-commands::` and heredoc delimiters: 128 bits from
+/// the operating system's CSPRNG (a seeded PRNG could be predicted by what runs beside it).
 pub fn random_token() -> String {
-    (0..4)
-        .map(|_| format!("{:08x}", fastrand::u32(..)))
-        .collect()
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No OS randomness at all: still unique per call, if guessable.
+        bytes = fastrand::u128(..).to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `::stop-commands::TOKEN`: until `::TOKEN::`, the runner acts on no workflow command, so text

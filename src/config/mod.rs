@@ -227,6 +227,9 @@ fn plain_types(message: &str) -> String {
 }
 
 fn hint_for_serde(message: &str) -> String {
+    if message.contains("repetition limit exceeded") {
+        return "YAML aliases (`*anchor`) expand to too much: write the values out instead of repeating an alias".to_owned();
+    }
     if message.contains("unknown field `<<`") {
         return "YAML merge keys (`<<: *anchor`) are not supported: write the keys out".to_owned();
     }

@@ -14,13 +14,18 @@ pub struct Context<'a> {
 }
 
 pub fn message(decision: &Decision, context: &Context<'_>) -> Value {
-    let headline = match decision.outcome {
-        Outcome::Deployed => "✅ deployed",
-        Outcome::RolledBack => "⚠️ deploy failed, rolled back",
-        Outcome::RollbackFailed => "🚨 deploy failed and the rollback did not recover: act now",
-        Outcome::Blocked => "⛔ deploy blocked",
-        Outcome::Cancelled => "🛑 deploy cancelled: check what runs",
-        _ => "ℹ️ deploy",
+    let headline = match (decision.command, decision.outcome) {
+        ("rollback", Outcome::Deployed) => "↩️ rolled back, healthy",
+        ("rollback", Outcome::RollbackFailed) => "🚨 rollback did not recover: act now",
+        ("rollback", Outcome::Cancelled) => "🛑 rollback cancelled: check what runs",
+        (_, outcome) => match outcome {
+            Outcome::Deployed => "✅ deployed",
+            Outcome::RolledBack => "⚠️ deploy failed, rolled back",
+            Outcome::RollbackFailed => "🚨 deploy failed and the rollback did not recover: act now",
+            Outcome::Blocked => "⛔ deploy blocked",
+            Outcome::Cancelled => "🛑 deploy cancelled: check what runs",
+            _ => "ℹ️ deploy",
+        },
     };
     let subject = &decision.subject;
     let environment = subject.environment.as_deref().unwrap_or("?");
@@ -46,6 +51,15 @@ pub fn message(decision: &Decision, context: &Context<'_>) -> Value {
         ),
         format!("health: {}", one_line(&health)),
     ];
+    // An emergency override never hides: the team hears of it with the deploy.
+    for (verdict, by) in decision.overrides() {
+        lines.push(format!(
+            "⚠️ EMERGENCY OVERRIDE of `{}` by {}: {}",
+            verdict.gate,
+            by.actor.as_deref().unwrap_or("unknown"),
+            one_line(&by.reason)
+        ));
+    }
     if let Some(report) = &decision.report {
         let release = |r: Option<&crate::decision::ReleaseRef>| {
             r.map_or_else(|| "unknown".to_owned(), |r| one_line(&r.to_string()))
@@ -94,6 +108,37 @@ fn one_line(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::decision::{Status, Subject, Verdict};
+
+    #[test]
+    fn an_emergency_override_is_in_the_message() {
+        let mut staging = Verdict::new(crate::decision::GateId::Staging, Status::Pass, "skipped");
+        staging.overridden = Some(crate::decision::Override {
+            actor: Some("octocat".into()),
+            reason: "INC-9: checkout down <now>".into(),
+            overrode: Status::Fail,
+        });
+        let decision = Decision::from_gates(
+            "deploy",
+            Subject::default(),
+            chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+            vec![staging],
+        );
+        let context = Context {
+            reason: "hotfix",
+            actor: Some("octocat"),
+            run_url: None,
+        };
+        let text = message(&decision, &context)["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            text.contains(
+                "EMERGENCY OVERRIDE of `staging` by octocat: INC-9: checkout down &lt;now&gt;"
+            ),
+            "{text}"
+        );
+    }
 
     #[test]
     fn carries_the_runbooks_fields_and_escapes_untrusted_text() {

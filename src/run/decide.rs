@@ -298,7 +298,9 @@ pub async fn readiness(
     args: &ReadinessArgs,
     event: EventTarget,
 ) -> Result<Decision, RunError> {
-    let poll = Poll::snapshot(env.checks.interval);
+    let mut poll = Poll::snapshot(env.checks.interval);
+    // Its own check run of an earlier readiness is neither required nor "failing" news.
+    poll.own.names.push(readiness_check_name(env));
     let session =
         gather::session(context, repo, Duration::from_secs(60), &args.target, event).await?;
     let facts = session
@@ -325,7 +327,7 @@ pub async fn readiness(
         .await;
     }
     if args.check_run {
-        let name = format!("shipgate readiness ({})", env.name);
+        let name = readiness_check_name(env);
         let (title, summary) = github::check_run_output(&decision, run_url.as_deref());
         let conclusion = github::check_run_conclusion(decision.outcome);
         let result = match write::start_check_run(
@@ -360,6 +362,11 @@ pub async fn readiness(
         }
     }
     Ok(decision)
+}
+
+/// The name of the check run `readiness --check-run` writes.
+fn readiness_check_name(env: &Environment) -> String {
+    format!("shipgate readiness ({})", env.name)
 }
 
 /// The sticky readiness comment of the target's pull request.

@@ -249,7 +249,7 @@ pub fn run_with(
             block_on(async {
                 let decision =
                     deploy::deploy(&context, &config, env, &repo, args, prepared).await?;
-                notify::deploy_ended(&context, env, &decision, &args.reason, &repo).await;
+                notify::deploy_ended(&context, env, &decision, &args.reason, Some(&repo)).await;
                 Ok(decision)
             })
             .map(decision)
@@ -259,7 +259,12 @@ pub fn run_with(
             let env = environment(&config, &args.environment)?;
             let repo = repo.and_then(crate::github::gather::Repo::parse);
             let fly = rollback::prepare(&context, args)?;
-            block_on(rollback::rollback(&context, env, repo.as_ref(), args, fly)).map(decision)
+            block_on(async {
+                let decision = rollback::rollback(&context, env, repo.as_ref(), args, fly).await?;
+                notify::deploy_ended(&context, env, &decision, &args.reason, repo.as_ref()).await;
+                Ok(decision)
+            })
+            .map(decision)
         }
         Command::Plan(args) => {
             let config = load(&config_path, explicit)?;

@@ -1,17 +1,18 @@
-//! Telling the team how a deploy ended (`notify.webhook`). Never fails the deploy.
+//! Telling the team how a deploy or rollback ended (`notify.webhook`). Never fails it.
 
 use super::Context;
 use crate::config::Environment;
 use crate::decision::{Decision, Outcome};
 use crate::github::gather::Repo;
 
-/// With `notify.webhook`, posts how the deploy ended: deployed, rolled back, or rollback failed.
+/// With `notify.webhook`, posts how a deploy or rollback ended: deployed, rolled back, rollback
+/// failed, or cancelled.
 pub async fn deploy_ended(
     context: &Context<'_>,
     env: &Environment,
     decision: &Decision,
     reason: &str,
-    repo: &Repo,
+    repo: Option<&Repo>,
 ) {
     if !env.notify.webhook
         || !matches!(
@@ -27,7 +28,7 @@ pub async fn deploy_ended(
         );
         return;
     };
-    let run_url = context.ambient.run_url(&repo.to_string());
+    let run_url = repo.and_then(|repo| context.ambient.run_url(&repo.to_string()));
     let message = crate::render::notify::message(
         decision,
         &crate::render::notify::Context {

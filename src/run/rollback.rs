@@ -125,13 +125,21 @@ pub async fn rollback(
             if label.is_empty() { "none" } else { &label }
         ),
     );
+    if let rollback::Target::NoSuchVersion(version) = target {
+        // A version that does not exist is a typo, not a failed rollback: nothing was changed.
+        return Err(RunError::input(
+            format!(
+                "no release v{version} with an image in the last 25 releases of {}",
+                env.app
+            ),
+            format!(
+                "list them with `fly releases --app {}`, or pass --to IMAGE",
+                env.app
+            ),
+        ));
+    }
     if image.is_empty() {
-        let refused = match target {
-            rollback::Target::NoSuchVersion(version) => {
-                format!("no release v{version} with an image in the last 25 releases")
-            }
-            _ => "no complete release with an image before the current one".to_owned(),
-        };
+        let refused = "no complete release with an image before the current one".to_owned();
         incident.refused = Some(refused.clone());
         report.incident = Some(incident);
         let summary = format!("ROLLBACK REFUSED: {refused}; a human must act");

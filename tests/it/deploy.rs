@@ -706,8 +706,9 @@ fn rollback_with_nothing_to_return_to_refuses_with_exit_4() {
     let out = rollback(&fake, &path, &fly, &[]);
     assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
     assert!(fly.deploys().is_empty());
+    // A version that does not exist is a typo: bad input, nothing changed.
     let out = rollback(&fake, &path, &fly, &["--to", "9"]);
-    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
 }
 
 #[test]
@@ -1052,4 +1053,27 @@ fn a_deployment_status_write_that_fails_once_is_looked_up_and_sent_again() {
     assert_eq!(fake.count("POST", "/statuses"), 3);
     assert!(fake.count("GET", "/statuses") >= 1);
     assert!(!out.stderr.contains("could not write the deployment status"));
+}
+
+#[test]
+fn rollback_to_a_version_that_does_not_exist_is_bad_input() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    let fly = Fly::new("ok", two_releases());
+    let (_dir, path) = config(&app, OPEN);
+    let out = rollback(&fake, &path, &fly, &["--to", "v99"]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("error: no release v99 with an image"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("hint: list them with `fly releases"),
+        "{}",
+        out.stderr
+    );
+    assert!(fly.deploys().is_empty());
+    assert!(deployments(&fake).is_empty());
 }

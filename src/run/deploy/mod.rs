@@ -111,11 +111,8 @@ pub async fn deploy(
 
     // 1. Resolve, gather, evaluate.
     let t = Instant::now();
-    let wait = if args.dry_run {
-        std::time::Duration::ZERO
-    } else {
-        env.checks.wait
-    };
+    // A dry run waits for pending checks as the deploy would: it answers "would this deploy?".
+    let wait = env.checks.wait;
     // The job running shipgate is never waited on.
     let own = OwnChecks {
         job: gather::current_job(context.ambient),
@@ -412,13 +409,17 @@ impl Run<'_> {
     /// The decision over the facts as they now stand (the health gate included), with the report
     /// and its steps; the step notes go with the health verdict.
     fn decide(&self, facts: &Facts, steps: &mut Steps<'_>, report: Report) -> Decision {
+        // What deploy would do is news only where it did not run: blocked, or a dry run.
+        let would_run = matches!(report.kind, ReportKind::NotStarted | ReportKind::DryRun);
         let mut decision =
             steps::decision("deploy", facts, &self.policy, &self.request, steps, report);
-        decision.plan = Some(crate::plan::deploy_plan(
-            &self.context.ambient.fly,
-            self.env,
-            self.args.image.as_deref(),
-        ));
+        decision.plan = would_run.then(|| {
+            crate::plan::deploy_plan(
+                &self.context.ambient.fly,
+                self.env,
+                self.args.image.as_deref(),
+            )
+        });
         decision
     }
 
