@@ -290,7 +290,15 @@ fn a_failed_fly_deploy_rolls_back_to_the_previous_image_with_exit_3() {
         format!("deploy --app {APP} --config fly.toml --strategy immediate --remote-only --yes --image {OLD_IMAGE}")
     );
     assert_eq!(fly.state()["releases"][0]["ImageRef"], OLD_IMAGE);
-    assert_eq!(deployment_states(&fake), ["in_progress", "failure"]);
+    // The failed deploy's record, then the automatic rollback's, as a manual one is recorded.
+    assert_eq!(
+        deployment_states(&fake),
+        ["in_progress", "failure", "in_progress", "success"]
+    );
+    let records = deployments(&fake);
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[1]["task"], "deploy:rollback");
+    assert_eq!(records[1]["payload"]["automatic"], true);
     let incident = &decision(&out)["report"]["incident"];
     assert_eq!(incident["rollback_triggered"], true);
     assert_eq!(incident["recovered"], true);

@@ -680,6 +680,42 @@ impl Run<'_> {
                 .rollback_started_after_ms
                 .get_or_insert(ms(failed.at.elapsed()));
             incident.rollback_triggered = true;
+            // The rollback is recorded as the manual one is, so the environment's latest record
+            // says what runs once it is done.
+            let record = Recorder::create(
+                client,
+                repo,
+                context.reporter,
+                NewDeployment {
+                    sha: &env.rollback.git_ref,
+                    environment: &env.name,
+                    task: write::TASK_ROLLBACK,
+                    production: env.production,
+                    description: &format!("shipgate automatic rollback to {label}: {}", failed.why),
+                    payload: json!({
+                        "reason": format!("shipgate: {}", failed.why),
+                        "automatic": true,
+                        "failed_sha": self.sha,
+                        "rollback": {"from": report.deployed, "to": report.previous},
+                        "run_url": context.ambient.run_url(&repo.to_string()),
+                    }),
+                },
+                context.ambient.run_url(&repo.to_string()),
+                env.url.as_ref(),
+            )
+            .await;
+            let record = match record {
+                Ok(record) => {
+                    record.set("in_progress", false, "rolling back").await;
+                    Some(record)
+                }
+                Err(error) => {
+                    context
+                        .reporter
+                        .warning(&format!("could not write the rollback deployment: {error}"));
+                    None
+                }
+            };
             let program = deployer.fly.program().display().to_string();
             let argv = rollback_args(&program, env, &image);
             let Deployed {
@@ -694,6 +730,24 @@ impl Run<'_> {
                 )
                 .await;
             recovered = release.is_ok() && verdict.status <= Status::Pass;
+            if let Some(record) = &record {
+                match signals.which() {
+                    Some(signal) => {
+                        let text =
+                            format!("cancelled by {signal}: rollback to {label} not verified");
+                        let settled = record.set("error", false, &text);
+                        let _ = tokio::time::timeout(CANCEL_GRACE, settled).await;
+                    }
+                    None if recovered => {
+                        record.set("success", true, "rolled back and healthy").await
+                    }
+                    None => {
+                        record
+                            .set("failure", false, "rollback not verified healthy")
+                            .await
+                    }
+                }
+            }
             // What runs now is what the rollback deployed.
             if let Ok(emitted) = release {
                 report.deployed = Some(emitted.unwrap_or_else(|| ReleaseRef {
