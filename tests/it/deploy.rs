@@ -998,12 +998,19 @@ fn sigterm_during_fly_deploy_stops_fly_records_the_state_and_dispatches_the_roll
         "{summary}"
     );
     assert_eq!(decision["report"]["incident"]["rollback_triggered"], true);
-    // fly and what it started were stopped with their group; nothing was redeployed.
+    // fly and what it started were stopped with their group (the kernel is given time to reap
+    // them: a killed process is not gone the instant shipgate exits); nothing was redeployed.
     let pids = std::fs::read_to_string(&pid_file).expect("the fake wrote its pids");
     for pid in pids.split_whitespace() {
-        let alive = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|stat| !stat.contains(") Z "));
-        assert!(!alive, "process {pid} still runs");
+        let alive = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|stat| !stat.contains(") Z "))
+        };
+        let limit = std::time::Instant::now() + Duration::from_secs(30);
+        while alive() && std::time::Instant::now() < limit {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(), "process {pid} still runs");
     }
     assert_eq!(fly.deploys().len(), 1);
     // One dispatch of the rollback workflow; the Deployment is not left in progress.
