@@ -141,8 +141,6 @@ struct Comment {
 #[derive(Debug, Clone, Deserialize)]
 struct User {
     login: String,
-    #[serde(default, rename = "type")]
-    kind: Option<String>,
 }
 
 /// What happened to the sticky comment.
@@ -155,11 +153,25 @@ pub enum CommentAction {
 
 /// Who writes the comments: a user token's login (`GET /user`), or, for an app's installation
 /// token (the Actions token among them, which may not read `/user`), `None`: any bot.
-pub async fn identity(client: &Client) -> Result<Option<String>, GitHubError> {
+/// Whose comments the GitHub Actions token writes.
+pub const ACTIONS_BOT: &str = "github-actions[bot]";
+
+/// Who the token writes as: `github-actions[bot]` for the Actions token (known without asking),
+/// else the token's user.
+pub async fn identity(client: &Client, actions_token: bool) -> Result<Option<String>, GitHubError> {
+    if actions_token {
+        return Ok(Some(ACTIONS_BOT.to_owned()));
+    }
     match client.get("/user").await {
         Ok(body) => Ok(Some(decode::<User>("/user", &body)?.login)),
-        Err(error) if matches!(error.status(), Some(401 | 403)) => Ok(None),
-        Err(error) => Err(error),
+        // An installation token may not read `/user` ("Resource not accessible by
+        // integration"): the Actions token is one, and its comments are the bot's.
+        Err(error) if matches!(error.status(), Some(401 | 403)) => Ok(Some(ACTIONS_BOT.to_owned())),
+        // Unknown: write a new comment rather than adopt someone else's.
+        Err(error) => {
+            tracing::warn!(%error, "could not tell whose comments are shipgate's");
+            Ok(None)
+        }
     }
 }
 
@@ -178,11 +190,12 @@ async fn own_comments(
     for page in client.get_list::<Vec<Comment>>(&path).await?.pages {
         for comment in page.value.iter().cloned() {
             // The marker says "shipgate wrote this"; the author says "and not someone
-            // imitating it": the token's user, or a bot when the token is an app's.
-            let mine = comment.user.as_ref().is_some_and(|u| match login {
-                Some(login) => u.login.eq_ignore_ascii_case(login),
-                None => u.kind.as_deref() == Some("Bot") && u.login.ends_with("[bot]"),
-            });
+            // imitating it": the token's own identity, and no one else (unknown: no one).
+            let mine = comment
+                .user
+                .as_ref()
+                .zip(login)
+                .is_some_and(|(u, login)| u.login.eq_ignore_ascii_case(login));
             let marker = comment.body.as_deref().and_then(parse_marker);
             if let (true, Some((found_key, hash))) = (mine, marker) {
                 if found_key == key {

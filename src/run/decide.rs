@@ -400,6 +400,17 @@ async fn readiness_comment(
     .await;
 }
 
+/// Whether the token is the workflow's own (an installation token inside an Actions run): it
+/// writes as `github-actions[bot]`, and `GET /user` would only refuse it.
+fn actions_token(context: &Context<'_>) -> bool {
+    context.ambient.run_id.is_some()
+        && context
+            .ambient
+            .github_token
+            .as_ref()
+            .is_some_and(|token| token.expose().starts_with("ghs_"))
+}
+
 /// Writes the sticky comment `key` on `pr` (as the token's user), and removes the one under
 /// `replaces` once it is written. A failure is a warning: the decision stands.
 async fn sticky_comment(
@@ -411,7 +422,7 @@ async fn sticky_comment(
     body: &str,
     replaces: Option<&str>,
 ) {
-    let result = match write::identity(client).await {
+    let result = match write::identity(client, actions_token(context)).await {
         Ok(login) => {
             let upserted =
                 write::upsert_comment(client, repo, pr, key, login.as_deref(), body).await;

@@ -1591,3 +1591,41 @@ fn a_gate_that_errors_after_starting_its_check_run_still_completes_it() {
     );
     assert_ne!(own[0]["conclusion"], "success");
 }
+
+#[test]
+fn the_comment_is_written_whoever_answers_user_and_never_adopts_another_bots() {
+    let fake = FakeGitHub::start();
+    hotdash_pr(&fake, 7);
+    add_deployment(&fake, PR_SHA, "staging", &["success"]);
+    // Another app's bot left a comment with shipgate's marker.
+    let other = format!("{MARKER}0000000000000001 -->\nfrom another app");
+    let theirs = fake.repo(REPO, |repo| {
+        repo.add_comment(7, &other, "other-app[bot]", "Bot")
+    });
+    // `/user` fails for a reason other than the token: the comment is still written, new.
+    fake.fail_next("/user", Fault::Status(502), 10);
+    let (_dir, config) = fast_config();
+    let out = readiness(&fake, &config, &["--comment"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let on_pr = comments(&fake, 7);
+    assert_eq!(on_pr.len(), 2, "{on_pr:#?}");
+    assert_eq!(id_of(&on_pr[0]), theirs);
+    assert_eq!(on_pr[0]["body"], other.as_str());
+
+    // In an Actions run, the workflow's token is the Actions bot without asking `/user`.
+    let fake = FakeGitHub::start();
+    hotdash_pr(&fake, 7);
+    add_deployment(&fake, PR_SHA, "staging", &["success"]);
+    let (_dir, config) = fast_config();
+    let out = run(against(&fake, &config).env("GITHUB_RUN_ID", RUN_ID).args([
+        "readiness",
+        "--pr",
+        "7",
+        "--environment",
+        "production",
+        "--comment",
+    ]));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(sent(&fake, "GET", "/user").is_empty());
+    assert_eq!(comments(&fake, 7).len(), 1);
+}
