@@ -14,9 +14,11 @@
 //!   [`Outcome::Failure`]. Reasons read after the path: `answered 503`,
 //!   `answered {"status":"degraded"} (expected /status = "healthy")`,
 //!   `is missing header x-content-type-options`.
-//! - When an endpoint does not succeed and has a `fallback`, the fallback is probed (its own
-//!   status list, and the required headers); if it succeeds the sample is a success
-//!   [`Via::Fallback`], otherwise the endpoint's own outcome is reported.
+//! - A `fallback` is for an app that has no such endpoint: it is probed only when the endpoint
+//!   answers one of the fallback's `when` statuses (`404`, `405`), and then its outcome (its own
+//!   status list, and the required headers) is the sample's, [`Via::Fallback`]. An endpoint that
+//!   answers badly (a 503, a degraded body, garbage) or not at all (a timeout) is never rescued
+//!   by its fallback: the endpoint's own outcome stands.
 //!
 //! For `tls_min_days`, each round also reports the certificate of `url` ([`Round::tls`]): every
 //! probe is a fresh connection (no pooling), and after a handshake, which verifies the chain
@@ -129,7 +131,8 @@ impl Prober {
         }
     }
 
-    /// Probes `endpoint` (and, if it does not succeed, its fallback) under `base`. `headers` are
+    /// Probes `endpoint` (and its fallback, when the endpoint answers one of the fallback's
+    /// `when` statuses) under `base`. `headers` are
     /// the names every answer must carry (compared case-insensitively).
     pub async fn probe(&self, base: &url::Url, endpoint: &Endpoint, headers: &[String]) -> Sample {
         self.probe_seeing(base, endpoint, headers, &mut Vec::new())
@@ -144,41 +147,54 @@ impl Prober {
         headers: &[String],
         seen: &mut Vec<Result<DateTime<Utc>, String>>,
     ) -> Sample {
-        let (outcome, latency) = match self.get(&join(base, &endpoint.path)).await {
+        let (outcome, latency, answered) = match self.get(&join(base, &endpoint.path)).await {
             Ok(answer) => {
                 seen.extend(answer.certificate.clone());
                 (
                     judge(&answer, &endpoint.status, endpoint, headers),
                     Some(answer.latency),
+                    Some(answer.status),
+                )
+            }
+            Err(reason) => (Outcome::Error { reason }, None, None),
+        };
+        let missing = match (&answered, &endpoint.fallback) {
+            (Some(status), Some(fallback))
+                if outcome != Outcome::Success && fallback.when.contains(status) =>
+            {
+                Some((*status, fallback))
+            }
+            _ => None,
+        };
+        let Some((status, fallback)) = missing else {
+            return Sample {
+                endpoint: endpoint.path.clone(),
+                via: Via::Endpoint,
+                outcome,
+                latency,
+            };
+        };
+        // The app has no such endpoint: the fallback's outcome is the sample's.
+        let plain = Endpoint {
+            path: fallback.path.clone(),
+            status: fallback.status.clone(),
+            json: Default::default(),
+            fallback: None,
+            prometheus: false,
+        };
+        let (outcome, latency) = match self.get(&join(base, &fallback.path)).await {
+            Ok(answer) => {
+                seen.extend(answer.certificate.clone());
+                (
+                    judge(&answer, &fallback.status, &plain, headers),
+                    Some(answer.latency),
                 )
             }
             Err(reason) => (Outcome::Error { reason }, None),
         };
-        if outcome != Outcome::Success {
-            if let Some(fallback) = &endpoint.fallback {
-                if let Ok(answer) = self.get(&join(base, &fallback.path)).await {
-                    seen.extend(answer.certificate.clone());
-                    let plain = Endpoint {
-                        path: fallback.path.clone(),
-                        status: fallback.status.clone(),
-                        json: Default::default(),
-                        fallback: None,
-                        prometheus: false,
-                    };
-                    if judge(&answer, &fallback.status, &plain, headers) == Outcome::Success {
-                        return Sample {
-                            endpoint: endpoint.path.clone(),
-                            via: Via::Fallback,
-                            outcome: Outcome::Success,
-                            latency: Some(answer.latency),
-                        };
-                    }
-                }
-            }
-        }
         Sample {
             endpoint: endpoint.path.clone(),
-            via: Via::Endpoint,
+            via: Via::Fallback { status },
             outcome,
             latency,
         }

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::config::Endpoint;
+
 /// One probe of one configured endpoint in one round.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sample {
@@ -21,7 +23,30 @@ pub struct Sample {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
     Endpoint,
-    Fallback,
+    /// The endpoint answered `status`, one of its fallback's `when` (it has no such endpoint),
+    /// so the outcome is the fallback's.
+    Fallback {
+        status: u16,
+    },
+}
+
+impl Sample {
+    /// What answered, for logs and verdicts: `/health`, or `/health 404 -> /` when the endpoint
+    /// answered 404 and its fallback `/` gave the outcome. `endpoints` are the policy's, where
+    /// the fallback's path is read.
+    pub fn label(&self, endpoints: &[Endpoint]) -> String {
+        let Via::Fallback { status } = self.via else {
+            return self.endpoint.clone();
+        };
+        let fallback = endpoints
+            .iter()
+            .find(|e| e.path == self.endpoint)
+            .and_then(|e| e.fallback.as_ref());
+        match fallback {
+            Some(fallback) => format!("{} {status} -> {}", self.endpoint, fallback.path),
+            None => format!("{} {status} -> its fallback", self.endpoint),
+        }
+    }
 }
 
 /// What one measurement showed.

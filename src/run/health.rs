@@ -214,7 +214,7 @@ pub async fn run_rounds(
                 }
             };
         }
-        reporter.progress(&progress(&round, rounds.len() + 1));
+        reporter.progress(&progress(&round, rounds.len() + 1, &policy.endpoints));
         rounds.push(round);
         if health::decided(policy, &rounds, now) || started.elapsed() >= policy.deadline {
             return rounds;
@@ -223,24 +223,104 @@ pub async fn run_rounds(
     }
 }
 
-/// `health round 2: /health ok 41ms, / ok 12ms`.
-fn progress(round: &Round, number: usize) -> String {
+/// `health round 2: /health ok 41ms, /metrics ok 12ms`; when a fallback answered, both paths:
+/// `/health 404 -> / ok 12ms`.
+fn progress(round: &Round, number: usize, endpoints: &[Endpoint]) -> String {
     let parts: Vec<String> = round
         .samples
         .iter()
         .map(|sample| {
+            let path = sample.label(endpoints);
             let latency = sample
                 .latency
                 .map(|l| format!(" {}ms", l.as_millis()))
                 .unwrap_or_default();
             match &sample.outcome {
-                measured::Outcome::Success => format!("{} ok{latency}", sample.endpoint),
-                measured::Outcome::Failure { reason } => {
-                    format!("{} {reason}{latency}", sample.endpoint)
-                }
-                measured::Outcome::Error { reason } => format!("{} {reason}", sample.endpoint),
+                measured::Outcome::Success => format!("{path} ok{latency}"),
+                measured::Outcome::Failure { reason } => format!("{path} {reason}{latency}"),
+                measured::Outcome::Error { reason } => format!("{path} {reason}"),
             }
         })
         .collect();
     format!("health round {number}: {}", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Fallback;
+    use crate::facts::health::{Outcome, Sample, Tls, Via};
+
+    fn sample(endpoint: &str, via: Via, outcome: Outcome, ms: Option<u64>) -> Sample {
+        Sample {
+            endpoint: endpoint.to_owned(),
+            via,
+            outcome,
+            latency: ms.map(Duration::from_millis),
+        }
+    }
+
+    #[test]
+    fn the_round_log_names_the_fallback_that_answered() {
+        let health = Endpoint {
+            fallback: Some(Fallback {
+                path: "/".to_owned(),
+                status: vec![200, 302],
+                when: vec![404, 405],
+            }),
+            ..url_policy(&url::Url::parse("http://a.test/health").expect("URL")).endpoints[0]
+                .clone()
+        };
+        let metrics = Endpoint {
+            path: "/metrics".to_owned(),
+            fallback: None,
+            ..health.clone()
+        };
+        let round = |samples| Round {
+            offset: Duration::ZERO,
+            samples,
+            machines: None,
+            tls: Tls::Plain,
+        };
+        let endpoints = [health, metrics];
+        let fallback = Via::Fallback { status: 404 };
+        let cases = [
+            (
+                vec![
+                    sample("/health", Via::Endpoint, Outcome::Success, Some(41)),
+                    sample("/metrics", Via::Endpoint, Outcome::Success, Some(12)),
+                ],
+                "health round 2: /health ok 41ms, /metrics ok 12ms",
+            ),
+            (
+                vec![sample("/health", fallback, Outcome::Success, Some(12))],
+                "health round 2: /health 404 -> / ok 12ms",
+            ),
+            (
+                vec![sample(
+                    "/health",
+                    fallback,
+                    Outcome::Failure {
+                        reason: "answered 500".to_owned(),
+                    },
+                    Some(7),
+                )],
+                "health round 2: /health 404 -> / answered 500 7ms",
+            ),
+            (
+                vec![sample(
+                    "/health",
+                    Via::Endpoint,
+                    Outcome::Error {
+                        reason: "timed out after 5s".to_owned(),
+                    },
+                    None,
+                )],
+                "health round 2: /health timed out after 5s",
+            ),
+        ];
+        for (samples, want) in cases {
+            assert_eq!(progress(&round(samples), 2, &endpoints), want);
+        }
+    }
 }

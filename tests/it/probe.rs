@@ -151,23 +151,29 @@ fn a_503_fails() {
     assert_eq!(sample.outcome, failure("answered 503"));
 }
 
+/// `/health` expecting `{"status":"healthy"}`, with the fallback `/` accepting 200 or 302 when
+/// `/health` answers one of `when`.
+fn with_fallback(when: &[u16]) -> Endpoint {
+    Endpoint {
+        fallback: Some(Fallback {
+            path: "/".to_string(),
+            status: vec![200, 302],
+            when: when.to_vec(),
+        }),
+        ..health_endpoint()
+    }
+}
+
 #[test]
 fn a_redirect_is_seen_not_followed_and_a_fallback_can_accept_it() {
     let app = HealthApp::start();
     app.set("/health", Behaviour::Status(404));
     app.set("/", Behaviour::Redirect(302, "/login".to_string()));
     app.set("/login", Behaviour::Status(200));
-    let with_fallback = Endpoint {
-        fallback: Some(Fallback {
-            path: "/".to_string(),
-            status: vec![200, 302],
-        }),
-        ..health_endpoint()
-    };
     let prober = prober();
-    let sample = block_on(prober.probe(&app.base(), &with_fallback, &[]));
+    let sample = block_on(prober.probe(&app.base(), &with_fallback(&[404, 405]), &[]));
     assert_eq!(sample.endpoint, "/health");
-    assert_eq!(sample.via, Via::Fallback);
+    assert_eq!(sample.via, Via::Fallback { status: 404 });
     assert_eq!(sample.outcome, Outcome::Success);
     assert!(sample.latency.is_some());
 
@@ -176,11 +182,92 @@ fn a_redirect_is_seen_not_followed_and_a_fallback_can_accept_it() {
     assert_eq!(root.outcome, failure("answered 302"));
     assert_eq!(app.count("/login"), 0, "redirects are not followed");
 
-    // A fallback that fails too reports the endpoint's own outcome.
+    // When the fallback answers badly, the sample is the fallback's failure.
     app.set("/", Behaviour::Status(500));
-    let sample = block_on(prober.probe(&app.base(), &with_fallback, &[]));
+    let sample = block_on(prober.probe(&app.base(), &with_fallback(&[404, 405]), &[]));
+    assert_eq!(sample.via, Via::Fallback { status: 404 });
+    assert_eq!(sample.outcome, failure("answered 500"));
+}
+
+#[test]
+fn an_endpoint_that_does_not_exist_is_answered_by_its_fallback() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Status(404));
+    app.set("/", Behaviour::Status(200));
+    let sample = block_on(prober().probe(&app.base(), &with_fallback(&[404, 405]), &[]));
+    assert_eq!(sample.via, Via::Fallback { status: 404 });
+    assert_eq!(sample.outcome, Outcome::Success);
+    assert_eq!((app.count("/health"), app.count("/")), (1, 1));
+}
+
+#[test]
+fn a_sick_endpoint_is_never_rescued_by_its_fallback() {
+    let app = HealthApp::start();
+    app.set("/", Behaviour::Redirect(302, "/login".to_string()));
+    let page = "<html>oops</html>".to_string();
+    let cases = [
+        (Behaviour::Status(503), "answered 503".to_string()),
+        (
+            Behaviour::Json(200, json!({"status": "degraded"})),
+            r#"answered {"status":"degraded"} (expected /status = "healthy")"#.to_string(),
+        ),
+        (
+            Behaviour::Prometheus(page.clone()),
+            format!(r#"answered {page} (not JSON; expected /status = "healthy")"#),
+        ),
+    ];
+    let prober = prober();
+    for (behaviour, reason) in cases {
+        app.set("/health", behaviour.clone());
+        let sample = block_on(prober.probe(&app.base(), &with_fallback(&[404, 405]), &[]));
+        assert_eq!(sample.via, Via::Endpoint, "{behaviour:?}");
+        assert_eq!(sample.outcome, failure(&reason), "{behaviour:?}");
+    }
+    assert_eq!(app.count("/"), 0, "the fallback is never probed");
+}
+
+#[test]
+fn an_endpoint_that_times_out_is_an_error_whatever_its_fallback_says() {
+    let app = HealthApp::start();
+    app.set(
+        "/health",
+        Behaviour::Slow(Duration::from_secs(3), Box::new(Behaviour::Healthy)),
+    );
+    app.set("/", Behaviour::Status(200));
+    let prober = Prober::new(Duration::from_millis(300)).expect("the prober builds");
+    let sample = block_on(prober.probe(&app.base(), &with_fallback(&[404, 405]), &[]));
     assert_eq!(sample.via, Via::Endpoint);
-    assert_eq!(sample.outcome, failure("answered 404"));
+    assert_eq!(
+        sample.outcome,
+        Outcome::Error {
+            reason: "timed out after 300ms".to_string()
+        }
+    );
+    assert_eq!(app.count("/"), 0, "the fallback is never probed");
+}
+
+#[test]
+fn the_fallback_answers_only_for_the_statuses_in_when() {
+    let app = HealthApp::start();
+    app.set("/", Behaviour::Status(200));
+    let prober = prober();
+    let only_404 = with_fallback(&[404]);
+    app.set("/health", Behaviour::Status(405));
+    let sample = block_on(prober.probe(&app.base(), &only_404, &[]));
+    assert_eq!(sample.via, Via::Endpoint);
+    assert_eq!(sample.outcome, failure("answered 405"));
+    assert_eq!(app.count("/"), 0);
+
+    app.set("/health", Behaviour::Status(404));
+    let sample = block_on(prober.probe(&app.base(), &only_404, &[]));
+    assert_eq!(sample.via, Via::Fallback { status: 404 });
+    assert_eq!(sample.outcome, Outcome::Success);
+
+    // The default list takes 405 too.
+    app.set("/health", Behaviour::Status(405));
+    let sample = block_on(prober.probe(&app.base(), &with_fallback(&[404, 405]), &[]));
+    assert_eq!(sample.via, Via::Fallback { status: 405 });
+    assert_eq!(sample.outcome, Outcome::Success);
 }
 
 #[test]
@@ -411,6 +498,71 @@ mod command {
             "{}",
             out.stdout
         );
+    }
+
+    /// A config whose `production` probes `app`: `/health` with the fallback `/`, rounds a
+    /// second apart, two in a row to pass, any failed round fails.
+    fn fallback_config(app: &HealthApp) -> (tempfile::TempDir, std::path::PathBuf) {
+        temp_config(&format!(
+            "version: 1
+environments:
+  production:
+    app: hotdash-production
+    url: {url}
+    windows: false
+    health:
+      initial_delay: 0s
+      interval: 1s
+      consecutive_successes: 2
+      failure_limit: 0
+      deadline: 10s
+      machines: false
+      endpoints:
+        - path: /health
+          json: {{ \"/status\": \"healthy\" }}
+          fallback: {{ path: /, status: [200, 302] }}
+",
+            url = app.url()
+        ))
+    }
+
+    #[test]
+    fn the_round_log_says_when_the_fallback_answered() {
+        let app = HealthApp::start();
+        app.set("/", Behaviour::Redirect(302, "/login".to_string()));
+        let (_dir, path) = fallback_config(&app);
+        let out = run(with_config(&path).args(["health", "--environment", "production"]));
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+        let rounds: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|line| line.contains("health round"))
+            .collect();
+        assert_eq!(rounds.len(), 2, "{}", out.stderr);
+        for line in rounds {
+            assert!(line.contains(": /health 404 -> / ok "), "{line}");
+            assert!(!line.contains("/health ok"), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_degraded_endpoint_fails_even_when_its_fallback_answers() {
+        let app = HealthApp::start();
+        app.set("/", Behaviour::Redirect(302, "/login".to_string()));
+        app.set(
+            "/health",
+            Behaviour::Json(200, serde_json::json!({"status": "degraded"})),
+        );
+        let (_dir, path) = fallback_config(&app);
+        let out = run(with_config(&path).args(["health", "--environment", "production"]));
+        assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout
+                .contains(r#"/health answered {"status":"degraded"}"#),
+            "{}",
+            out.stdout
+        );
+        assert_eq!(app.count("/"), 0);
     }
 
     #[test]
