@@ -178,7 +178,8 @@ pub struct RawEndpoint {
     pub path: String,
     /// Accepted status codes. Default `[200]`.
     pub status: Option<Vec<u16>>,
-    /// JSON Pointer (`/status`) -> expected value.
+    /// JSON Pointer (`/status`) -> expected value. Strings in it may name what the run deployed:
+    /// `${sha}` (the commit), `${version}` (the Fly release version), `${image}` (the image).
     pub json: Option<UniqueMap<serde_json::Value>>,
     /// For an app without this endpoint: probed instead when the endpoint answers one of the
     /// fallback's `when` statuses; never when it answers badly or not at all.

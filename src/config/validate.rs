@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use super::duration;
 use super::locate::YamlPath;
 use super::model::*;
+use super::placeholder::{self, Placeholder};
 use super::raw::*;
 
 /// One problem in the file: where, what, and how to fix it.
@@ -929,12 +930,19 @@ fn health_policy(
                 check_probe_path(&endpoint.path, &here.key("path"), issues);
                 let status = status_codes(endpoint.status.as_ref(), &here.key("status"), issues);
                 let json = endpoint.json.clone().map(|m| m.0).unwrap_or_default();
-                for pointer in json.keys() {
+                for (pointer, expected) in &json {
                     if !(pointer.is_empty() || pointer.starts_with('/')) {
                         issues.push(
                             &here.key("json").key(pointer),
                             format!("`{pointer}` is not a JSON Pointer"),
                             format!("JSON Pointers start with `/`, e.g. `/{pointer}`"),
+                        );
+                    }
+                    if let Err(bad) = placeholder::check(expected) {
+                        issues.push(
+                            &here.key("json").key(pointer),
+                            format!("`{bad}` is not a placeholder"),
+                            placeholder_hint(&bad),
                         );
                     }
                 }
@@ -1018,6 +1026,17 @@ fn status_codes(codes: Option<&Vec<u16>>, path: &YamlPath, issues: &mut Issues) 
         }
     }
     codes.clone()
+}
+
+/// The hint for a `${...}` that is not a placeholder: the closest one, and the three there are.
+fn placeholder_hint(bad: &str) -> String {
+    let names = Placeholder::ALL.map(Placeholder::name);
+    let given = bad.trim_start_matches("${").trim_end_matches('}').trim();
+    let all = "the placeholders are `${sha}` (the deployed commit), `${version}` (the Fly release version) and `${image}` (the deployed image)";
+    match closest(given, &names) {
+        Some(name) => format!("did you mean `${{{name}}}`? {all}"),
+        None => all.to_owned(),
+    }
 }
 
 /// A fallback's `when`: the endpoint's statuses that mean it does not exist. Default `[404, 405]`.
