@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::{Context, RunError};
 use crate::config::{Endpoint, Environment, HealthPolicy};
 use crate::decision::{Decision, Evidence};
-use crate::facts::health::{self as measured, MachineState, Round};
+use crate::facts::health::{self as measured, Expected, MachineState, Round};
 use crate::facts::{Facts, HealthFacts};
 use crate::fly::Fly;
 use crate::gate::{health, Policy, Request};
@@ -161,7 +161,18 @@ pub async fn health(
         _ => None,
     };
     let now = context.clock.now();
-    let rounds = run_rounds(context.reporter, &prober, &base, &policy, machines, now).await;
+    // Nothing was deployed here: an expectation naming `${sha}`, `${version}` or `${image}` fails,
+    // saying the value is not known.
+    let rounds = run_rounds(
+        context.reporter,
+        &prober,
+        &base,
+        &policy,
+        machines,
+        &Expected::nothing(),
+        now,
+    )
+    .await;
     let facts = Facts {
         health: HealthFacts::Rounds(rounds),
         ..Facts::nothing_gathered(
@@ -186,13 +197,15 @@ pub async fn health(
 
 /// Rounds on a fixed schedule (every `interval` after `initial_delay`) until the gate decides or
 /// the deadline passes: the probes, and Fly machine state when `machines` names the fly binary
-/// and the app. `now` is the run's clock reading, for the gate's certificate days.
+/// and the app. `expected` is what the run deployed, for the placeholders of the endpoints' JSON
+/// expectations. `now` is the run's clock reading, for the gate's certificate days.
 pub async fn run_rounds(
     reporter: &dyn Reporter,
     prober: &Prober,
     base: &url::Url,
     policy: &HealthPolicy,
     machines: Option<(&Fly, &str)>,
+    expected: &Expected,
     now: DateTime<Utc>,
 ) -> Vec<Round> {
     let started = tokio::time::Instant::now();
@@ -201,7 +214,7 @@ pub async fn run_rounds(
     loop {
         let round_started = tokio::time::Instant::now();
         let offset = started.elapsed();
-        let mut round = prober.round(base, policy, offset).await;
+        let mut round = prober.round(base, policy, expected, offset).await;
         if let (true, Some((fly, app))) = (policy.machines, machines) {
             round.machines = match fly
                 .machines(app, policy.request_timeout.max(Duration::from_secs(30)))

@@ -8,13 +8,14 @@ use tokio::time::Instant;
 use super::decide::gates_of;
 use super::deploy::steps::{
     self, deploy_and_verify, fly_unavailable, locate_fly, ms, release_ref, rollback_args,
-    verify_step, Deployed, Steps, FLY_READ_TIMEOUT,
+    rollback_expected, verify_step, Deployed, Steps, FLY_READ_TIMEOUT,
 };
 use super::deploy::{budget, Recorder};
 use super::{Context, RunError};
 use crate::cli::RollbackArgs;
 use crate::config::Environment;
 use crate::decision::{Decision, Incident, ReleaseRef, Report, ReportKind, Status};
+use crate::facts::health::Expected;
 use crate::facts::{Facts, HealthFacts};
 use crate::fly::Fly;
 use crate::gate::{Policy, Request};
@@ -136,7 +137,12 @@ pub async fn rollback(
             && r.image_ref.as_deref() == Some(image.as_str())
     });
     if running_target {
-        let (measured, verdict) = verify_step(context.reporter, env, &fly, &mut steps, now).await;
+        let running = Expected {
+            version: current.and_then(|r| r.version),
+            ..rollback_expected(&image)
+        };
+        let (measured, verdict) =
+            verify_step(context.reporter, env, &fly, &mut steps, &running, now).await;
         if verdict.status <= Status::Pass {
             incident.recovered = true;
             report.deployed = incident.from.clone();
@@ -223,6 +229,7 @@ pub async fn rollback(
         env,
         &mut steps,
         &format!("redeploy of {label}"),
+        rollback_expected(&image),
         now,
     )
     .await;

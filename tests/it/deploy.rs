@@ -618,6 +618,95 @@ fn a_degraded_health_endpoint_is_rolled_back_though_its_fallback_answers() {
     assert_eq!(fly.deploys().len(), 2);
 }
 
+/// Makes `/health` of the config also expect `/deployed` to be `value` (`${sha}`, `${image}`).
+fn expecting_deployed(path: &Path, value: &str) {
+    let text = std::fs::read_to_string(path).expect("config").replace(
+        "json: { \"/status\": \"healthy\" }",
+        &format!("json: {{ \"/status\": \"healthy\", \"/deployed\": \"{value}\" }}"),
+    );
+    assert!(text.contains(value), "{text}");
+    std::fs::write(path, text).expect("config");
+}
+
+#[test]
+fn a_deploy_answered_by_its_new_commit_passes() {
+    let app = HealthApp::start();
+    app.set(
+        "/health",
+        Behaviour::Json(200, json!({"status": "healthy", "deployed": SHA})),
+    );
+    let fake = github();
+    let fly = Fly::new("ok", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    expecting_deployed(&path, "${sha}");
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(fly.deploys().len(), 1);
+}
+
+#[test]
+fn a_deploy_that_leaves_the_old_release_answering_is_rolled_back_with_exit_3() {
+    let app = HealthApp::start();
+    // The old image keeps answering, before and after the deploy.
+    app.set(
+        "/health",
+        Behaviour::Json(200, json!({"status": "healthy", "deployed": OLD_IMAGE})),
+    );
+    let fake = github();
+    let fly = Fly::new("ok", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    expecting_deployed(&path, "${image}");
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    let decision = decision(&out);
+    let incident = &decision["report"]["incident"];
+    let new_image = "registry.fly.io/hotdash-production:deployment-01FAKE00000000000000000002";
+    assert!(
+        incident["why"]
+            .as_str()
+            .is_some_and(|why| why.contains(&format!("(expected /deployed = \"{new_image}\")"))),
+        "{incident}"
+    );
+    // The rollback put the old image back, and it is the one answering: verified.
+    assert_eq!(incident["recovered"], true);
+    assert_eq!(fly.deploys().len(), 2);
+    assert!(fly.deploys()[1].ends_with(&format!("--image {OLD_IMAGE}")));
+}
+
+#[test]
+fn a_deploy_answered_by_the_old_commit_fails_and_its_rollback_cannot_check_the_commit() {
+    let app = HealthApp::start();
+    let old_sha = "0ld7a91c4b2d5f60718293a4b5c6d7e8f90a1b2c";
+    app.set(
+        "/health",
+        Behaviour::Json(200, json!({"status": "healthy", "deployed": old_sha})),
+    );
+    let fake = github();
+    let fly = Fly::new("ok", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    expecting_deployed(&path, "${sha}");
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    // The deploy fails on the commit; the rollback redeploys an image whose commit no one told
+    // shipgate, so it cannot be verified: a human checks.
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    let decision = decision(&out);
+    let incident = &decision["report"]["incident"];
+    assert!(
+        incident["why"]
+            .as_str()
+            .is_some_and(|why| why.contains(&format!("(expected /deployed = \"{SHA}\")"))),
+        "{incident}"
+    );
+    assert!(
+        out.stdout
+            .contains("the deployed commit is not known to this run"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(incident["recovered"], false);
+    assert_eq!(fly.deploys().len(), 2);
+}
+
 #[test]
 fn with_no_previous_release_a_failure_exits_4() {
     let app = HealthApp::start();

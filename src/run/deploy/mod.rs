@@ -17,6 +17,7 @@ use crate::cli::{DeployArgs, TargetArgs};
 use crate::config::{Config, Environment};
 use crate::decision::{Decision, Incident, Outcome, ReleaseRef, Report, ReportKind, Status};
 use crate::facts::fly::Release;
+use crate::facts::health::Expected;
 use crate::facts::{Facts, HealthFacts, OwnChecks};
 use crate::fly::Fly;
 use crate::gate::{self, EmergencyRequest, Policy, Request};
@@ -27,7 +28,7 @@ use crate::rollback;
 pub use record::Recorder;
 use steps::{
     command_line, deploy_and_verify, fly_unavailable, locate_fly, ms, release_ref, rollback_args,
-    short, Deployed, Steps, FLY_READ_TIMEOUT,
+    rollback_expected, short, Deployed, Steps, FLY_READ_TIMEOUT,
 };
 
 /// The GitHub budget of a deploy or rollback: writes happen until the rollback is verified.
@@ -236,6 +237,11 @@ pub async fn deploy(
     let program = fly.program().display().to_string();
     let deploy_argv = crate::plan::fly_deploy_args(&program, env, args.image.as_deref());
     let deploy_started = Instant::now();
+    let expected = Expected {
+        sha: Some(run.sha.clone()),
+        version: None,
+        image: args.image.clone(),
+    };
     let deployed = deploy_and_verify(
         context.reporter,
         &fly,
@@ -243,6 +249,7 @@ pub async fn deploy(
         env,
         &mut steps,
         "fly deploy",
+        expected,
         facts.now,
     )
     .await;
@@ -500,6 +507,7 @@ impl Run<'_> {
                 env,
                 steps,
                 &format!("rollback redeploy of {label}"),
+                rollback_expected(&image),
                 context.clock.now(),
             )
             .await;

@@ -13,6 +13,7 @@ use crate::config::Environment;
 use crate::decision::{Decision, Evidence, GateId, ReleaseRef, Report, Status, Step, Verdict};
 use crate::env::Ambient;
 use crate::facts::fly::Release;
+use crate::facts::health::Expected;
 use crate::facts::{Facts, HealthFacts};
 use crate::fly::{Fly, FlyError};
 use crate::gate::{self, health, Policy, Request};
@@ -128,6 +129,16 @@ pub fn rollback_args(program: &str, env: &Environment, image: &str) -> Vec<Strin
     argv
 }
 
+/// What a rollback to `image` knows of the release it makes before fly reports it: the image.
+/// Not the commit: an image does not say which commit it was built from, so an expectation
+/// naming `${sha}` cannot pass on a rollback.
+pub fn rollback_expected(image: &str) -> Expected {
+    Expected {
+        image: Some(image.to_owned()),
+        ..Expected::nothing()
+    }
+}
+
 /// What one `fly deploy` and the health gate after it came to.
 pub struct Deployed {
     /// The release fly reported making (when it reported one), or why fly failed.
@@ -145,6 +156,9 @@ impl Deployed {
 }
 
 /// `fly deploy`, timed, then the health gate on what it deployed (not run when fly failed).
+/// `expected` is what is known of the release before fly runs (the commit; the image it is told
+/// to deploy); the version and image fly reports making are added to it.
+#[allow(clippy::too_many_arguments)]
 pub async fn deploy_and_verify(
     reporter: &dyn Reporter,
     fly: &Fly,
@@ -152,6 +166,7 @@ pub async fn deploy_and_verify(
     env: &Environment,
     steps: &mut Steps<'_>,
     what: &str,
+    expected: Expected,
     now: DateTime<Utc>,
 ) -> Deployed {
     let started = Instant::now();
@@ -163,7 +178,15 @@ pub async fn deploy_and_verify(
     };
     steps.done("fly deploy", started, detail);
     let (health, verdict) = match &release {
-        Ok(_) => verify_step(reporter, env, fly, steps, now).await,
+        Ok(emitted) => {
+            let emitted = emitted.as_ref();
+            let expected = Expected {
+                version: emitted.and_then(|r| r.version).or(expected.version),
+                image: emitted.and_then(|r| r.image.clone()).or(expected.image),
+                ..expected
+            };
+            verify_step(reporter, env, fly, steps, &expected, now).await
+        }
         Err(error) => {
             let health = HealthFacts::DeployFailed(error.to_string());
             let verdict = health::judge(&health, Some(&env.health), now);
@@ -177,16 +200,18 @@ pub async fn deploy_and_verify(
     }
 }
 
-/// The `health` step: what is live now, measured and judged.
+/// The `health` step: what is live now, measured and judged; `expected` is what should be
+/// answering.
 pub async fn verify_step(
     reporter: &dyn Reporter,
     env: &Environment,
     fly: &Fly,
     steps: &mut Steps<'_>,
+    expected: &Expected,
     now: DateTime<Utc>,
 ) -> (HealthFacts, Verdict) {
     let started = Instant::now();
-    let measured = verify(reporter, env, fly, now).await;
+    let measured = verify(reporter, env, fly, expected, now).await;
     let verdict = health::judge(&measured, Some(&env.health), now);
     steps.done(
         "health",
@@ -244,11 +269,13 @@ async fn run_fly_deploy(
 }
 
 /// The health of what is live now: a deploy that fly reports as successful but that leaves zero
-/// started machines fails at once; else rounds until the gate decides.
+/// started machines fails at once; else rounds until the gate decides, the endpoints' JSON
+/// expectations filled from `expected` (what should be answering).
 pub async fn verify(
     reporter: &dyn Reporter,
     env: &Environment,
     fly: &Fly,
+    expected: &Expected,
     now: DateTime<Utc>,
 ) -> HealthFacts {
     match fly.machines(&env.app, FLY_READ_TIMEOUT).await {
@@ -275,5 +302,5 @@ pub async fn verify(
         }
     };
     let machines = Some((fly, env.app.as_str()));
-    HealthFacts::Rounds(run_rounds(reporter, &prober, &base, policy, machines, now).await)
+    HealthFacts::Rounds(run_rounds(reporter, &prober, &base, policy, machines, expected, now).await)
 }
