@@ -56,7 +56,8 @@ pub fn deploy_plan(fly: &str, environment: &Environment, image: Option<&str>) ->
         }
         if let Some(fallback) = &endpoint.fallback {
             line.push_str(&format!(
-                "; else {} expecting {}",
+                "; if it answers {} (no such endpoint), GET {} expecting {} instead",
+                codes(&fallback.when),
                 fallback.path,
                 codes(&fallback.status)
             ));

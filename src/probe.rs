@@ -14,9 +14,15 @@
 //!   [`Outcome::Failure`]. Reasons read after the path: `answered 503`,
 //!   `answered {"status":"degraded"} (expected /status = "healthy")`,
 //!   `is missing header x-content-type-options`.
-//! - When an endpoint does not succeed and has a `fallback`, the fallback is probed (its own
-//!   status list, and the required headers); if it succeeds the sample is a success
-//!   [`Via::Fallback`], otherwise the endpoint's own outcome is reported.
+//! - An expected JSON value may name `${sha}`, `${version}` or `${image}`: they are filled from
+//!   the [`Expected`] the caller passes (what the run deployed; the probe reads nothing else). A
+//!   value the run does not know fails the sample, saying so, rather than passing:
+//!   `cannot check /version = "${sha}": the deployed commit is not known to this run`.
+//! - A `fallback` is for an app that has no such endpoint: it is probed only when the endpoint
+//!   answers one of the fallback's `when` statuses (`404`, `405`), and then its outcome (its own
+//!   status list, and the required headers) is the sample's, [`Via::Fallback`]. An endpoint that
+//!   answers badly (a 503, a degraded body, garbage) or not at all (a timeout) is never rescued
+//!   by its fallback: the endpoint's own outcome stands.
 //!
 //! For `tls_min_days`, each round also reports the certificate of `url` ([`Round::tls`]): every
 //! probe is a fresh connection (no pooling), and after a handshake, which verifies the chain
@@ -34,8 +40,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::config::duration::Human;
+use crate::config::placeholder::{self, Unfilled};
 use crate::config::{Endpoint, HealthPolicy};
-use crate::facts::health::{Certificate, Outcome, Round, Sample, Tls, Via};
+use crate::facts::health::{Certificate, Expected, Outcome, Round, Sample, Tls, Via};
 
 /// The most of a body that is read; a larger body is cut here.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -111,13 +118,20 @@ impl Prober {
     }
 
     /// One round: every endpoint of `policy` probed in order, and the certificate of `base` as
-    /// those probes saw it. `machines` is left `None` for the caller to fill from Fly.
-    pub async fn round(&self, base: &url::Url, policy: &HealthPolicy, offset: Duration) -> Round {
+    /// those probes saw it. `expected` fills the placeholders of the endpoints' JSON
+    /// expectations. `machines` is left `None` for the caller to fill from Fly.
+    pub async fn round(
+        &self,
+        base: &url::Url,
+        policy: &HealthPolicy,
+        expected: &Expected,
+        offset: Duration,
+    ) -> Round {
         let mut samples = Vec::with_capacity(policy.endpoints.len());
         let mut seen = Vec::new();
         for endpoint in &policy.endpoints {
             samples.push(
-                self.probe_seeing(base, endpoint, &policy.headers, &mut seen)
+                self.probe_seeing(base, endpoint, &policy.headers, expected, &mut seen)
                     .await,
             );
         }
@@ -129,10 +143,18 @@ impl Prober {
         }
     }
 
-    /// Probes `endpoint` (and, if it does not succeed, its fallback) under `base`. `headers` are
-    /// the names every answer must carry (compared case-insensitively).
-    pub async fn probe(&self, base: &url::Url, endpoint: &Endpoint, headers: &[String]) -> Sample {
-        self.probe_seeing(base, endpoint, headers, &mut Vec::new())
+    /// Probes `endpoint` (and its fallback, when the endpoint answers one of the fallback's
+    /// `when` statuses) under `base`. `headers` are
+    /// the names every answer must carry (compared case-insensitively); `expected` fills the
+    /// placeholders of the endpoint's JSON expectations.
+    pub async fn probe(
+        &self,
+        base: &url::Url,
+        endpoint: &Endpoint,
+        headers: &[String],
+        expected: &Expected,
+    ) -> Sample {
+        self.probe_seeing(base, endpoint, headers, expected, &mut Vec::new())
             .await
     }
 
@@ -142,43 +164,57 @@ impl Prober {
         base: &url::Url,
         endpoint: &Endpoint,
         headers: &[String],
+        expected: &Expected,
         seen: &mut Vec<Result<DateTime<Utc>, String>>,
     ) -> Sample {
-        let (outcome, latency) = match self.get(&join(base, &endpoint.path)).await {
+        let (outcome, latency, answered) = match self.get(&join(base, &endpoint.path)).await {
             Ok(answer) => {
                 seen.extend(answer.certificate.clone());
                 (
-                    judge(&answer, &endpoint.status, endpoint, headers),
+                    judge(&answer, &endpoint.status, endpoint, headers, expected),
+                    Some(answer.latency),
+                    Some(answer.status),
+                )
+            }
+            Err(reason) => (Outcome::Error { reason }, None, None),
+        };
+        let missing = match (&answered, &endpoint.fallback) {
+            (Some(status), Some(fallback))
+                if outcome != Outcome::Success && fallback.when.contains(status) =>
+            {
+                Some((*status, fallback))
+            }
+            _ => None,
+        };
+        let Some((status, fallback)) = missing else {
+            return Sample {
+                endpoint: endpoint.path.clone(),
+                via: Via::Endpoint,
+                outcome,
+                latency,
+            };
+        };
+        // The app has no such endpoint: the fallback's outcome is the sample's.
+        let plain = Endpoint {
+            path: fallback.path.clone(),
+            status: fallback.status.clone(),
+            json: Default::default(),
+            fallback: None,
+            prometheus: false,
+        };
+        let (outcome, latency) = match self.get(&join(base, &fallback.path)).await {
+            Ok(answer) => {
+                seen.extend(answer.certificate.clone());
+                (
+                    judge(&answer, &fallback.status, &plain, headers, expected),
                     Some(answer.latency),
                 )
             }
             Err(reason) => (Outcome::Error { reason }, None),
         };
-        if outcome != Outcome::Success {
-            if let Some(fallback) = &endpoint.fallback {
-                if let Ok(answer) = self.get(&join(base, &fallback.path)).await {
-                    seen.extend(answer.certificate.clone());
-                    let plain = Endpoint {
-                        path: fallback.path.clone(),
-                        status: fallback.status.clone(),
-                        json: Default::default(),
-                        fallback: None,
-                        prometheus: false,
-                    };
-                    if judge(&answer, &fallback.status, &plain, headers) == Outcome::Success {
-                        return Sample {
-                            endpoint: endpoint.path.clone(),
-                            via: Via::Fallback,
-                            outcome: Outcome::Success,
-                            latency: Some(answer.latency),
-                        };
-                    }
-                }
-            }
-        }
         Sample {
             endpoint: endpoint.path.clone(),
-            via: Via::Endpoint,
+            via: Via::Fallback { status },
             outcome,
             latency,
         }
@@ -315,9 +351,16 @@ pub fn not_after(der: &[u8]) -> Result<DateTime<Utc>, String> {
         .ok_or_else(|| "its notAfter is out of range".to_owned())
 }
 
-/// Judges an answer against an endpoint: status, then body (JSON Pointers, Prometheus text),
-/// then required headers.
-fn judge(answer: &Answer, status: &[u16], endpoint: &Endpoint, headers: &[String]) -> Outcome {
+/// Judges an answer against an endpoint: status, then body (JSON Pointers, with the
+/// placeholders of their expected values filled from `expected`; Prometheus text), then required
+/// headers.
+fn judge(
+    answer: &Answer,
+    status: &[u16],
+    endpoint: &Endpoint,
+    headers: &[String],
+    expected: &Expected,
+) -> Outcome {
     let fail = |reason: String| Outcome::Failure { reason };
     if !status.contains(&answer.status) {
         return fail(format!("answered {}", answer.status));
@@ -335,7 +378,22 @@ fn judge(answer: &Answer, status: &[u16], endpoint: &Endpoint, headers: &[String
             Some(value) => excerpt(&value.to_string()),
             None => excerpt(&String::from_utf8_lossy(&answer.body)),
         };
-        for (pointer, expected) in &endpoint.json {
+        for (pointer, template) in &endpoint.json {
+            let expected = match placeholder::fill(template, &|p| expected.value(p)) {
+                Ok(value) => value,
+                Err(Unfilled::Unknown(placeholder)) => {
+                    return fail(format!(
+                        "cannot check {pointer} = {template}: {} is not known to this run",
+                        placeholder.meaning()
+                    ))
+                }
+                Err(Unfilled::Bad(text)) => {
+                    return fail(format!(
+                        "cannot check {pointer} = {template}: `{text}` is not a placeholder"
+                    ))
+                }
+            };
+            let expected = &expected;
             let found = parsed.as_ref().and_then(|value| value.pointer(pointer));
             if found != Some(expected) {
                 return fail(match (&parsed, shown.is_empty()) {

@@ -4,6 +4,7 @@
 pub mod duration;
 mod locate;
 mod model;
+pub mod placeholder;
 mod raw;
 mod validate;
 

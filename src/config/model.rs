@@ -288,10 +288,14 @@ pub struct Endpoint {
     pub prometheus: bool,
 }
 
+/// Probed instead of its endpoint when the endpoint answers one of `when` (it does not exist);
+/// never when the endpoint answers badly or not at all.
 #[derive(Debug, Clone, Serialize)]
 pub struct Fallback {
     pub path: String,
     pub status: Vec<u16>,
+    /// The endpoint's statuses that hand the sample to the fallback (`[404, 405]`).
+    pub when: Vec<u16>,
 }
 
 #[derive(Debug, Clone)]

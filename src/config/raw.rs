@@ -178,15 +178,17 @@ pub struct RawEndpoint {
     pub path: String,
     /// Accepted status codes. Default `[200]`.
     pub status: Option<Vec<u16>>,
-    /// JSON Pointer (`/status`) -> expected value.
+    /// JSON Pointer (`/status`) -> expected value. Strings in it may name what the run deployed:
+    /// `${sha}` (the commit), `${version}` (the Fly release version), `${image}` (the image).
     pub json: Option<UniqueMap<serde_json::Value>>,
-    /// Tried when this endpoint fails; passing it passes the endpoint.
+    /// For an app without this endpoint: probed instead when the endpoint answers one of the
+    /// fallback's `when` statuses; never when it answers badly or not at all.
     pub fallback: Option<RawFallback>,
     /// The body must parse as Prometheus text exposition.
     pub prometheus: Option<bool>,
 }
 
-/// A fallback endpoint.
+/// A fallback endpoint, for an app that has no such endpoint.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFallback {
@@ -194,6 +196,9 @@ pub struct RawFallback {
     pub path: String,
     /// Accepted status codes. Default `[200]`.
     pub status: Option<Vec<u16>>,
+    /// The endpoint's answers that mean it does not exist, so the fallback is probed instead.
+    /// Default `[404, 405]`. Never a 5xx but 501: a 503 is a sick app, not a missing endpoint.
+    pub when: Option<Vec<u16>>,
 }
 
 /// Rollback on failure.

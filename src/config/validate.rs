@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use super::duration;
 use super::locate::YamlPath;
 use super::model::*;
+use super::placeholder::{self, Placeholder};
 use super::raw::*;
 
 /// One problem in the file: where, what, and how to fix it.
@@ -949,7 +950,7 @@ fn health_policy(
                 check_probe_path(&endpoint.path, &here.key("path"), issues);
                 let status = status_codes(endpoint.status.as_ref(), &here.key("status"), issues);
                 let json = endpoint.json.clone().map(|m| m.0).unwrap_or_default();
-                for pointer in json.keys() {
+                for (pointer, expected) in &json {
                     if !(pointer.is_empty() || pointer.starts_with('/')) {
                         issues.push(
                             &here.key("json").key(pointer),
@@ -957,16 +958,21 @@ fn health_policy(
                             format!("JSON Pointers start with `/`, e.g. `/{pointer}`"),
                         );
                     }
+                    if let Err(bad) = placeholder::check(expected) {
+                        issues.push(
+                            &here.key("json").key(pointer),
+                            format!("`{bad}` is not a placeholder"),
+                            placeholder_hint(&bad),
+                        );
+                    }
                 }
                 let fallback = endpoint.fallback.as_ref().map(|f| {
-                    check_probe_path(&f.path, &here.key("fallback").key("path"), issues);
+                    let there = here.key("fallback");
+                    check_probe_path(&f.path, &there.key("path"), issues);
                     Fallback {
                         path: f.path.clone(),
-                        status: status_codes(
-                            f.status.as_ref(),
-                            &here.key("fallback").key("status"),
-                            issues,
-                        ),
+                        status: status_codes(f.status.as_ref(), &there.key("status"), issues),
+                        when: fallback_when(f.when.as_ref(), &status, &there.key("when"), issues),
                     }
                 });
                 endpoints.push(Endpoint {
@@ -1036,6 +1042,60 @@ fn status_codes(codes: Option<&Vec<u16>>, path: &YamlPath, issues: &mut Issues) 
                 &path.index(i),
                 format!("{code} is not an HTTP status code"),
                 "use codes from 100 to 599, e.g. `200` or `302`",
+            );
+        }
+    }
+    codes.clone()
+}
+
+/// The hint for a `${...}` that is not a placeholder: the closest one, and the three there are.
+fn placeholder_hint(bad: &str) -> String {
+    let names = Placeholder::ALL.map(Placeholder::name);
+    let given = bad.trim_start_matches("${").trim_end_matches('}').trim();
+    let all = "the placeholders are `${sha}` (the deployed commit), `${version}` (the Fly release version) and `${image}` (the deployed image)";
+    match closest(given, &names) {
+        Some(name) => format!("did you mean `${{{name}}}`? {all}"),
+        None => all.to_owned(),
+    }
+}
+
+/// A fallback's `when`: the endpoint's statuses that mean it does not exist. Default `[404, 405]`.
+/// A status the endpoint accepts, or a 5xx but 501 (the app answering badly), is refused: the
+/// fallback must never stand in for a sick app.
+fn fallback_when(
+    codes: Option<&Vec<u16>>,
+    accepted: &[u16],
+    path: &YamlPath,
+    issues: &mut Issues,
+) -> Vec<u16> {
+    let Some(codes) = codes else {
+        return vec![404, 405];
+    };
+    if codes.is_empty() {
+        issues.push(
+            path,
+            "no status codes listed: the fallback would never be probed",
+            "list the endpoint's answers that mean it does not exist, e.g. `[404, 405]`, or remove `fallback`",
+        );
+    }
+    for (i, code) in codes.iter().enumerate() {
+        if !(100..=599).contains(code) {
+            issues.push(
+                &path.index(i),
+                format!("{code} is not an HTTP status code"),
+                "use codes from 100 to 599, e.g. `404`",
+            );
+        } else if accepted.contains(code) {
+            issues.push(
+                &path.index(i),
+                format!("{code} is also in the endpoint's `status`: the endpoint cannot both pass and be missing with it"),
+                format!("remove {code} from one of the two lists"),
+            );
+        } else if (500..=599).contains(code) && *code != 501 {
+            issues.push(
+                &path.index(i),
+                format!("{code} means the app answered badly, not that it has no such endpoint"),
+                "a fallback must not hide a failing endpoint: list statuses such as `404` or `405`",
             );
         }
     }

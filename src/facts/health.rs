@@ -5,6 +5,39 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::config::placeholder::Placeholder;
+use crate::config::Endpoint;
+
+/// What the release under test is, as far as the run knows it: the values of `${sha}`,
+/// `${version}` and `${image}` in a health endpoint's expected JSON. `None` where the run does
+/// not know: `shipgate health` deployed nothing, fly did not report the release, a rollback
+/// redeploys an image whose commit it was not told. An expectation naming an unknown value fails.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expected {
+    /// The commit deployed (40 hex characters).
+    pub sha: Option<String>,
+    /// The Fly release version fly reported making.
+    pub version: Option<u64>,
+    /// The image fly reported deploying, or the one it was told to deploy.
+    pub image: Option<String>,
+}
+
+impl Expected {
+    /// Nothing known: every placeholder fails.
+    pub fn nothing() -> Expected {
+        Expected::default()
+    }
+
+    /// The value `placeholder` stands for, when known.
+    pub fn value(&self, placeholder: Placeholder) -> Option<String> {
+        match placeholder {
+            Placeholder::Sha => self.sha.clone(),
+            Placeholder::Version => self.version.map(|version| version.to_string()),
+            Placeholder::Image => self.image.clone(),
+        }
+    }
+}
+
 /// One probe of one configured endpoint in one round.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sample {
@@ -21,7 +54,30 @@ pub struct Sample {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
     Endpoint,
-    Fallback,
+    /// The endpoint answered `status`, one of its fallback's `when` (it has no such endpoint),
+    /// so the outcome is the fallback's.
+    Fallback {
+        status: u16,
+    },
+}
+
+impl Sample {
+    /// What answered, for logs and verdicts: `/health`, or `/health 404 -> /` when the endpoint
+    /// answered 404 and its fallback `/` gave the outcome. `endpoints` are the policy's, where
+    /// the fallback's path is read.
+    pub fn label(&self, endpoints: &[Endpoint]) -> String {
+        let Via::Fallback { status } = self.via else {
+            return self.endpoint.clone();
+        };
+        let fallback = endpoints
+            .iter()
+            .find(|e| e.path == self.endpoint)
+            .and_then(|e| e.fallback.as_ref());
+        match fallback {
+            Some(fallback) => format!("{} {status} -> {}", self.endpoint, fallback.path),
+            None => format!("{} {status} -> its fallback", self.endpoint),
+        }
+    }
 }
 
 /// What one measurement showed.

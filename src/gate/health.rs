@@ -392,19 +392,9 @@ impl Tally {
     fn add(&mut self, policy: &HealthPolicy, round: &Round, now: DateTime<Utc>) {
         let mut found: Vec<(Kind, String, String)> = Vec::new();
         for sample in &round.samples {
-            let fallback = policy
-                .endpoints
-                .iter()
-                .find(|e| e.path == sample.endpoint)
-                .and_then(|e| e.fallback.as_ref())
-                .filter(|_| sample.via == Via::Fallback);
-            let path = match fallback {
-                Some(fallback) => format!("{} (fallback {})", sample.endpoint, fallback.path),
-                None if sample.via == Via::Fallback => format!("{} (fallback)", sample.endpoint),
-                None => sample.endpoint.clone(),
-            };
+            let path = sample.label(&policy.endpoints);
             let stats = self.endpoint(&sample.endpoint);
-            if sample.via == Via::Fallback {
+            if matches!(sample.via, Via::Fallback { .. }) {
                 stats.via_fallback += 1;
             }
             match &sample.outcome {
@@ -661,11 +651,15 @@ mod tests {
                 fallback: Some(Fallback {
                     path: "/".to_owned(),
                     status: vec![200, 302],
+                    when: vec![404, 405],
                 }),
                 prometheus: false,
             }],
         }
     }
+
+    /// `/health` answered 404: it does not exist, and its fallback gave the outcome.
+    const MISSING: Via = Via::Fallback { status: 404 };
 
     fn sample(via: Via, outcome: Outcome, ms: Option<u64>) -> Sample {
         Sample {
@@ -700,7 +694,7 @@ mod tests {
     /// two machines of the new version healthy.
     ///
     /// S success 100ms · L success 400ms · B success from the fallback · F answered 503 ·
-    /// D answered degraded JSON · G the fallback answered 404 · E connection refused ·
+    /// D answered degraded JSON · G /health answered 404 and its fallback 500 · E connection refused ·
     /// M /health not probed · Z 0 machines · U a machine failing its checks · N machines unread
     fn script(letters: &str) -> Vec<Round> {
         letters
@@ -715,7 +709,7 @@ mod tests {
                         machines(2, 2, 2),
                     ),
                     'B' => (
-                        vec![sample(Via::Fallback, Outcome::Success, Some(100))],
+                        vec![sample(MISSING, Outcome::Success, Some(100))],
                         machines(2, 2, 2),
                     ),
                     'F' => (
@@ -731,7 +725,7 @@ mod tests {
                         machines(2, 2, 2),
                     ),
                     'G' => (
-                        vec![sample(Via::Fallback, failure("answered 404"), Some(60))],
+                        vec![sample(MISSING, failure("answered 500"), Some(60))],
                         machines(2, 2, 2),
                     ),
                     'E' => (
@@ -830,7 +824,7 @@ mod tests {
                 "SG",
                 false,
                 Status::Fail,
-                "/health (fallback /) answered 404 in 1 of 2 rounds (failure_limit 0)",
+                "/health 404 -> / answered 500 in 1 of 2 rounds (failure_limit 0)",
             ),
             (
                 "the fallback answering well is a success",
@@ -1364,7 +1358,7 @@ mod tests {
         };
         let rounds: Vec<Round> = [
             (
-                sample(Via::Fallback, Outcome::Success, Some(90)),
+                sample(MISSING, Outcome::Success, Some(90)),
                 metrics(failure("is not Prometheus text"), Some(30)),
             ),
             (

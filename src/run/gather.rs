@@ -12,6 +12,7 @@ use crate::config::{ChecksPolicy, Config, Environment};
 use crate::decision::{CheckState, Evidence, Status, Subject, Verdict};
 use crate::env::Ambient;
 use crate::facts::checks::{CheckRun, CommitStatus, RequiredContext, Round};
+use crate::facts::health::Expected;
 use crate::facts::{
     ChecksFacts, CurrentJob, Facts, HealthFacts, OwnChecks, Readable, StagingFact, StagingHealth,
 };
@@ -377,8 +378,15 @@ pub async fn staging_deployments(
 }
 
 /// One round of each required environment's health endpoints, probed concurrently. An
-/// environment without a `url` or endpoints is not probed.
-pub async fn staging_health(config: &Config, requires: &[String]) -> Vec<StagingHealth> {
+/// environment without a `url` or endpoints is not probed. Each should run `sha` (the staging
+/// gate found it deployed there): `${sha}` in an expectation is that commit; the release and image
+/// there are not known.
+pub async fn staging_health(config: &Config, requires: &[String], sha: &str) -> Vec<StagingHealth> {
+    let expected = Expected {
+        sha: Some(sha.to_owned()),
+        ..Expected::nothing()
+    };
+    let expected = &expected;
     let probes = requires
         .iter()
         .filter_map(|name| config.environment(name))
@@ -392,7 +400,7 @@ pub async fn staging_health(config: &Config, requires: &[String]) -> Vec<Staging
             policy.consecutive_successes = 1;
             let prober = Prober::new(policy.request_timeout).ok()?;
             Some(async move {
-                let round = prober.round(base, &policy, Duration::ZERO).await;
+                let round = prober.round(base, &policy, expected, Duration::ZERO).await;
                 StagingHealth {
                     environment: env.name.clone(),
                     policy,
@@ -451,7 +459,7 @@ impl Session<'_> {
                 // Health now matters only where the commit got to: no probe for a gate lost.
                 let reached = gate::staging::evaluate(&deployments).status == Status::Pass;
                 let health = if reached {
-                    staging_health(config, requires).await
+                    staging_health(config, requires, &target.sha).await
                 } else {
                     Vec::new()
                 };

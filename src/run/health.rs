@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::{Context, RunError};
 use crate::config::{Endpoint, Environment, HealthPolicy};
 use crate::decision::{Decision, Evidence};
-use crate::facts::health::{self as measured, MachineState, Round};
+use crate::facts::health::{self as measured, Expected, MachineState, Round};
 use crate::facts::{Facts, HealthFacts};
 use crate::fly::Fly;
 use crate::gate::{health, Policy, Request};
@@ -164,7 +164,18 @@ pub async fn health(
         _ => None,
     };
     let now = context.clock.now();
-    let rounds = run_rounds(context.reporter, &prober, &base, &policy, machines, now).await;
+    // Nothing was deployed here: an expectation naming `${sha}`, `${version}` or `${image}` fails,
+    // saying the value is not known.
+    let rounds = run_rounds(
+        context.reporter,
+        &prober,
+        &base,
+        &policy,
+        machines,
+        &Expected::nothing(),
+        now,
+    )
+    .await;
     let facts = Facts {
         health: HealthFacts::Rounds(rounds),
         ..Facts::nothing_gathered(
@@ -189,13 +200,15 @@ pub async fn health(
 
 /// Rounds on a fixed schedule (every `interval` after `initial_delay`) until the gate decides or
 /// the deadline passes: the probes, and Fly machine state when `machines` names the fly binary
-/// and the app. `now` is the run's clock reading, for the gate's certificate days.
+/// and the app. `expected` is what the run deployed, for the placeholders of the endpoints' JSON
+/// expectations. `now` is the run's clock reading, for the gate's certificate days.
 pub async fn run_rounds(
     reporter: &dyn Reporter,
     prober: &Prober,
     base: &url::Url,
     policy: &HealthPolicy,
     machines: Option<(&Fly, &str)>,
+    expected: &Expected,
     now: DateTime<Utc>,
 ) -> Vec<Round> {
     let started = tokio::time::Instant::now();
@@ -204,7 +217,7 @@ pub async fn run_rounds(
     loop {
         let round_started = tokio::time::Instant::now();
         let offset = started.elapsed();
-        let mut round = prober.round(base, policy, offset).await;
+        let mut round = prober.round(base, policy, expected, offset).await;
         if let (true, Some((fly, app))) = (policy.machines, machines) {
             round.machines = match fly
                 .machines(app, policy.request_timeout.max(Duration::from_secs(30)))
@@ -217,7 +230,7 @@ pub async fn run_rounds(
                 }
             };
         }
-        reporter.progress(&progress(&round, rounds.len() + 1));
+        reporter.progress(&progress(&round, rounds.len() + 1, &policy.endpoints));
         rounds.push(round);
         if health::decided(policy, &rounds, now) || started.elapsed() >= policy.deadline {
             return rounds;
@@ -226,24 +239,104 @@ pub async fn run_rounds(
     }
 }
 
-/// `health round 2: /health ok 41ms, / ok 12ms`.
-fn progress(round: &Round, number: usize) -> String {
+/// `health round 2: /health ok 41ms, /metrics ok 12ms`; when a fallback answered, both paths:
+/// `/health 404 -> / ok 12ms`.
+fn progress(round: &Round, number: usize, endpoints: &[Endpoint]) -> String {
     let parts: Vec<String> = round
         .samples
         .iter()
         .map(|sample| {
+            let path = sample.label(endpoints);
             let latency = sample
                 .latency
                 .map(|l| format!(" {}ms", l.as_millis()))
                 .unwrap_or_default();
             match &sample.outcome {
-                measured::Outcome::Success => format!("{} ok{latency}", sample.endpoint),
-                measured::Outcome::Failure { reason } => {
-                    format!("{} {reason}{latency}", sample.endpoint)
-                }
-                measured::Outcome::Error { reason } => format!("{} {reason}", sample.endpoint),
+                measured::Outcome::Success => format!("{path} ok{latency}"),
+                measured::Outcome::Failure { reason } => format!("{path} {reason}{latency}"),
+                measured::Outcome::Error { reason } => format!("{path} {reason}"),
             }
         })
         .collect();
     format!("health round {number}: {}", parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Fallback;
+    use crate::facts::health::{Outcome, Sample, Tls, Via};
+
+    fn sample(endpoint: &str, via: Via, outcome: Outcome, ms: Option<u64>) -> Sample {
+        Sample {
+            endpoint: endpoint.to_owned(),
+            via,
+            outcome,
+            latency: ms.map(Duration::from_millis),
+        }
+    }
+
+    #[test]
+    fn the_round_log_names_the_fallback_that_answered() {
+        let health = Endpoint {
+            fallback: Some(Fallback {
+                path: "/".to_owned(),
+                status: vec![200, 302],
+                when: vec![404, 405],
+            }),
+            ..url_policy(&url::Url::parse("http://a.test/health").expect("URL")).endpoints[0]
+                .clone()
+        };
+        let metrics = Endpoint {
+            path: "/metrics".to_owned(),
+            fallback: None,
+            ..health.clone()
+        };
+        let round = |samples| Round {
+            offset: Duration::ZERO,
+            samples,
+            machines: None,
+            tls: Tls::Plain,
+        };
+        let endpoints = [health, metrics];
+        let fallback = Via::Fallback { status: 404 };
+        let cases = [
+            (
+                vec![
+                    sample("/health", Via::Endpoint, Outcome::Success, Some(41)),
+                    sample("/metrics", Via::Endpoint, Outcome::Success, Some(12)),
+                ],
+                "health round 2: /health ok 41ms, /metrics ok 12ms",
+            ),
+            (
+                vec![sample("/health", fallback, Outcome::Success, Some(12))],
+                "health round 2: /health 404 -> / ok 12ms",
+            ),
+            (
+                vec![sample(
+                    "/health",
+                    fallback,
+                    Outcome::Failure {
+                        reason: "answered 500".to_owned(),
+                    },
+                    Some(7),
+                )],
+                "health round 2: /health 404 -> / answered 500 7ms",
+            ),
+            (
+                vec![sample(
+                    "/health",
+                    Via::Endpoint,
+                    Outcome::Error {
+                        reason: "timed out after 5s".to_owned(),
+                    },
+                    None,
+                )],
+                "health round 2: /health timed out after 5s",
+            ),
+        ];
+        for (samples, want) in cases {
+            assert_eq!(progress(&round(samples), 2, &endpoints), want);
+        }
+    }
 }

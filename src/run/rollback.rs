@@ -10,14 +10,15 @@ use futures::FutureExt;
 
 use super::cancel::Signals;
 use super::deploy::steps::{
-    self, fly_unavailable, locate_fly, ms, release_ref, rollback_args, Deployed, Deployer, Steps,
-    FLY_READ_TIMEOUT,
+    self, fly_unavailable, locate_fly, ms, release_ref, rollback_args, rollback_expected, Deployed,
+    Deployer, Steps, FLY_READ_TIMEOUT,
 };
 use super::deploy::{budget, Recorder};
 use super::{Context, RunError};
 use crate::cli::RollbackArgs;
 use crate::config::Environment;
 use crate::decision::{Decision, Incident, ReleaseRef, Report, ReportKind, Status};
+use crate::facts::health::Expected;
 use crate::facts::{Facts, HealthFacts};
 use crate::fly::Fly;
 use crate::gate::{Policy, Request};
@@ -154,7 +155,13 @@ pub async fn rollback(
             && r.image_ref.as_deref() == Some(image.as_str())
     });
     if running_target {
-        let (measured, verdict) = deployer.verify_step(&mut steps, now, &mut signals).await;
+        let running = Expected {
+            version: current.and_then(|r| r.version),
+            ..rollback_expected(&image)
+        };
+        let (measured, verdict) = deployer
+            .verify_step(&mut steps, &running, now, &mut signals)
+            .await;
         if let Some(signal) = signals.which() {
             return Err(RunError::Cancelled {
                 message: format!(
@@ -257,6 +264,7 @@ pub async fn rollback(
             &argv,
             &mut steps,
             &format!("redeploy of {label}"),
+            rollback_expected(&image),
             now,
             &mut signals,
         )

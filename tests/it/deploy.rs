@@ -544,24 +544,21 @@ fn a_workflow_only_rollback_cannot_be_verified_here_and_exits_4() {
     assert_eq!(incident["recovered"], false);
 }
 
-#[test]
-fn a_failed_health_gate_rolls_back_with_exit_3() {
-    let app = HealthApp::start();
-    app.set(
-        "/health",
-        Behaviour::Json(200, json!({"status": "degraded"})),
-    );
-    let fake = github();
-    let fly = Fly::new("ok", previous_release());
-    // A second of initial delay gives the watcher below time to see the rollback's redeploy
-    // before the rollback's first health round.
-    let (_dir, path) = config(&app, OPEN);
-    let slow_start = std::fs::read_to_string(&path)
+/// A deploy after which `/health` answers as `path` says until the rollback's redeploy has run,
+/// and healthy from then on. A second of initial delay gives the watcher time to see the
+/// redeploy before the rollback's first health round.
+fn deploy_healed_by_the_rollback(
+    app: &HealthApp,
+    fake: &FakeGitHub,
+    path: &Path,
+    fly: &Fly,
+    args: &[&str],
+) -> Run {
+    let slow_start = std::fs::read_to_string(path)
         .expect("config")
         .replace("initial_delay: 0s", "initial_delay: 1s");
-    std::fs::write(&path, slow_start).expect("config");
-    // The app turns healthy once the rollback redeploy has run.
-    let out = std::thread::scope(|scope| {
+    std::fs::write(path, slow_start).expect("config");
+    std::thread::scope(|scope| {
         let watcher = scope.spawn(|| {
             for _ in 0..2000 {
                 if fly.deploys().len() >= 2 {
@@ -571,10 +568,23 @@ fn a_failed_health_gate_rolls_back_with_exit_3() {
                 std::thread::sleep(Duration::from_millis(10));
             }
         });
-        let out = deploy(&fake, &path, &fly, &deploy_args());
+        let out = deploy(fake, path, fly, args);
         watcher.join().expect("watcher");
         out
-    });
+    })
+}
+
+#[test]
+fn a_failed_health_gate_rolls_back_with_exit_3() {
+    let app = HealthApp::start();
+    app.set(
+        "/health",
+        Behaviour::Json(200, json!({"status": "degraded"})),
+    );
+    let fake = github();
+    let fly = Fly::new("ok", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    let out = deploy_healed_by_the_rollback(&app, &fake, &path, &fly, &deploy_args());
     assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
     let decision = decision(&out);
     assert_eq!(decision["outcome"], "rolled_back");
@@ -586,6 +596,123 @@ fn a_failed_health_gate_rolls_back_with_exit_3() {
         .expect("health verdict");
     assert_eq!(health["status"], "fail");
     assert!(fly.deploys()[1].ends_with(&format!("--image {OLD_IMAGE}")));
+}
+
+#[test]
+fn a_degraded_health_endpoint_is_rolled_back_though_its_fallback_answers() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Status(503));
+    app.set("/", Behaviour::Redirect(302, "/login".to_owned()));
+    let fake = github();
+    let fly = Fly::new("ok", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    let text = std::fs::read_to_string(&path).expect("config").replace(
+        "          json: { \"/status\": \"healthy\" }\n",
+        "          json: { \"/status\": \"healthy\" }\n          fallback: { path: /, status: [200, 302] }\n",
+    );
+    assert!(text.contains("fallback: { path: /"), "{text}");
+    std::fs::write(&path, text).expect("config");
+    let out = deploy_healed_by_the_rollback(&app, &fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    let decision = decision(&out);
+    assert_eq!(decision["outcome"], "rolled_back");
+    assert!(
+        decision["report"]["incident"]["why"]
+            .as_str()
+            .is_some_and(|why| why.contains("/health answered 503")),
+        "{decision}"
+    );
+    assert_eq!(app.count("/"), 0, "the fallback never stood in for /health");
+    assert_eq!(fly.deploys().len(), 2);
+}
+
+/// Makes `/health` of the config also expect `/deployed` to be `value` (`${sha}`, `${image}`).
+fn expecting_deployed(path: &Path, value: &str) {
+    let text = std::fs::read_to_string(path).expect("config").replace(
+        "json: { \"/status\": \"healthy\" }",
+        &format!("json: {{ \"/status\": \"healthy\", \"/deployed\": \"{value}\" }}"),
+    );
+    assert!(text.contains(value), "{text}");
+    std::fs::write(path, text).expect("config");
+}
+
+#[test]
+fn a_deploy_answered_by_its_new_commit_passes() {
+    let app = HealthApp::start();
+    app.set(
+        "/health",
+        Behaviour::Json(200, json!({"status": "healthy", "deployed": SHA})),
+    );
+    let fake = github();
+    let fly = Fly::new("ok", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    expecting_deployed(&path, "${sha}");
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(fly.deploys().len(), 1);
+}
+
+#[test]
+fn a_deploy_that_leaves_the_old_release_answering_is_rolled_back_with_exit_3() {
+    let app = HealthApp::start();
+    // The old image keeps answering, before and after the deploy.
+    app.set(
+        "/health",
+        Behaviour::Json(200, json!({"status": "healthy", "deployed": OLD_IMAGE})),
+    );
+    let fake = github();
+    let fly = Fly::new("ok", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    expecting_deployed(&path, "${image}");
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    let decision = decision(&out);
+    let incident = &decision["report"]["incident"];
+    let new_image = "registry.fly.io/hotdash-production:deployment-01FAKE00000000000000000002";
+    assert!(
+        incident["why"]
+            .as_str()
+            .is_some_and(|why| why.contains(&format!("(expected /deployed = \"{new_image}\")"))),
+        "{incident}"
+    );
+    // The rollback put the old image back, and it is the one answering: verified.
+    assert_eq!(incident["recovered"], true);
+    assert_eq!(fly.deploys().len(), 2);
+    assert!(fly.deploys()[1].ends_with(&format!("--image {OLD_IMAGE}")));
+}
+
+#[test]
+fn a_deploy_answered_by_the_old_commit_fails_and_its_rollback_cannot_check_the_commit() {
+    let app = HealthApp::start();
+    let old_sha = "0ld7a91c4b2d5f60718293a4b5c6d7e8f90a1b2c";
+    app.set(
+        "/health",
+        Behaviour::Json(200, json!({"status": "healthy", "deployed": old_sha})),
+    );
+    let fake = github();
+    let fly = Fly::new("ok", previous_release());
+    let (_dir, path) = config(&app, OPEN);
+    expecting_deployed(&path, "${sha}");
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    // The deploy fails on the commit; the rollback redeploys an image whose commit no one told
+    // shipgate, so it cannot be verified: a human checks.
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    let decision = decision(&out);
+    let incident = &decision["report"]["incident"];
+    assert!(
+        incident["why"]
+            .as_str()
+            .is_some_and(|why| why.contains(&format!("(expected /deployed = \"{SHA}\")"))),
+        "{incident}"
+    );
+    assert!(
+        out.stdout
+            .contains("the deployed commit is not known to this run"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(incident["recovered"], false);
+    assert_eq!(fly.deploys().len(), 2);
 }
 
 #[test]

@@ -9,10 +9,18 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use shipgate::config::{Endpoint, Fallback, HealthPolicy};
 use shipgate::decision::{Evidence, Status};
+use shipgate::facts::health::Expected;
 use shipgate::gate::health::{evaluate, Outcome, Round, Tls, Via};
 use shipgate::probe::Prober;
 
 use crate::support::health_app::{Behaviour, HealthApp, TestCa};
+
+/// Nothing deployed: no placeholder has a value.
+const NOTHING: Expected = Expected {
+    sha: None,
+    version: None,
+    image: None,
+};
 
 const SECURITY_HEADERS: [&str; 2] = ["strict-transport-security", "x-content-type-options"];
 
@@ -96,8 +104,12 @@ fn a_healthy_json_answer_passes_with_its_latency() {
     let app = HealthApp::start();
     app.set("/health", Behaviour::Healthy);
     let started = Instant::now();
-    let sample =
-        block_on(prober().probe(&app.base(), &health_endpoint(), &headers(&SECURITY_HEADERS)));
+    let sample = block_on(prober().probe(
+        &app.base(),
+        &health_endpoint(),
+        &headers(&SECURITY_HEADERS),
+        &NOTHING,
+    ));
     let call = started.elapsed();
     assert_eq!(sample.endpoint, "/health");
     assert_eq!(sample.via, Via::Endpoint);
@@ -118,7 +130,7 @@ fn a_degraded_status_fails_naming_the_pointer() {
         "/health",
         Behaviour::Json(200, json!({"status": "degraded"})),
     );
-    let sample = block_on(prober().probe(&app.base(), &health_endpoint(), &[]));
+    let sample = block_on(prober().probe(&app.base(), &health_endpoint(), &[], &NOTHING));
     assert_eq!(
         sample.outcome,
         failure(r#"answered {"status":"degraded"} (expected /status = "healthy")"#)
@@ -131,7 +143,7 @@ fn a_body_that_is_not_json_fails_with_a_short_excerpt() {
     let app = HealthApp::start();
     let page = format!("<html>\n<body>{}</body></html>", "x".repeat(500));
     app.set("/health", Behaviour::Prometheus(page));
-    let sample = block_on(prober().probe(&app.base(), &health_endpoint(), &[]));
+    let sample = block_on(prober().probe(&app.base(), &health_endpoint(), &[], &NOTHING));
     let Outcome::Failure { reason } = sample.outcome else {
         panic!("expected a failure, got {:?}", sample.outcome);
     };
@@ -147,8 +159,21 @@ fn a_body_that_is_not_json_fails_with_a_short_excerpt() {
 fn a_503_fails() {
     let app = HealthApp::start();
     app.set("/health", Behaviour::Status(503));
-    let sample = block_on(prober().probe(&app.base(), &health_endpoint(), &[]));
+    let sample = block_on(prober().probe(&app.base(), &health_endpoint(), &[], &NOTHING));
     assert_eq!(sample.outcome, failure("answered 503"));
+}
+
+/// `/health` expecting `{"status":"healthy"}`, with the fallback `/` accepting 200 or 302 when
+/// `/health` answers one of `when`.
+fn with_fallback(when: &[u16]) -> Endpoint {
+    Endpoint {
+        fallback: Some(Fallback {
+            path: "/".to_string(),
+            status: vec![200, 302],
+            when: when.to_vec(),
+        }),
+        ..health_endpoint()
+    }
 }
 
 #[test]
@@ -157,30 +182,183 @@ fn a_redirect_is_seen_not_followed_and_a_fallback_can_accept_it() {
     app.set("/health", Behaviour::Status(404));
     app.set("/", Behaviour::Redirect(302, "/login".to_string()));
     app.set("/login", Behaviour::Status(200));
-    let with_fallback = Endpoint {
-        fallback: Some(Fallback {
-            path: "/".to_string(),
-            status: vec![200, 302],
-        }),
-        ..health_endpoint()
-    };
     let prober = prober();
-    let sample = block_on(prober.probe(&app.base(), &with_fallback, &[]));
+    let sample = block_on(prober.probe(&app.base(), &with_fallback(&[404, 405]), &[], &NOTHING));
     assert_eq!(sample.endpoint, "/health");
-    assert_eq!(sample.via, Via::Fallback);
+    assert_eq!(sample.via, Via::Fallback { status: 404 });
     assert_eq!(sample.outcome, Outcome::Success);
     assert!(sample.latency.is_some());
 
     // Without the fallback, `/` answering 302 is a 302.
-    let root = block_on(prober.probe(&app.base(), &endpoint("/"), &[]));
+    let root = block_on(prober.probe(&app.base(), &endpoint("/"), &[], &NOTHING));
     assert_eq!(root.outcome, failure("answered 302"));
     assert_eq!(app.count("/login"), 0, "redirects are not followed");
 
-    // A fallback that fails too reports the endpoint's own outcome.
+    // When the fallback answers badly, the sample is the fallback's failure.
     app.set("/", Behaviour::Status(500));
-    let sample = block_on(prober.probe(&app.base(), &with_fallback, &[]));
+    let sample = block_on(prober.probe(&app.base(), &with_fallback(&[404, 405]), &[], &NOTHING));
+    assert_eq!(sample.via, Via::Fallback { status: 404 });
+    assert_eq!(sample.outcome, failure("answered 500"));
+}
+
+#[test]
+fn an_endpoint_that_does_not_exist_is_answered_by_its_fallback() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Status(404));
+    app.set("/", Behaviour::Status(200));
+    let sample = block_on(prober().probe(&app.base(), &with_fallback(&[404, 405]), &[], &NOTHING));
+    assert_eq!(sample.via, Via::Fallback { status: 404 });
+    assert_eq!(sample.outcome, Outcome::Success);
+    assert_eq!((app.count("/health"), app.count("/")), (1, 1));
+}
+
+#[test]
+fn a_sick_endpoint_is_never_rescued_by_its_fallback() {
+    let app = HealthApp::start();
+    app.set("/", Behaviour::Redirect(302, "/login".to_string()));
+    let page = "<html>oops</html>".to_string();
+    let cases = [
+        (Behaviour::Status(503), "answered 503".to_string()),
+        (
+            Behaviour::Json(200, json!({"status": "degraded"})),
+            r#"answered {"status":"degraded"} (expected /status = "healthy")"#.to_string(),
+        ),
+        (
+            Behaviour::Prometheus(page.clone()),
+            format!(r#"answered {page} (not JSON; expected /status = "healthy")"#),
+        ),
+    ];
+    let prober = prober();
+    for (behaviour, reason) in cases {
+        app.set("/health", behaviour.clone());
+        let sample =
+            block_on(prober.probe(&app.base(), &with_fallback(&[404, 405]), &[], &NOTHING));
+        assert_eq!(sample.via, Via::Endpoint, "{behaviour:?}");
+        assert_eq!(sample.outcome, failure(&reason), "{behaviour:?}");
+    }
+    assert_eq!(app.count("/"), 0, "the fallback is never probed");
+}
+
+#[test]
+fn an_endpoint_that_times_out_is_an_error_whatever_its_fallback_says() {
+    let app = HealthApp::start();
+    app.set(
+        "/health",
+        Behaviour::Slow(Duration::from_secs(3), Box::new(Behaviour::Healthy)),
+    );
+    app.set("/", Behaviour::Status(200));
+    let prober = Prober::new(Duration::from_millis(300)).expect("the prober builds");
+    let sample = block_on(prober.probe(&app.base(), &with_fallback(&[404, 405]), &[], &NOTHING));
     assert_eq!(sample.via, Via::Endpoint);
-    assert_eq!(sample.outcome, failure("answered 404"));
+    assert_eq!(
+        sample.outcome,
+        Outcome::Error {
+            reason: "timed out after 300ms".to_string()
+        }
+    );
+    assert_eq!(app.count("/"), 0, "the fallback is never probed");
+}
+
+#[test]
+fn the_fallback_answers_only_for_the_statuses_in_when() {
+    let app = HealthApp::start();
+    app.set("/", Behaviour::Status(200));
+    let prober = prober();
+    let only_404 = with_fallback(&[404]);
+    app.set("/health", Behaviour::Status(405));
+    let sample = block_on(prober.probe(&app.base(), &only_404, &[], &NOTHING));
+    assert_eq!(sample.via, Via::Endpoint);
+    assert_eq!(sample.outcome, failure("answered 405"));
+    assert_eq!(app.count("/"), 0);
+
+    app.set("/health", Behaviour::Status(404));
+    let sample = block_on(prober.probe(&app.base(), &only_404, &[], &NOTHING));
+    assert_eq!(sample.via, Via::Fallback { status: 404 });
+    assert_eq!(sample.outcome, Outcome::Success);
+
+    // The default list takes 405 too.
+    app.set("/health", Behaviour::Status(405));
+    let sample = block_on(prober.probe(&app.base(), &with_fallback(&[404, 405]), &[], &NOTHING));
+    assert_eq!(sample.via, Via::Fallback { status: 405 });
+    assert_eq!(sample.outcome, Outcome::Success);
+}
+
+const SHA: &str = "3e7a91c4b2d5f60718293a4b5c6d7e8f90a1b2c3";
+const NEW_IMAGE: &str = "registry.fly.io/hotdash-production:deployment-NEW";
+
+/// `/version` expecting the deployed commit, release and image.
+fn version_endpoint() -> Endpoint {
+    Endpoint {
+        json: BTreeMap::from([
+            ("/commit".to_string(), json!("${sha}")),
+            ("/release".to_string(), json!("v${version}")),
+            ("/image".to_string(), json!("${image}")),
+        ]),
+        ..endpoint("/version")
+    }
+}
+
+fn deployed() -> Expected {
+    Expected {
+        sha: Some(SHA.to_string()),
+        version: Some(42),
+        image: Some(NEW_IMAGE.to_string()),
+    }
+}
+
+#[test]
+fn the_new_release_answering_passes_and_the_old_one_fails() {
+    let app = HealthApp::start();
+    app.set(
+        "/version",
+        Behaviour::Json(
+            200,
+            json!({"commit": SHA, "release": "v42", "image": NEW_IMAGE}),
+        ),
+    );
+    let prober = prober();
+    let sample = block_on(prober.probe(&app.base(), &version_endpoint(), &[], &deployed()));
+    assert_eq!(sample.outcome, Outcome::Success);
+
+    // The old release still answers (a stuck machine, a cached edge): the filled value is named.
+    let old = json!({"commit": "0ld7a91c4b2d5f60718293a4b5c6d7e8f90a1b2c", "release": "v41"});
+    app.set("/version", Behaviour::Json(200, old.clone()));
+    let sample = block_on(prober.probe(&app.base(), &version_endpoint(), &[], &deployed()));
+    assert_eq!(
+        sample.outcome,
+        failure(&format!(r#"answered {old} (expected /commit = "{SHA}")"#))
+    );
+}
+
+#[test]
+fn a_placeholder_the_run_does_not_know_fails_saying_so() {
+    let app = HealthApp::start();
+    app.set(
+        "/version",
+        Behaviour::Json(
+            200,
+            json!({"commit": SHA, "release": "v42", "image": NEW_IMAGE}),
+        ),
+    );
+    let prober = prober();
+    // `shipgate health` alone: nothing deployed, nothing known.
+    let sample = block_on(prober.probe(&app.base(), &version_endpoint(), &[], &NOTHING));
+    assert_eq!(
+        sample.outcome,
+        failure(r#"cannot check /commit = "${sha}": the deployed commit is not known to this run"#)
+    );
+    // fly did not report the release it made.
+    let no_version = Expected {
+        version: None,
+        ..deployed()
+    };
+    let sample = block_on(prober.probe(&app.base(), &version_endpoint(), &[], &no_version));
+    assert_eq!(
+        sample.outcome,
+        failure(
+            r#"cannot check /release = "v${version}": the deployed Fly release version is not known to this run"#
+        )
+    );
 }
 
 #[test]
@@ -191,7 +369,7 @@ fn an_answer_slower_than_the_request_timeout_is_an_error() {
         Behaviour::Slow(Duration::from_secs(3), Box::new(Behaviour::Healthy)),
     );
     let prober = Prober::new(Duration::from_millis(300)).expect("the prober builds");
-    let sample = block_on(prober.probe(&app.base(), &health_endpoint(), &[]));
+    let sample = block_on(prober.probe(&app.base(), &health_endpoint(), &[], &NOTHING));
     assert_eq!(
         sample.outcome,
         Outcome::Error {
@@ -204,7 +382,7 @@ fn an_answer_slower_than_the_request_timeout_is_an_error() {
 #[test]
 fn a_refused_connection_is_an_error() {
     let base = url::Url::parse(&HealthApp::refused_url()).expect("a URL");
-    let sample = block_on(prober().probe(&base, &health_endpoint(), &[]));
+    let sample = block_on(prober().probe(&base, &health_endpoint(), &[], &NOTHING));
     assert_eq!(
         sample.outcome,
         Outcome::Error {
@@ -220,7 +398,12 @@ fn a_missing_required_header_fails_and_names_compare_case_insensitively() {
     app.set("/bare", Behaviour::Json(200, json!({"status": "healthy"})));
     app.set("/health", Behaviour::Healthy);
     let prober = prober();
-    let bare = block_on(prober.probe(&app.base(), &endpoint("/bare"), &headers(&SECURITY_HEADERS)));
+    let bare = block_on(prober.probe(
+        &app.base(),
+        &endpoint("/bare"),
+        &headers(&SECURITY_HEADERS),
+        &NOTHING,
+    ));
     assert_eq!(
         bare.outcome,
         failure("is missing header strict-transport-security")
@@ -229,6 +412,7 @@ fn a_missing_required_header_fails_and_names_compare_case_insensitively() {
         &app.base(),
         &health_endpoint(),
         &headers(&["Strict-Transport-Security", "X-Content-Type-Options"]),
+        &NOTHING,
     ));
     assert_eq!(shouted.outcome, Outcome::Success);
 }
@@ -243,14 +427,14 @@ fn prometheus_text_passes_and_anything_else_fails() {
     );
     app.set("/json", Behaviour::Json(200, json!({"up": 1})));
     let prober = prober();
-    let good = block_on(prober.probe(&app.base(), &metrics_endpoint(), &[]));
+    let good = block_on(prober.probe(&app.base(), &metrics_endpoint(), &[], &NOTHING));
     assert_eq!(good.outcome, Outcome::Success);
 
     let broken = Endpoint {
         path: "/broken".to_string(),
         ..metrics_endpoint()
     };
-    let bad = block_on(prober.probe(&app.base(), &broken, &[]));
+    let bad = block_on(prober.probe(&app.base(), &broken, &[], &NOTHING));
     assert_eq!(
         bad.outcome,
         failure(
@@ -261,7 +445,7 @@ fn prometheus_text_passes_and_anything_else_fails() {
         path: "/json".to_string(),
         ..metrics_endpoint()
     };
-    let bad = block_on(prober.probe(&app.base(), &json, &[]));
+    let bad = block_on(prober.probe(&app.base(), &json, &[], &NOTHING));
     assert_eq!(
         bad.outcome,
         failure("answered a body that is not Prometheus text (line 1: bad metric name \"\")")
@@ -275,7 +459,7 @@ fn a_base_url_with_a_path_prefix_keeps_it() {
     let prober = prober();
     for base in [format!("{}/api", app.url()), format!("{}/api/", app.url())] {
         let base = url::Url::parse(&base).expect("a URL");
-        let sample = block_on(prober.probe(&base, &health_endpoint(), &[]));
+        let sample = block_on(prober.probe(&base, &health_endpoint(), &[], &NOTHING));
         assert_eq!(sample.outcome, Outcome::Success, "{base}");
     }
     assert_eq!(app.count("/api/health"), 2);
@@ -289,7 +473,7 @@ fn a_round_probes_every_endpoint_in_order() {
     app.set("/health", Behaviour::Healthy);
     app.set("/metrics", Behaviour::Status(503));
     let policy = policy(vec![health_endpoint(), metrics_endpoint()]);
-    let round = block_on(prober().round(&app.base(), &policy, Duration::from_secs(10)));
+    let round = block_on(prober().round(&app.base(), &policy, &NOTHING, Duration::from_secs(10)));
     assert_eq!(round.offset, Duration::from_secs(10));
     assert_eq!(round.machines, None);
     let got: Vec<(&str, &Outcome)> = round
@@ -314,7 +498,7 @@ fn rounds(app: &HealthApp, policy: &HealthPolicy, count: u64) -> Vec<Round> {
         let mut rounds = Vec::new();
         for n in 0..count {
             let offset = policy.initial_delay + policy.interval * n as u32;
-            rounds.push(prober.round(&app.base(), policy, offset).await);
+            rounds.push(prober.round(&app.base(), policy, &NOTHING, offset).await);
         }
         rounds
     })
@@ -413,6 +597,104 @@ mod command {
         );
     }
 
+    /// A config whose `production` probes `app`: `/health` with the fallback `/`, rounds a
+    /// second apart, two in a row to pass, any failed round fails.
+    fn fallback_config(app: &HealthApp) -> (tempfile::TempDir, std::path::PathBuf) {
+        temp_config(&format!(
+            "version: 1
+environments:
+  production:
+    app: hotdash-production
+    url: {url}
+    windows: false
+    health:
+      initial_delay: 0s
+      interval: 1s
+      consecutive_successes: 2
+      failure_limit: 0
+      deadline: 10s
+      machines: false
+      endpoints:
+        - path: /health
+          json: {{ \"/status\": \"healthy\" }}
+          fallback: {{ path: /, status: [200, 302] }}
+",
+            url = app.url()
+        ))
+    }
+
+    #[test]
+    fn the_round_log_says_when_the_fallback_answered() {
+        let app = HealthApp::start();
+        app.set("/", Behaviour::Redirect(302, "/login".to_string()));
+        let (_dir, path) = fallback_config(&app);
+        let out = run(with_config(&path).args(["health", "--environment", "production"]));
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+        let rounds: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|line| line.contains("health round"))
+            .collect();
+        assert_eq!(rounds.len(), 2, "{}", out.stderr);
+        for line in rounds {
+            assert!(line.contains(": /health 404 -> / ok "), "{line}");
+            assert!(!line.contains("/health ok"), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_degraded_endpoint_fails_even_when_its_fallback_answers() {
+        let app = HealthApp::start();
+        app.set("/", Behaviour::Redirect(302, "/login".to_string()));
+        app.set(
+            "/health",
+            Behaviour::Json(200, serde_json::json!({"status": "degraded"})),
+        );
+        let (_dir, path) = fallback_config(&app);
+        let out = run(with_config(&path).args(["health", "--environment", "production"]));
+        assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout
+                .contains(r#"/health answered {"status":"degraded"}"#),
+            "{}",
+            out.stdout
+        );
+        assert_eq!(app.count("/"), 0);
+    }
+
+    #[test]
+    fn health_alone_cannot_check_the_deployed_commit_and_says_so() {
+        let app = HealthApp::start();
+        app.set(
+            "/version",
+            Behaviour::Json(200, serde_json::json!({"commit": "3e7a91c"})),
+        );
+        let (_dir, path) = temp_config(&format!(
+            "version: 1
+environments:
+  production:
+    app: hotdash-production
+    url: {url}
+    health:
+      initial_delay: 0s
+      machines: false
+      endpoints:
+        - path: /version
+          json: {{ \"/commit\": \"${{sha}}\" }}
+",
+            url = app.url()
+        ));
+        let out = run(with_config(&path).args(["health", "--environment", "production"]));
+        assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout.contains(
+                r#"/version cannot check /commit = "${sha}": the deployed commit is not known to this run"#
+            ),
+            "{}",
+            out.stdout
+        );
+    }
+
     #[test]
     fn health_needs_something_to_probe() {
         let out = run(shipgate().args(["health"]));
@@ -464,7 +746,7 @@ fn a_certificate_with_10_days_left_fails_tls_min_days_30() {
     let prober =
         Prober::with_extra_roots(Duration::from_secs(5), &[ca.der()]).expect("the prober builds");
     let policy = tls_policy();
-    let round = block_on(prober.round(&app.base(), &policy, Duration::from_secs(10)));
+    let round = block_on(prober.round(&app.base(), &policy, &NOTHING, Duration::from_secs(10)));
     assert_eq!(
         round.samples[0].outcome,
         Outcome::Success,
@@ -508,6 +790,7 @@ fn a_certificate_with_90_days_left_passes_and_is_noted() {
             block_on(prober.round(
                 &app.base(),
                 &policy,
+                &NOTHING,
                 policy.initial_delay + policy.interval * n,
             ))
         })
@@ -541,7 +824,7 @@ fn an_untrusted_certificate_could_not_be_measured_never_passes() {
     let trusts_another =
         Prober::with_extra_roots(Duration::from_secs(5), &[other_ca.der()]).expect("the prober");
     for prober in [prober(), trusts_another] {
-        let round = block_on(prober.round(&app.base(), &policy, Duration::from_secs(10)));
+        let round = block_on(prober.round(&app.base(), &policy, &NOTHING, Duration::from_secs(10)));
         let Outcome::Error { reason } = &round.samples[0].outcome else {
             panic!("expected an error, got {:?}", round.samples[0].outcome);
         };
@@ -576,7 +859,7 @@ fn tls_min_days_does_not_apply_to_plain_http() {
         consecutive_successes: 1,
         ..tls_policy()
     };
-    let round = block_on(prober().round(&app.base(), &policy, Duration::from_secs(10)));
+    let round = block_on(prober().round(&app.base(), &policy, &NOTHING, Duration::from_secs(10)));
     assert_eq!(round.tls, Tls::Plain);
     let verdict = evaluate(&policy, &[round], false, wall_clock());
     assert_eq!(verdict.status, Status::Pass, "{}", verdict.summary);

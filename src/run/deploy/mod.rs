@@ -17,6 +17,7 @@ use crate::cli::{DeployArgs, TargetArgs};
 use crate::config::{Config, Environment};
 use crate::decision::{Decision, Incident, Outcome, ReleaseRef, Report, ReportKind, Status};
 use crate::facts::fly::Release;
+use crate::facts::health::Expected;
 use crate::facts::{Facts, HealthFacts, OwnChecks};
 use crate::fly::Fly;
 use crate::gate::{self, EmergencyRequest, Policy, Request};
@@ -27,8 +28,8 @@ use crate::rollback;
 use futures::FutureExt;
 pub use record::Recorder;
 use steps::{
-    command_line, fly_unavailable, locate_fly, ms, release_ref, rollback_args, short, Deployed,
-    Deployer, Steps, FLY_READ_TIMEOUT,
+    command_line, fly_unavailable, locate_fly, ms, release_ref, rollback_args, rollback_expected,
+    short, Deployed, Deployer, Steps, FLY_READ_TIMEOUT,
 };
 
 use super::cancel::Signals;
@@ -252,6 +253,11 @@ pub async fn deploy(
     let program = fly.program().display().to_string();
     let deploy_argv = crate::plan::fly_deploy_args(&program, env, args.image.as_deref());
     let deploy_started = Instant::now();
+    let expected = Expected {
+        sha: Some(run.sha.clone()),
+        version: None,
+        image: args.image.clone(),
+    };
     let deployer = Deployer {
         reporter: context.reporter,
         fly: &fly,
@@ -262,6 +268,7 @@ pub async fn deploy(
             &deploy_argv,
             &mut steps,
             "fly deploy",
+            expected,
             facts.now,
             &mut signals,
         )
@@ -725,6 +732,7 @@ impl Run<'_> {
                     &argv,
                     steps,
                     &format!("rollback redeploy of {label}"),
+                    rollback_expected(&image),
                     context.clock.now(),
                     signals,
                 )

@@ -14,6 +14,7 @@ use crate::config::Environment;
 use crate::decision::{Decision, Evidence, GateId, ReleaseRef, Report, Status, Step, Verdict};
 use crate::env::Ambient;
 use crate::facts::fly::Release;
+use crate::facts::health::Expected;
 use crate::facts::{Facts, HealthFacts};
 use crate::fly::{Fly, FlyError};
 use crate::gate::{self, health, Policy, Request};
@@ -131,6 +132,16 @@ pub fn rollback_args(program: &str, env: &Environment, image: &str) -> Vec<Strin
     argv
 }
 
+/// What a rollback to `image` knows of the release it makes before fly reports it: the image.
+/// Not the commit: an image does not say which commit it was built from, so an expectation
+/// naming `${sha}` cannot pass on a rollback.
+pub fn rollback_expected(image: &str) -> Expected {
+    Expected {
+        image: Some(image.to_owned()),
+        ..Expected::nothing()
+    }
+}
+
 /// What one `fly deploy` and the health gate after it came to.
 pub struct Deployed {
     /// The release fly reported making (when it reported one), or why fly failed.
@@ -159,11 +170,15 @@ impl Deployer<'_> {
     /// `fly deploy`, timed, then the health gate on what it deployed (not run when fly failed).
     /// A signal stops fly (with its process group) or the health gate; `signals.which()` then
     /// says so.
+    ///
+    /// `expected` is what is known of the release before fly runs (the commit; the image it is
+    /// told to deploy); the version and image fly reports making are added to it.
     pub async fn deploy_and_verify(
         &self,
         argv: &[String],
         steps: &mut Steps<'_>,
         what: &str,
+        expected: Expected,
         now: DateTime<Utc>,
         signals: &mut Signals,
     ) -> Deployed {
@@ -176,7 +191,15 @@ impl Deployer<'_> {
         };
         steps.done("fly deploy", started, detail);
         let (health, verdict) = match &release {
-            Ok(_) => self.verify_step(steps, now, signals).await,
+            Ok(emitted) => {
+                let emitted = emitted.as_ref();
+                let expected = Expected {
+                    version: emitted.and_then(|r| r.version).or(expected.version),
+                    image: emitted.and_then(|r| r.image.clone()).or(expected.image),
+                    ..expected
+                };
+                self.verify_step(steps, &expected, now, signals).await
+            }
             Err(FlyError::Cancelled { signal, .. }) => self.judged(
                 HealthFacts::NotMeasured(format!("not run: shipgate received {signal}")),
                 now,
@@ -195,16 +218,18 @@ impl Deployer<'_> {
         (health, verdict)
     }
 
-    /// The `health` step: what is live now, measured and judged, unless a signal comes first.
+    /// The `health` step: what is live now, measured and judged, unless a signal comes first;
+    /// `expected` is what should be answering.
     pub async fn verify_step(
         &self,
         steps: &mut Steps<'_>,
+        expected: &Expected,
         now: DateTime<Utc>,
         signals: &mut Signals,
     ) -> (HealthFacts, Verdict) {
         let started = Instant::now();
         let measured = tokio::select! {
-            measured = verify(self.reporter, self.env, self.fly, now) => measured,
+            measured = verify(self.reporter, self.env, self.fly, expected, now) => measured,
             signal = signals.received() => {
                 HealthFacts::NotMeasured(format!("not finished: shipgate received {signal}"))
             }
@@ -273,11 +298,13 @@ pub fn decision(
 }
 
 /// The health of what is live now: a deploy that fly reports as successful but that leaves zero
-/// started machines fails at once; else rounds until the gate decides.
+/// started machines fails at once; else rounds until the gate decides, the endpoints' JSON
+/// expectations filled from `expected` (what should be answering).
 pub async fn verify(
     reporter: &dyn Reporter,
     env: &Environment,
     fly: &Fly,
+    expected: &Expected,
     now: DateTime<Utc>,
 ) -> HealthFacts {
     match fly.machines(&env.app, FLY_READ_TIMEOUT).await {
@@ -304,5 +331,5 @@ pub async fn verify(
         }
     };
     let machines = Some((fly, env.app.as_str()));
-    HealthFacts::Rounds(run_rounds(reporter, &prober, &base, policy, machines, now).await)
+    HealthFacts::Rounds(run_rounds(reporter, &prober, &base, policy, machines, expected, now).await)
 }
