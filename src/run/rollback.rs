@@ -136,7 +136,9 @@ pub async fn rollback(
             && r.image_ref.as_deref() == Some(image.as_str())
     });
     if running_target {
-        let (measured, verdict) = verify_step(context.reporter, env, &fly, &mut steps, now).await;
+        let serving = current.and_then(|r| r.version);
+        let (measured, verdict) =
+            verify_step(context.reporter, env, &fly, serving, &mut steps, now).await;
         if verdict.status <= Status::Pass {
             incident.recovered = true;
             report.deployed = incident.from.clone();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
-use super::super::health::{environment_base, machine_state, run_rounds};
+use super::super::health::{environment_base, run_rounds, MachineSource};
 use super::super::RunError;
 use crate::config::Environment;
 use crate::decision::{Decision, Evidence, GateId, ReleaseRef, Report, Status, Step, Verdict};
@@ -15,7 +15,7 @@ use crate::env::Ambient;
 use crate::facts::fly::Release;
 use crate::facts::{Facts, HealthFacts};
 use crate::fly::{Fly, FlyError};
-use crate::gate::{self, health, Policy, Request};
+use crate::gate::{self, health, machines as counted, Policy, Request};
 use crate::probe::Prober;
 use crate::report::Reporter;
 
@@ -163,7 +163,10 @@ pub async fn deploy_and_verify(
     };
     steps.done("fly deploy", started, detail);
     let (health, verdict) = match &release {
-        Ok(_) => verify_step(reporter, env, fly, steps, now).await,
+        Ok(made) => {
+            let version = made.as_ref().and_then(|r| r.version);
+            verify_step(reporter, env, fly, version, steps, now).await
+        }
         Err(error) => {
             let health = HealthFacts::DeployFailed(error.to_string());
             let verdict = health::judge(&health, Some(&env.health), now);
@@ -177,16 +180,18 @@ pub async fn deploy_and_verify(
     }
 }
 
-/// The `health` step: what is live now, measured and judged.
+/// The `health` step: what is live now, measured and judged. `release` is the version that
+/// should be serving, when known.
 pub async fn verify_step(
     reporter: &dyn Reporter,
     env: &Environment,
     fly: &Fly,
+    release: Option<u64>,
     steps: &mut Steps<'_>,
     now: DateTime<Utc>,
 ) -> (HealthFacts, Verdict) {
     let started = Instant::now();
-    let measured = verify(reporter, env, fly, now).await;
+    let measured = verify(reporter, env, fly, release, now).await;
     let verdict = health::judge(&measured, Some(&env.health), now);
     steps.done(
         "health",
@@ -244,18 +249,20 @@ async fn run_fly_deploy(
 }
 
 /// The health of what is live now: a deploy that fly reports as successful but that leaves zero
-/// started machines fails at once; else rounds until the gate decides.
+/// started serving machines of `release` (counted as the health gate counts them) fails at once;
+/// else rounds until the gate decides.
 pub async fn verify(
     reporter: &dyn Reporter,
     env: &Environment,
     fly: &Fly,
+    release: Option<u64>,
     now: DateTime<Utc>,
 ) -> HealthFacts {
     match fly.machines(&env.app, FLY_READ_TIMEOUT).await {
         Ok(machines) => {
-            let state = machine_state(&machines);
-            if state.started == 0 {
-                return HealthFacts::NoMachineStarted { total: state.total };
+            let state = counted::count(&machines, release);
+            if state.started() == 0 {
+                return HealthFacts::NoMachineStarted(state);
             }
         }
         Err(error) => tracing::warn!(%error, "could not read machine state"),
@@ -274,6 +281,10 @@ pub async fn verify(
             return HealthFacts::Unmeasurable(format!("cannot start the HTTP client: {error}"))
         }
     };
-    let machines = Some((fly, env.app.as_str()));
+    let machines = Some(MachineSource {
+        fly,
+        app: env.app.as_str(),
+        release,
+    });
     HealthFacts::Rounds(run_rounds(reporter, &prober, &base, policy, machines, now).await)
 }
