@@ -7,7 +7,19 @@
 //! - `"fail_once"`: this deploy as `"fail"`, then `"ok"` from the next one;
 //! - `"hang"`: sleeps (with a child process in its group), writing both pids to `"pid_file"`;
 //! - `"no_machines_started"`: exit 0, but every machine is left `stopped`;
-//! - `"critical_checks"`: exit 0, but every machine's checks are `critical`.
+//! - `"critical_checks"`: exit 0, but every machine's checks are `critical`;
+//! - `"checks_pending"`: exit 0, but no started machine has check results yet (as after an
+//!   `immediate` deploy, where flyctl does not wait for them);
+//! - `"worker_down"`: exit 0, but the machines of the `worker` process group are left `stopped`.
+//!
+//! `"fleet"` picks the machines listed before the first deploy (when the state has none):
+//! `"two"` (default), two started machines of group `app`; or `"kinds"`, every kind of machine
+//! `fly machine list --json` shows on a real app (see [`kinds`]). A deploy updates each machine as
+//! flyctl does: machines of the Fly Apps platform get the new image and release, and are started,
+//! except standbys, the release command's machine (it ran and exited) and machines a service
+//! autostops that were stopped; console and one-off machines are not touched. Check results
+//! follow the checks each machine's config defines. `status --json` lists what flyctl's
+//! `ListActive` keeps: no release-command or console machines.
 //!
 //! The token is printed nowhere, except in one debug line when `FAKE_FLY_ECHO_TOKEN=1`. A build
 //! that prints what it should not is `FAKE_FLY_PRINT=TEXT`: one stdout line `build: TEXT`. With
@@ -170,12 +182,19 @@ fn run(args: &[String]) -> Result<(), String> {
         "releases" => print_json(&state["releases"], flags.json),
         "machine list" => print_json(&state["machines"], flags.json),
         "status" => {
+            let active: Vec<Value> = state["machines"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|m| !matches!(group(m), RELEASE_COMMAND | CONSOLE))
+                .cloned()
+                .collect();
             let status = json!({
                 "AppURL": format!("https://{app}.fly.dev"),
                 "Deployed": true,
                 "Hostname": format!("{app}.fly.dev"),
                 "ID": app,
-                "Machines": state["machines"],
+                "Machines": active,
                 "Name": app,
                 "Organization": {"ID": "", "InternalNumericID": "1", "Name": "", "Slug": "personal", "RawSlug": "", "PaidPlan": false},
                 "PlatformVersion": "machines",
@@ -198,7 +217,8 @@ fn state_path() -> Result<PathBuf, String> {
         .ok_or_else(|| "FAKE_FLY_STATE is not set".to_owned())
 }
 
-/// The state file, with defaults filled in: version 0, no releases, two started machines.
+/// The state file, with defaults filled in: version 0, no releases, the machines of `"fleet"`
+/// on the current release (`"version"`, the newest release's image).
 fn load(path: &PathBuf, app: &str) -> Result<Value, String> {
     let mut state: Value = match std::fs::read_to_string(path) {
         Ok(text) if !text.trim().is_empty() => {
@@ -210,13 +230,233 @@ fn load(path: &PathBuf, app: &str) -> Result<Value, String> {
     object.entry("behaviour").or_insert(json!("ok"));
     object.entry("version").or_insert(json!(0));
     object.entry("releases").or_insert(json!([]));
-    object.entry("machines").or_insert_with(|| {
-        json!([
-            machine("148e21ea7e3589", "iad", app, None, 0),
-            machine("e286065f969386", "ams", app, None, 0),
-        ])
-    });
+    let fleet = object
+        .get("fleet")
+        .and_then(Value::as_str)
+        .unwrap_or("two")
+        .to_owned();
+    if !object.contains_key("machines") {
+        let version = object["version"].as_u64().unwrap_or(0);
+        let image = object["releases"][0]["ImageRef"]
+            .as_str()
+            .map(str::to_owned);
+        let image = image.as_deref();
+        let machines = match fleet.as_str() {
+            "two" => vec![
+                machine("148e21ea7e3589", "iad", app, image, version),
+                machine("e286065f969386", "ams", app, image, version),
+            ],
+            "kinds" => kinds(app, image, version),
+            other => return Err(format!("fake state: unknown fleet {other:?}")),
+        };
+        object.insert("machines".to_owned(), Value::Array(machines));
+    }
     Ok(state)
+}
+
+const RELEASE_COMMAND: &str = "fly_app_release_command";
+const CONSOLE: &str = "fly_app_console";
+
+/// A machine's `config.metadata.fly_process_group`, or "".
+fn group(machine: &Value) -> &str {
+    machine["config"]["metadata"]["fly_process_group"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+/// Every kind of machine a real app's `fly machine list --json` shows, before the first deploy:
+///
+/// - `148e21ea7e3589` (iad), `e286065f969386` (ams): group `app`, started, behind a service that
+///   autostops and autostarts them, with one service check;
+/// - `3d8d9e1b2c4f70` (lhr): group `app`, the same service, stopped by autostop: no check results;
+/// - `9080e6f1c2d3a4` (iad): group `worker`, no services, started, no checks;
+/// - `5683d920b4e5f6` (iad): the `worker` standby (`config.standbys`), stopped;
+/// - `1781973f0a9b8c` (iad): the release command's machine, stopped;
+/// - `32874400c1d2e3` (iad): a `fly console` machine, started;
+/// - `d8907e1f2a3b4c` (iad): a one-off from `fly machine run` (no process group, not on the Fly Apps
+///   platform), started, with a top-level check configured and no results.
+fn kinds(app: &str, image: Option<&str>, version: u64) -> Vec<Value> {
+    let service = json!([{
+        "protocol": "tcp",
+        "internal_port": 8080,
+        "autostop": true,
+        "autostart": true,
+        "min_machines_running": 1,
+        "ports": [{"port": 443, "handlers": ["tls", "http"]}],
+        "checks": [{"type": "http", "port": 8080, "path": "/healthz", "interval": "15s", "timeout": "2s"}]
+    }]);
+    let with = |mut m: Value, edit: &dyn Fn(&mut Value)| {
+        edit(&mut m);
+        m
+    };
+    let in_group = |m: &mut Value, name: &str| {
+        m["config"]["metadata"]["fly_process_group"] = json!(name);
+        m["config"]["env"]["FLY_PROCESS_GROUP"] = json!(name);
+    };
+    let no_checks = |m: &mut Value| {
+        m["config"]["services"] = json!([]);
+        m["config"]["checks"] = json!({});
+        m["checks"] = json!([]);
+    };
+    let stopped = |m: &mut Value| {
+        m["state"] = json!("stopped");
+        m["checks"] = json!([]);
+        m["events"] = json!([{"type": "exit", "status": "stopped", "source": "flyd", "timestamp": 1755015900000u64}]);
+    };
+    let served = |m: &mut Value| {
+        m["config"]["services"] = service.clone();
+        m["config"]["checks"] = json!({});
+        m["checks"] = check_results(m, "passing");
+    };
+    vec![
+        with(
+            machine("148e21ea7e3589", "iad", app, image, version),
+            &served,
+        ),
+        with(
+            machine("e286065f969386", "ams", app, image, version),
+            &served,
+        ),
+        with(
+            machine("3d8d9e1b2c4f70", "lhr", app, image, version),
+            &|m| {
+                served(m);
+                stopped(m);
+            },
+        ),
+        with(
+            machine("9080e6f1c2d3a4", "iad", app, image, version),
+            &|m| {
+                in_group(m, "worker");
+                no_checks(m);
+            },
+        ),
+        with(
+            machine("5683d920b4e5f6", "iad", app, image, version),
+            &|m| {
+                in_group(m, "worker");
+                no_checks(m);
+                stopped(m);
+                m["config"]["standbys"] = json!(["9080e6f1c2d3a4"]);
+                m["config"]["env"]["FLY_STANDBY_FOR"] = json!("9080e6f1c2d3a4");
+            },
+        ),
+        with(
+            machine("1781973f0a9b8c", "iad", app, image, version),
+            &|m| {
+                in_group(m, RELEASE_COMMAND);
+                no_checks(m);
+                stopped(m);
+                m["config"]["restart"] = json!({"policy": "no"});
+                m["config"]["auto_destroy"] = json!(true);
+            },
+        ),
+        with(
+            machine("32874400c1d2e3", "iad", app, image, version),
+            &|m| {
+                in_group(m, CONSOLE);
+                no_checks(m);
+                m["config"]["metadata"] = json!({"fly_platform_version": "v2", "fly_process_group": CONSOLE, "fly_flyctl_version": "0.4.87"});
+            },
+        ),
+        with(
+            machine("d8907e1f2a3b4c", "iad", app, image, version),
+            &|m| {
+                no_checks(m);
+                m["config"]["metadata"] = json!({});
+                m["config"]["env"] = json!({});
+                m["config"]["checks"] = json!({"ping": {"type": "tcp", "port": 9000}});
+            },
+        ),
+    ]
+}
+
+/// One result per check the machine's config defines, all with `status`: top-level checks by
+/// name, service checks as `servicecheck-NN-TYPE-PORT`.
+fn check_results(machine: &Value, status: &str) -> Value {
+    let config = &machine["config"];
+    let mut names: Vec<String> = config["checks"]
+        .as_object()
+        .map(|checks| checks.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut n = 0;
+    for service in config["services"].as_array().into_iter().flatten() {
+        for check in service["checks"].as_array().into_iter().flatten() {
+            names.push(format!(
+                "servicecheck-{n:02}-{}-{}",
+                check["type"].as_str().unwrap_or("tcp"),
+                check["port"].as_u64().unwrap_or(0)
+            ));
+            n += 1;
+        }
+    }
+    let output = if status == "passing" {
+        "Success"
+    } else {
+        "connect: connection refused"
+    };
+    Value::Array(
+        names
+            .into_iter()
+            .map(|name| json!({"name": name, "status": status, "output": output, "updated_at": "2026-08-12T16:25:00Z"}))
+            .collect(),
+    )
+}
+
+/// `m` after a deploy of `image` as release `version` with `behaviour`, as flyctl leaves it.
+fn deployed(m: &Value, image: &str, version: u64, behaviour: &str) -> Value {
+    let metadata = &m["config"]["metadata"];
+    let managed = metadata["fly_platform_version"] == "v2";
+    if !managed || group(m) == CONSOLE {
+        return m.clone();
+    }
+    let mut updated = m.clone();
+    updated["image_ref"] = image_ref(image);
+    updated["config"]["image"] = json!(image);
+    updated["config"]["metadata"]["fly_release_version"] = json!(version.to_string());
+    updated["config"]["metadata"]["fly_release_id"] = json!(format!("rel_{version}"));
+    updated["instance_id"] = json!(format!("01FAKEINSTANCE{version:012}"));
+    updated["version"] = json!(format!("01FAKEINSTANCE{version:012}"));
+    let standby = m["config"]["standbys"]
+        .as_array()
+        .is_some_and(|s| !s.is_empty());
+    let autoscaled = m["config"]["services"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|s| {
+            matches!(&s["autostop"], Value::Bool(true))
+                || matches!(s["autostop"].as_str(), Some("stop" | "suspend"))
+                || s["autostart"] == true
+        });
+    let was = m["state"].as_str().unwrap_or_default();
+    let state = if group(m) == RELEASE_COMMAND || standby {
+        "stopped"
+    } else if matches!(was, "stopped" | "suspended") && autoscaled {
+        was
+    } else {
+        "started"
+    };
+    let state = match behaviour {
+        "no_machines_started" => "stopped",
+        "worker_down" if group(m) == "worker" => "stopped",
+        _ => state,
+    };
+    updated["state"] = json!(state);
+    updated["checks"] = match (state, behaviour) {
+        ("started", "checks_pending") => json!([]),
+        ("started", "critical_checks" | "fail") => {
+            let results = check_results(m, "critical");
+            if results.as_array().is_some_and(|r| r.is_empty()) {
+                json!([{"name": "servicecheck-00-http-8080", "status": "critical", "output": "connect: connection refused", "updated_at": "2026-08-12T16:25:00Z"}])
+            } else {
+                results
+            }
+        }
+        ("started", _) => check_results(m, "passing"),
+        _ => json!([]),
+    };
+    updated
 }
 
 fn save(path: &PathBuf, state: &Value) -> Result<(), String> {
@@ -255,7 +495,7 @@ fn machine(id: &str, region: &str, app: &str, image: Option<&str>, version: u64)
             "restart": {}
         },
         "events": [{"type": "start", "status": "started", "source": "flyd", "timestamp": 1755015660000u64}],
-        "checks": [{"name": "servicecheck-00-http-8080", "status": "passing", "output": "Success", "updated_at": "2026-08-12T16:21:00Z"}],
+        "checks": [{"name": "alive", "status": "passing", "output": "Success", "updated_at": "2026-08-12T16:21:00Z"}],
         "host_status": "ok",
         "cordoned": false
     })
@@ -356,19 +596,7 @@ fn deploy(path: &PathBuf, state: &mut Value, app: &str, flags: &Flags) -> Result
         .to_owned();
     if let Some(machines) = state["machines"].as_array_mut() {
         for m in machines.iter_mut() {
-            let (id, region) = (
-                m["id"].as_str().unwrap_or_default().to_owned(),
-                m["region"].as_str().unwrap_or("iad").to_owned(),
-            );
-            let mut updated = machine(&id, &region, app, Some(&image), version);
-            match behaviour.as_str() {
-                "no_machines_started" => updated["state"] = json!("stopped"),
-                "critical_checks" | "fail" => {
-                    updated["checks"] = json!([{"name": "servicecheck-00-http-8080", "status": "critical", "output": "connect: connection refused", "updated_at": "2026-08-12T16:25:00Z"}]);
-                }
-                _ => {}
-            }
-            *m = updated;
+            *m = deployed(m, &image, version, &behaviour);
         }
     }
     save(path, state)?;

@@ -668,6 +668,45 @@ mod tests {
     }
 
     #[test]
+    fn machine_kinds_parse_standbys_services_checks_and_autostop() {
+        let json = r#"[
+            {"id": "a", "state": "stopped", "config": {
+                "metadata": {"fly_process_group": "app", "fly_platform_version": "v2"},
+                "services": [{"internal_port": 8080, "autostop": "suspend", "autostart": true,
+                              "checks": [{"type": "http", "port": 8080, "path": "/"}]},
+                             {"internal_port": 9090, "autostop": false,
+                              "checks": [{"type": "tcp"}, {"type": "tcp"}]}],
+                "checks": {"alive": {"type": "http"}}}},
+            {"id": "s", "state": "stopped", "config": {
+                "metadata": {"fly_process_group": "worker"}, "standbys": ["w1"]}},
+            {"id": "r", "state": "stopped", "config": {"metadata": {"process_group": "release_command"}}},
+            {"id": "u", "state": "unknown", "host_status": "unreachable", "incomplete_config": {
+                "metadata": {"fly_process_group": "app", "fly_release_version": "9"}}},
+            {"id": "x", "config": {"services": [{"autostop": 3}], "standbys": "w1", "checks": []}}
+        ]"#;
+        let machines = parse_machines(json).expect("parses");
+        let config = machines[0].config.as_ref().expect("config");
+        assert_eq!(config.services[0].autostop, Some(Autostop::Suspend));
+        assert_eq!(config.services[1].autostop, Some(Autostop::Off));
+        assert_eq!(machines[0].configured_checks(), 4);
+        assert!(machines[0].autoscaled() && machines[0].on_apps_platform());
+        assert_eq!(machines[1].standby_for(), ["w1"]);
+        assert!(!machines[1].on_apps_platform());
+        assert!(machines[2].is_release_command());
+        assert_eq!(machines[2].process_group(), Some("release_command"));
+        assert_eq!(machines[3].process_group(), Some("app"));
+        assert_eq!(machines[3].release_version(), Some(9));
+        // Odd shapes read as absent, never as an error.
+        assert_eq!(
+            machines[4].config.as_ref().expect("config").services[0].autostop,
+            None
+        );
+        assert!(machines[4].standby_for().is_empty());
+        assert_eq!(machines[4].configured_checks(), 0);
+        assert!(!machines[4].autoscaled());
+    }
+
+    #[test]
     fn garbage_is_unparsable_naming_the_command() {
         let error = parse_releases("Error: not json").expect_err("no JSON");
         assert!(error.to_string().contains("fly releases --json"), "{error}");

@@ -75,7 +75,7 @@ pub fn deploy_plan(fly: &str, environment: &Environment, image: Option<&str>) ->
     }
     if health.machines {
         health_lines.push(format!(
-            "every machine of `{}` started on the new version with its checks passing",
+            "serving machines of `{}` on the new release: at least one started per process group, the rest started or stopped by autostop, every configured check passing",
             environment.app
         ));
     }

@@ -113,6 +113,10 @@ pub struct Machine {
     pub version: Option<String>,
     #[serde(deserialize_with = "lenient")]
     pub config: Option<MachineConfig>,
+    /// Sent instead of `config` when `host_status` is not `ok`: a partial configuration, enough
+    /// to tell the machine's group and release.
+    #[serde(deserialize_with = "lenient")]
+    pub incomplete_config: Option<MachineConfig>,
     #[serde(deserialize_with = "null_as_default")]
     pub checks: Vec<Check>,
     #[serde(deserialize_with = "lenient")]
@@ -141,6 +145,36 @@ pub struct MachineConfig {
     pub image: Option<String>,
     #[serde(deserialize_with = "null_as_default")]
     pub metadata: BTreeMap<String, serde_json::Value>,
+    #[serde(deserialize_with = "null_as_default")]
+    pub services: Vec<MachineService>,
+    /// The top-level checks configured, by name (their definitions are not read).
+    #[serde(deserialize_with = "null_as_default")]
+    pub checks: BTreeMap<String, serde_json::Value>,
+    /// The machines this one stands by for: set on standbys only.
+    #[serde(deserialize_with = "null_as_default")]
+    pub standbys: Vec<String>,
+}
+
+/// One of a machine's `config.services`, as far as health needs it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct MachineService {
+    /// `autostop`: `false`/`"off"`, `true`/`"stop"` or `"suspend"` (booleans in API answers).
+    #[serde(deserialize_with = "lenient_autostop")]
+    pub autostop: Option<Autostop>,
+    #[serde(deserialize_with = "lenient")]
+    pub autostart: Option<bool>,
+    /// The service checks configured (their definitions are not read).
+    #[serde(deserialize_with = "null_as_default")]
+    pub checks: Vec<serde_json::Value>,
+}
+
+/// A service's `autostop` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Autostop {
+    Off,
+    Stop,
+    Suspend,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -174,6 +208,15 @@ impl ImageRef {
     }
 }
 
+/// `fly_process_group` of the release command's machine.
+pub const RELEASE_COMMAND_GROUP: &str = "fly_app_release_command";
+/// `fly_process_group` of the machines `fly console` starts.
+pub const CONSOLE_GROUP: &str = "fly_app_console";
+/// `fly_process_group` of the test machines `fly deploy` runs (`FLY_TEST_COMMAND`).
+pub const TEST_MACHINE_GROUP: &str = "fly_app_test_machine_command";
+/// The process group `fly deploy` gives a machine of the platform that names none.
+pub const DEFAULT_GROUP: &str = "app";
+
 impl Machine {
     /// The image the machine runs: `image_ref` in full, else `config.image`.
     pub fn image(&self) -> Option<String> {
@@ -181,6 +224,61 @@ impl Machine {
             .as_ref()
             .and_then(ImageRef::full)
             .or_else(|| self.config.as_ref().and_then(|c| c.image.clone()))
+    }
+
+    /// `config`, or `incomplete_config` when the host could not send the whole one.
+    pub fn effective_config(&self) -> Option<&MachineConfig> {
+        self.config.as_ref().or(self.incomplete_config.as_ref())
+    }
+
+    /// Part of the Fly Apps platform (`fly_platform_version` `v2`): what `fly deploy` manages.
+    /// Machines started by hand (`fly machine run`) carry no such mark.
+    pub fn on_apps_platform(&self) -> bool {
+        self.metadata("fly_platform_version")
+            .and_then(serde_json::Value::as_str)
+            == Some("v2")
+    }
+
+    /// The release command's machine (`fly_app_release_command`, or the older
+    /// `process_group: release_command`).
+    pub fn is_release_command(&self) -> bool {
+        self.process_group() == Some(RELEASE_COMMAND_GROUP)
+            || self
+                .metadata("process_group")
+                .and_then(serde_json::Value::as_str)
+                == Some("release_command")
+    }
+
+    /// A standby: its config lists the machines it stands by for.
+    pub fn standby_for(&self) -> &[String] {
+        self.effective_config()
+            .map(|c| c.standbys.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// How many checks its config defines: top-level `checks` and every service's `checks`.
+    pub fn configured_checks(&self) -> usize {
+        self.effective_config().map_or(0, |c| {
+            c.checks.len() + c.services.iter().map(|s| s.checks.len()).sum::<usize>()
+        })
+    }
+
+    /// A service stops or starts it on demand (`autostop` not off, or `autostart`): `fly deploy`
+    /// leaves such a machine stopped or suspended when it found it so.
+    pub fn autoscaled(&self) -> bool {
+        self.effective_config().is_some_and(|c| {
+            c.services.iter().any(|s| {
+                matches!(s.autostop, Some(Autostop::Stop | Autostop::Suspend))
+                    || s.autostart == Some(true)
+            })
+        })
+    }
+
+    /// The check results, without the `bg_deployments_compat*` ones flaps adds for old clients.
+    pub fn check_results(&self) -> impl Iterator<Item = &Check> {
+        self.checks
+            .iter()
+            .filter(|c| !c.name.starts_with("bg_deployments_compat"))
     }
 
     /// `config.metadata.fly_release_version` (a string in flyctl's output).
@@ -192,25 +290,23 @@ impl Machine {
         }
     }
 
-    /// `config.metadata.fly_process_group`: set on app machines, not on one-off machines.
+    /// `config.metadata.fly_process_group` (else the older `process_group`): set on app
+    /// machines, not on one-off machines.
     pub fn process_group(&self) -> Option<&str> {
-        self.metadata("fly_process_group")?
-            .as_str()
-            .filter(|g| !g.is_empty())
+        ["fly_process_group", "process_group"]
+            .into_iter()
+            .filter_map(|key| self.metadata(key)?.as_str())
+            .find(|g| !g.is_empty())
     }
 
     fn metadata(&self, key: &str) -> Option<&serde_json::Value> {
-        self.config.as_ref()?.metadata.get(key)
+        self.effective_config()?.metadata.get(key)
     }
 
     /// At least one check result, and all of them `passing`.
     pub fn checks_passing(&self) -> bool {
-        !self.checks.is_empty()
-            && self
-                .checks
-                .iter()
-                .filter(|c| !c.name.starts_with("bg_deployments_compat"))
-                .all(|c| c.status == CheckStatus::Passing)
+        let mut results = self.check_results().peekable();
+        results.peek().is_some() && results.all(|c| c.status == CheckStatus::Passing)
     }
 }
 
@@ -238,6 +334,24 @@ fn lenient<'de, D: Deserializer<'de>, T: serde::de::DeserializeOwned>(
 ) -> Result<Option<T>, D::Error> {
     let value = serde_json::Value::deserialize(deserializer)?;
     Ok(serde_json::from_value(value).ok())
+}
+
+/// `autostop` as fly-go reads it: a boolean (`true` is `stop`) or one of the three words; any
+/// other value reads as absent.
+fn lenient_autostop<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Autostop>, D::Error> {
+    Ok(match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::Bool(true) => Some(Autostop::Stop),
+        serde_json::Value::Bool(false) => Some(Autostop::Off),
+        serde_json::Value::String(word) => match word.as_str() {
+            "off" => Some(Autostop::Off),
+            "stop" => Some(Autostop::Stop),
+            "suspend" => Some(Autostop::Suspend),
+            _ => None,
+        },
+        _ => None,
+    })
 }
 
 fn non_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {

@@ -98,24 +98,92 @@ pub enum Outcome {
     },
 }
 
-/// The machines of the new version, as Fly reported them in one round.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The serving machines of the deployed release, as Fly reported them in one round, counted by
+/// `gate::machines::count` from `fly machine list --json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MachineState {
-    /// Machines of the new version in state `started`.
-    pub started: usize,
-    /// Machines of the new version, whatever their state.
+    /// The release counted: the one the deploy made when known, else the highest among the
+    /// app's serving machines; `None` when no serving machine names its release (all counted).
+    pub release: Option<u64>,
+    /// The serving process groups of that release, by name.
+    pub groups: Vec<GroupState>,
+    /// Serving machines of the release that are neither started nor left stopped on purpose,
+    /// or whose checks report other than `passing`, with why.
+    pub unhealthy: Vec<MachineNote>,
+    /// Started serving machines of the release with checks configured that have not all
+    /// reported yet: not passing, not failing.
+    pub pending: Vec<String>,
+    /// Machines not counted, with why: a standby, the release command, a console, a one-off, a
+    /// machine of another release.
+    pub ignored: Vec<MachineNote>,
+}
+
+/// One serving process group of the release.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupState {
+    /// `fly_process_group` (`app` for a platform machine that names none).
+    pub name: String,
+    /// Its machines of the release, whatever their state.
     pub total: usize,
-    /// Started machines whose Fly health checks all pass (a machine with no checks configured
-    /// counts as passing, as `fly deploy` treats it).
+    /// In state `started`.
+    pub started: usize,
+    /// Stopped or suspended, and left so by `fly deploy` because a service stops and starts
+    /// them on demand (`autostop`/`autostart`): not a failure.
+    pub left_stopped: usize,
+    /// Started, with every configured check reported `passing` (or none configured, as
+    /// `fly deploy` treats it).
     pub checks_passing: usize,
-    /// Ids of the machines that are not started or whose checks do not all pass.
-    pub unhealthy: Vec<String>,
+}
+
+/// A machine and what was found about it: `stopped`, `check servicecheck-00-http critical`,
+/// `standby`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineNote {
+    pub id: String,
+    pub reason: String,
 }
 
 impl MachineState {
-    /// At least one machine, and every one started with its checks passing.
+    /// Serving machines of the release, whatever their state.
+    pub fn total(&self) -> usize {
+        self.groups.iter().map(|g| g.total).sum()
+    }
+
+    /// Serving machines of the release in state `started`.
+    pub fn started(&self) -> usize {
+        self.groups.iter().map(|g| g.started).sum()
+    }
+
+    /// Serving machines of the release left stopped on purpose.
+    pub fn left_stopped(&self) -> usize {
+        self.groups.iter().map(|g| g.left_stopped).sum()
+    }
+
+    /// Started serving machines of the release with their checks passing.
+    pub fn checks_passing(&self) -> usize {
+        self.groups.iter().map(|g| g.checks_passing).sum()
+    }
+
+    /// The serving groups with no started machine.
+    pub fn groups_down(&self) -> impl Iterator<Item = &GroupState> {
+        self.groups.iter().filter(|g| g.started == 0)
+    }
+
+    /// At least one serving machine; at least one started in every serving group; no machine
+    /// unhealthy and none with checks pending.
     pub fn healthy(&self) -> bool {
-        self.total > 0 && self.started == self.total && self.checks_passing == self.total
+        !self.groups.is_empty()
+            && self.groups_down().next().is_none()
+            && self.unhealthy.is_empty()
+            && self.pending.is_empty()
+    }
+
+    /// `release v7`, or `the new version` when no release was named.
+    pub fn release_label(&self) -> String {
+        match self.release {
+            Some(version) => format!("release v{version}"),
+            None => "the new version".to_owned(),
+        }
     }
 }
 

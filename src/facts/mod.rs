@@ -60,8 +60,9 @@ pub enum HealthFacts {
     NotMeasured(String),
     /// `fly deploy` failed: there is nothing new to measure.
     DeployFailed(String),
-    /// Fly reported success, but none of the machines is started.
-    NoMachineStarted { total: usize },
+    /// Fly reported success, but none of the serving machines of the release is started: the
+    /// count that showed it.
+    NoMachineStarted(health::MachineState),
     /// The environment configures no endpoints and no machine checks.
     NothingToMeasure,
     /// Nothing could be measured at all (no `url`, no HTTP client), and why.

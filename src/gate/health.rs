@@ -17,6 +17,12 @@
 //!
 //! and otherwise the gate is pending.
 //!
+//! With `machines`, a round reads Fly's machines as [`super::machines`] counts them (the serving
+//! machines of the deployed release). No serving machine started, a serving process group with
+//! no machine started, or a machine not healthy is a failed round; a machine whose configured
+//! checks have not all reported yet makes the round **pending**: neither healthy nor failed nor
+//! unmeasured, it breaks a run of healthy rounds, and only the deadline ends a gate that stays so.
+//!
 //! With `tls_min_days`, a round whose certificate of `url` ([`Round::tls`]) expires in fewer days
 //! than that, counted from `now`, is a failed round like any other failure; a certificate whose
 //! expiry could not be read is a round that could not measure. A plain `http` URL has no
@@ -30,7 +36,9 @@ use chrono::{DateTime, Utc};
 use crate::config::duration::Human;
 use crate::config::HealthPolicy;
 use crate::decision::{Evidence, GateId, Status, Verdict};
-pub use crate::facts::health::{Certificate, MachineState, Outcome, Round, Sample, Tls, Via};
+pub use crate::facts::health::{
+    Certificate, GroupState, MachineNote, MachineState, Outcome, Round, Sample, Tls, Via,
+};
 
 /// p95 by nearest rank: the latencies sorted ascending, the value at 1-based rank
 /// `ceil(0.95 × n)`. It is always a measured value, never an interpolation: with fewer than 20
@@ -64,10 +72,15 @@ pub fn judge(
         (HealthFacts::DeployFailed(error), _) => {
             verdict(Status::Fail, format!("not run: fly deploy failed: {error}"))
         }
-        (HealthFacts::NoMachineStarted { total }, _) => verdict(
+        (HealthFacts::NoMachineStarted(state), _) => verdict(
             Status::Fail,
-            format!("fly reported success but none of the {total} machine(s) is started"),
-        ),
+            format!(
+                "fly reported success but none of the {} serving machine(s) of {} is started",
+                state.total(),
+                state.release_label()
+            ),
+        )
+        .with_evidence(machine_evidence(state)),
         (HealthFacts::NothingToMeasure, _) => verdict(
             Status::Skipped,
             "no health endpoints and no machine checks configured: fly's exit code decided"
@@ -133,8 +146,11 @@ pub fn evaluate(
         None => (
             Status::Pending,
             format!(
-                "{} of {needed} rounds in a row healthy so far ({} failed, {} could not measure)",
-                tally.success_streak, tally.failed, tally.unmeasured
+                "{} of {needed} rounds in a row healthy so far ({} failed, {} could not measure{})",
+                tally.success_streak,
+                tally.failed,
+                tally.unmeasured,
+                tally.pending_part()
             ),
         ),
         Some(End::Streak) if over_limit => (
@@ -181,29 +197,37 @@ pub fn evaluate(
         Some(End::Deadline { .. }) => (
             Status::Fail,
             format!(
-                "no {needed} rounds in a row healthy by the {} deadline (longest {}; {} failed, {} could not measure)",
+                "no {needed} rounds in a row healthy by the {} deadline (longest {}; {} failed, {} could not measure{})",
                 Human(policy.deadline),
                 tally.longest_success,
                 tally.failed,
-                tally.unmeasured
+                tally.unmeasured,
+                tally.pending_part()
             ),
         ),
     };
-    // Zero started machines is the cause whatever rule ended the gate: say so plainly.
+    // Zero started machines is the cause whatever rule ended the gate: say so plainly. Checks
+    // that never reported are the cause of a deadline reached while they were pending.
     if status == Status::Fail {
-        if let Some(zero) = tally.last_machines.as_ref().and_then(no_machines_started) {
+        let last = tally.last_machines.as_ref();
+        if let Some(zero) = last.and_then(no_machines_started) {
             summary = zero;
+        } else if let (Some(End::Deadline { .. }), Some(Kind::Pending)) = (&end, tally.last_kind) {
+            if let Some(pending) = last.and_then(pending_checks) {
+                summary = format!("at the {} deadline: {pending}", Human(policy.deadline));
+            }
         }
     }
 
     let mut evidence = vec![
         note(format!(
-            "rounds: {} taken; {} healthy, {} failed (failure_limit {}), {} could not measure",
+            "rounds: {} taken; {} healthy, {} failed (failure_limit {}), {} could not measure{}",
             tally.rounds,
             tally.healthy,
             tally.failed,
             policy.failure_limit,
-            tally.unmeasured
+            tally.unmeasured,
+            tally.pending_part()
         )),
         note(format!(
             "in a row: {} healthy now, longest {} (need {needed}); {} could not measure now, longest {} (consecutive_error_limit {})",
@@ -231,6 +255,7 @@ pub fn evaluate(
         let label = match problem.kind {
             Kind::Failed => "failed",
             Kind::Unmeasured => "could not measure",
+            Kind::Pending => "pending",
         };
         evidence.push(note(format!(
             "{label}: {} in {} of {} rounds",
@@ -274,22 +299,36 @@ pub fn evaluate(
         }));
     }
     if policy.machines {
+        let label = tally
+            .last_machines
+            .as_ref()
+            .map_or_else(|| "the new version".to_owned(), MachineState::release_label);
         if !tally.unhealthy_machines.is_empty() {
             let ids: Vec<String> = tally
                 .unhealthy_machines
                 .iter()
+                .map(|(id, (rounds, reason))| {
+                    format!("{id}: {reason} ({rounds} of {} rounds)", tally.rounds)
+                })
+                .collect();
+            evidence.push(note(format!(
+                "machines not healthy on {label}: {}",
+                ids.join("; ")
+            )));
+        }
+        if !tally.pending_machines.is_empty() {
+            let ids: Vec<String> = tally
+                .pending_machines
+                .iter()
                 .map(|(id, rounds)| format!("{id} ({rounds} of {} rounds)", tally.rounds))
                 .collect();
             evidence.push(note(format!(
-                "machines not healthy on the new version: {}",
+                "machines with checks configured but not all reported on {label}: {}",
                 ids.join(", ")
             )));
         }
         if let Some(state) = &tally.last_machines {
-            evidence.push(note(format!(
-                "machines of the new version, last read: {} of {} started, {} with checks passing",
-                state.started, state.total, state.checks_passing
-            )));
+            evidence.extend(machine_evidence(state));
         }
     } else {
         evidence.push(note(
@@ -330,6 +369,8 @@ enum End {
 enum Kind {
     Failed,
     Unmeasured,
+    /// Measured, but not decided yet: machine checks configured that have not all reported.
+    Pending,
 }
 
 /// One thing that went wrong, counted in the rounds it happened in.
@@ -358,6 +399,9 @@ struct Tally {
     healthy: usize,
     failed: usize,
     unmeasured: usize,
+    pending: usize,
+    /// What the last round counted taken was (`None`: healthy).
+    last_kind: Option<Kind>,
     success_streak: usize,
     error_streak: usize,
     longest_success: usize,
@@ -369,7 +413,10 @@ struct Tally {
     last_error: Option<String>,
     /// Configured endpoints first, in policy order; then any other path sampled.
     endpoints: Vec<(String, EndpointStats)>,
-    unhealthy_machines: BTreeMap<String, usize>,
+    /// Machine id -> rounds it was not healthy in, and why when last seen.
+    unhealthy_machines: BTreeMap<String, (usize, String)>,
+    /// Machine id -> rounds its checks were pending in.
+    pending_machines: BTreeMap<String, usize>,
     last_machines: Option<MachineState>,
     /// The certificate of `url` last seen (with `tls_min_days`).
     certificate: Option<Certificate>,
@@ -433,17 +480,29 @@ impl Tally {
                     "machine state could not be read".to_owned(),
                 )),
                 Some(state) => {
-                    for id in &state.unhealthy {
-                        *self.unhealthy_machines.entry(id.clone()).or_default() += 1;
+                    for machine in &state.unhealthy {
+                        let entry = self
+                            .unhealthy_machines
+                            .entry(machine.id.clone())
+                            .or_default();
+                        entry.0 += 1;
+                        entry.1.clone_from(&machine.reason);
+                    }
+                    for id in &state.pending {
+                        *self.pending_machines.entry(id.clone()).or_default() += 1;
                     }
                     if let Some(text) = no_machines_started(state) {
                         found.push((Kind::Failed, "machines none".to_owned(), text));
-                    } else if !state.healthy() {
+                    } else if let Some(text) = groups_down(state) {
+                        found.push((Kind::Failed, "machines group down".to_owned(), text));
+                    } else if !state.unhealthy.is_empty() {
                         found.push((
                             Kind::Failed,
                             "machines unhealthy".to_owned(),
                             unhealthy(state),
                         ));
+                    } else if let Some(text) = pending_checks(state) {
+                        found.push((Kind::Pending, "machines pending".to_owned(), text));
                     }
                     self.last_machines = Some(state.clone());
                 }
@@ -472,13 +531,10 @@ impl Tally {
         }
 
         self.rounds += 1;
-        let kind = if found.iter().any(|(k, ..)| *k == Kind::Failed) {
-            Some(Kind::Failed)
-        } else if found.iter().any(|(k, ..)| *k == Kind::Unmeasured) {
-            Some(Kind::Unmeasured)
-        } else {
-            None
-        };
+        let kind = [Kind::Failed, Kind::Unmeasured, Kind::Pending]
+            .into_iter()
+            .find(|kind| found.iter().any(|(k, ..)| k == kind));
+        self.last_kind = kind;
         match kind {
             None => {
                 self.healthy += 1;
@@ -487,6 +543,12 @@ impl Tally {
             }
             Some(Kind::Failed) => {
                 self.failed += 1;
+                self.success_streak = 0;
+                self.error_streak = 0;
+            }
+            Some(Kind::Pending) => {
+                // Measured, so not an error; not healthy yet either.
+                self.pending += 1;
                 self.success_streak = 0;
                 self.error_streak = 0;
             }
@@ -521,6 +583,15 @@ impl Tally {
                     rounds: 1,
                 }),
             }
+        }
+    }
+
+    /// `, 2 pending` when rounds were pending, else nothing (the counts read as before).
+    fn pending_part(&self) -> String {
+        if self.pending > 0 {
+            format!(", {} pending", self.pending)
+        } else {
+            String::new()
         }
     }
 
@@ -595,22 +666,123 @@ fn plural(count: i64, word: &str) -> String {
 }
 
 fn no_machines_started(state: &MachineState) -> Option<String> {
-    match (state.started, state.total) {
-        (0, 0) => Some("0 machines started on the new version".to_owned()),
-        (0, total) => Some(format!("0 of {total} machines started on the new version")),
+    let label = state.release_label();
+    match (state.started(), state.total()) {
+        (0, 0) => Some(format!("0 serving machines started on {label}")),
+        (0, total) => Some(format!(
+            "0 of {total} serving machines started on {label}{}",
+            left_stopped(state)
+                .map(|text| format!("; {text}"))
+                .unwrap_or_default()
+        )),
         _ => None,
     }
 }
 
+/// `2 left stopped by autostop`, when any were.
+fn left_stopped(state: &MachineState) -> Option<String> {
+    match state.left_stopped() {
+        0 => None,
+        n => Some(format!("{n} left stopped by autostop")),
+    }
+}
+
+/// The serving process groups with no machine started, or `None`.
+fn groups_down(state: &MachineState) -> Option<String> {
+    let down: Vec<String> = state
+        .groups_down()
+        .map(|g| format!("{} (0 of {} started)", g.name, g.total))
+        .collect();
+    if down.is_empty() {
+        return None;
+    }
+    let mut text = format!(
+        "no machine started in process group {} on {}",
+        down.join(", "),
+        state.release_label()
+    );
+    text.push_str(&not_healthy_part(state));
+    Some(text)
+}
+
 fn unhealthy(state: &MachineState) -> String {
     let mut text = format!(
-        "{} of {} machines started and {} with checks passing on the new version",
-        state.started, state.total, state.checks_passing
+        "{} of {} machines started and {} with checks passing on {}",
+        state.started(),
+        state.total(),
+        state.checks_passing(),
+        state.release_label()
     );
-    if !state.unhealthy.is_empty() {
-        text.push_str(&format!(" (not healthy: {})", state.unhealthy.join(", ")));
-    }
+    text.push_str(&not_healthy_part(state));
     text
+}
+
+/// ` (not healthy: id: stopped; id: check alive critical)`, or nothing.
+fn not_healthy_part(state: &MachineState) -> String {
+    if state.unhealthy.is_empty() {
+        return String::new();
+    }
+    let machines: Vec<String> = state
+        .unhealthy
+        .iter()
+        .map(|m| format!("{}: {}", m.id, m.reason))
+        .collect();
+    format!(" (not healthy: {})", machines.join("; "))
+}
+
+/// The machines whose configured checks have not all reported, or `None`.
+fn pending_checks(state: &MachineState) -> Option<String> {
+    if state.pending.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "checks configured but not all reported on {} machine(s) of {}: {}",
+        state.pending.len(),
+        state.release_label(),
+        state.pending.join(", ")
+    ))
+}
+
+/// What the last machine read showed, for the evidence: the count, per process group when
+/// there are several, and the machines not counted.
+fn machine_evidence(state: &MachineState) -> Vec<Evidence> {
+    let mut evidence = vec![note(format!(
+        "serving machines of {}, last read: {} of {} started, {} with checks passing{}{}",
+        state.release_label(),
+        state.started(),
+        state.total(),
+        state.checks_passing(),
+        match state.pending.len() {
+            0 => String::new(),
+            n => format!(", {n} with checks pending"),
+        },
+        left_stopped(state)
+            .map(|text| format!(", {text}"))
+            .unwrap_or_default()
+    ))];
+    if state.groups.len() > 1 {
+        let groups: Vec<String> = state
+            .groups
+            .iter()
+            .map(|g| {
+                let stopped = match g.left_stopped {
+                    0 => String::new(),
+                    n => format!(", {n} left stopped"),
+                };
+                format!("{} {} of {} started{stopped}", g.name, g.started, g.total)
+            })
+            .collect();
+        evidence.push(note(format!("by process group: {}", groups.join("; "))));
+    }
+    if !state.ignored.is_empty() {
+        let ignored: Vec<String> = state
+            .ignored
+            .iter()
+            .map(|m| format!("{} ({})", m.id, m.reason))
+            .collect();
+        evidence.push(note(format!("not counted: {}", ignored.join(", "))));
+    }
+    evidence
 }
 
 fn note(text: String) -> Evidence {
@@ -676,26 +848,68 @@ mod tests {
         }
     }
 
+    fn group(name: &str, started: usize, total: usize, checks_passing: usize) -> GroupState {
+        GroupState {
+            name: name.to_owned(),
+            total,
+            started,
+            left_stopped: 0,
+            checks_passing,
+        }
+    }
+
+    /// `total` machines in group `app`, `started` of them started, `checks_passing` passing;
+    /// a machine not passing is the sick one, failing its check.
     fn machines(started: usize, total: usize, checks_passing: usize) -> Option<MachineState> {
         let unhealthy = if checks_passing < total {
-            vec![SICK_MACHINE.to_owned()]
+            vec![MachineNote {
+                id: SICK_MACHINE.to_owned(),
+                reason: "check alive critical".to_owned(),
+            }]
         } else {
             Vec::new()
         };
         Some(MachineState {
-            started,
-            total,
-            checks_passing,
+            groups: if total == 0 {
+                Vec::new()
+            } else {
+                vec![group("app", started, total, checks_passing)]
+            },
             unhealthy,
+            ..MachineState::default()
         })
     }
 
-    /// One round per letter, 10s apart from 10s on. Every round but `Z`, `U` and `N` finds the
-    /// two machines of the new version healthy.
+    /// Two healthy machines in `app`, and the sick one, started, with its checks not all
+    /// reported yet.
+    fn pending_machines() -> Option<MachineState> {
+        Some(MachineState {
+            groups: vec![group("app", 3, 3, 2)],
+            pending: vec![SICK_MACHINE.to_owned()],
+            ..MachineState::default()
+        })
+    }
+
+    /// `app` healthy; `worker`'s only machine stopped.
+    fn worker_down() -> Option<MachineState> {
+        Some(MachineState {
+            release: Some(7),
+            groups: vec![group("app", 2, 2, 2), group("worker", 0, 1, 0)],
+            unhealthy: vec![MachineNote {
+                id: "w1".to_owned(),
+                reason: "stopped".to_owned(),
+            }],
+            ..MachineState::default()
+        })
+    }
+
+    /// One round per letter, 10s apart from 10s on. Every round but `Z`, `U`, `P`, `W` and `N`
+    /// finds the two machines of the new version healthy.
     ///
     /// S success 100ms · L success 400ms · B success from the fallback · F answered 503 ·
     /// D answered degraded JSON · G /health answered 404 and its fallback 500 · E connection refused ·
-    /// M /health not probed · Z 0 machines · U a machine failing its checks · N machines unread
+    /// M /health not probed · Z 0 machines · U a machine failing its checks ·
+    /// P a machine with checks pending · W the worker group down · N machines unread
     fn script(letters: &str) -> Vec<Round> {
         letters
             .chars()
@@ -741,6 +955,8 @@ mod tests {
                     'M' => (Vec::new(), machines(2, 2, 2)),
                     'Z' => (vec![ok], machines(0, 0, 0)),
                     'U' => (vec![ok], machines(2, 2, 1)),
+                    'P' => (vec![ok], pending_machines()),
+                    'W' => (vec![ok], worker_down()),
                     'N' => (vec![ok], None),
                     other => panic!("no round is scripted by {other:?}"),
                 };
@@ -982,7 +1198,7 @@ mod tests {
                 "Z",
                 false,
                 Status::Fail,
-                "0 machines started on the new version",
+                "0 serving machines started on the new version",
             ),
             (
                 "machines: zero machines is a failed round under failure_limit",
@@ -1004,7 +1220,7 @@ mod tests {
                 "SZ",
                 true,
                 Status::Fail,
-                "0 machines started on the new version",
+                "0 serving machines started on the new version",
             ),
             (
                 "machines: a machine failing its checks fails the round",
@@ -1012,7 +1228,55 @@ mod tests {
                 "SU",
                 false,
                 Status::Fail,
-                "2 of 2 machines started and 1 with checks passing on the new version (not healthy: 148ed193b95089) in 1 of 2 rounds (failure_limit 0)",
+                "2 of 2 machines started and 1 with checks passing on the new version (not healthy: 148ed193b95089: check alive critical) in 1 of 2 rounds (failure_limit 0)",
+            ),
+            (
+                "machines: a serving group with no machine started fails the round",
+                |p| p.machines = true,
+                "SW",
+                false,
+                Status::Fail,
+                "no machine started in process group worker (0 of 1 started) on release v7 (not healthy: w1: stopped) in 1 of 2 rounds (failure_limit 0)",
+            ),
+            (
+                "machines: checks pending are neither a pass nor a failure",
+                |p| p.machines = true,
+                "SSP",
+                false,
+                Status::Pending,
+                "0 of 3 rounds in a row healthy so far (0 failed, 0 could not measure, 1 pending)",
+            ),
+            (
+                "machines: checks pending are not errors either",
+                |p| p.machines = true,
+                "PPPPPP",
+                false,
+                Status::Pending,
+                "0 of 3 rounds in a row healthy so far (0 failed, 0 could not measure, 6 pending)",
+            ),
+            (
+                "machines: checks that report in time pass",
+                |p| p.machines = true,
+                "PPSSS",
+                false,
+                Status::Pass,
+                "3 rounds in a row healthy (p95 100ms)",
+            ),
+            (
+                "machines: checks still pending at the deadline are the cause",
+                |p| p.machines = true,
+                "SSPP",
+                true,
+                Status::Fail,
+                "at the 5m deadline: checks configured but not all reported on 1 machine(s) of the new version: 148ed193b95089",
+            ),
+            (
+                "machines: a deadline after pending rounds that ended healthy is the usual one",
+                |p| p.machines = true,
+                "PSS",
+                true,
+                Status::Fail,
+                "no 3 rounds in a row healthy by the 5m deadline (longest 2; 0 failed, 0 could not measure, 1 pending)",
             ),
             (
                 "machines: unread machine state could not be measured",
@@ -1331,10 +1595,10 @@ mod tests {
                 "p95 latency 100ms (nearest rank over 5 answered samples; limit 3s)",
                 "failed: /health answered 503 in 1 of 6 rounds",
                 "could not measure: /health connection refused in 1 of 6 rounds",
-                "failed: 2 of 2 machines started and 1 with checks passing on the new version (not healthy: 148ed193b95089) in 1 of 6 rounds",
+                "failed: 2 of 2 machines started and 1 with checks passing on the new version (not healthy: 148ed193b95089: check alive critical) in 1 of 6 rounds",
                 "worst endpoint: /health (4 ok, 1 failed, 1 could not measure, p95 100ms)",
-                "machines not healthy on the new version: 148ed193b95089 (1 of 6 rounds)",
-                "machines of the new version, last read: 2 of 2 started, 2 with checks passing",
+                "machines not healthy on the new version: 148ed193b95089: check alive critical (1 of 6 rounds)",
+                "serving machines of the new version, last read: 2 of 2 started, 2 with checks passing",
             ]
         );
     }
@@ -1412,17 +1676,91 @@ mod tests {
             offset: Duration::from_secs(10),
             samples: vec![sample(Via::Endpoint, Outcome::Success, Some(100))],
             machines: Some(MachineState {
-                started: 0,
-                total: 3,
-                checks_passing: 0,
-                unhealthy: vec!["a".to_owned(), "b".to_owned(), "c".to_owned()],
+                release: Some(7),
+                groups: vec![group("app", 0, 3, 0)],
+                unhealthy: ["a", "b"]
+                    .map(|id| MachineNote {
+                        id: id.to_owned(),
+                        reason: "stopped".to_owned(),
+                    })
+                    .to_vec(),
+                ignored: vec![MachineNote {
+                    id: "r".to_owned(),
+                    reason: "release command".to_owned(),
+                }],
+                ..MachineState::default()
             }),
             tls: Tls::Plain,
         };
+        let mut state = round.machines.clone().expect("machines");
+        state.groups[0].left_stopped = 1;
         let verdict = evaluate(&policy, &[round], false, now());
         assert_eq!(
             (verdict.status, verdict.summary.as_str()),
-            (Status::Fail, "0 of 3 machines started on the new version")
+            (
+                Status::Fail,
+                "0 of 3 serving machines started on release v7"
+            )
         );
+        assert!(notes(&verdict).contains(&"not counted: r (release command)"));
+
+        let verdict = judge(
+            &crate::facts::HealthFacts::NoMachineStarted(state),
+            Some(&policy),
+            now(),
+        );
+        assert_eq!(
+            verdict.summary,
+            "fly reported success but none of the 3 serving machine(s) of release v7 is started"
+        );
+        assert_eq!(
+            notes(&verdict),
+            [
+                "serving machines of release v7, last read: 0 of 3 started, 0 with checks passing, 1 left stopped by autostop",
+                "not counted: r (release command)",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_evidence_names_groups_pending_checks_and_what_was_not_counted() {
+        let mut policy = policy();
+        policy.machines = true;
+        let mut state = worker_down().expect("state");
+        state.groups[1].left_stopped = 1;
+        state.unhealthy.clear();
+        state.groups[0].started = 1;
+        state.pending = vec!["a2".to_owned()];
+        state.ignored = vec![
+            MachineNote {
+                id: "s1".to_owned(),
+                reason: "standby for w1".to_owned(),
+            },
+            MachineNote {
+                id: "c1".to_owned(),
+                reason: "console".to_owned(),
+            },
+        ];
+        let round = Round {
+            offset: Duration::from_secs(10),
+            samples: vec![sample(Via::Endpoint, Outcome::Success, Some(100))],
+            machines: Some(state),
+            tls: Tls::Plain,
+        };
+        let verdict = evaluate(&policy, &[round], false, now());
+        assert_eq!(verdict.status, Status::Fail);
+        assert_eq!(
+            verdict.summary,
+            "no machine started in process group worker (0 of 1 started) on release v7 in 1 of 1 rounds (failure_limit 0)"
+        );
+        let notes = notes(&verdict);
+        for expected in [
+            "machines with checks configured but not all reported on release v7: a2 (1 of 1 rounds)",
+            "serving machines of release v7, last read: 1 of 3 started, 2 with checks passing, 1 with checks pending, 1 left stopped by autostop",
+            "by process group: app 1 of 2 started; worker 0 of 1 started, 1 left stopped",
+            "not counted: s1 (standby for w1), c1 (console)",
+        ] {
+            assert!(notes.contains(&expected), "{expected:?} in {notes:#?}");
+        }
     }
 }

@@ -7,10 +7,11 @@
 //! | `required-checks` | [`checks`] |
 //! | `deploy-window` | [`window`] |
 //! | `staging` | [`staging`] |
-//! | `health` | [`health`] |
+//! | `health` | [`health`] (Fly machines counted by [`machines`]) |
 
 pub mod checks;
 pub mod health;
+pub mod machines;
 pub mod staging;
 pub mod window;
 

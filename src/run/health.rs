@@ -9,10 +9,10 @@ use chrono::{DateTime, Utc};
 use super::{Context, RunError};
 use crate::config::{Endpoint, Environment, HealthPolicy};
 use crate::decision::{Decision, Evidence};
-use crate::facts::health::{self as measured, Expected, MachineState, Round};
+use crate::facts::health::{self as measured, Expected, Round};
 use crate::facts::{Facts, HealthFacts};
 use crate::fly::Fly;
-use crate::gate::{health, Policy, Request};
+use crate::gate::{health, machines as counted, Policy, Request};
 use crate::probe::Prober;
 use crate::report::Reporter;
 
@@ -59,25 +59,13 @@ pub fn environment_base(env: &Environment) -> Result<url::Url, String> {
     }
 }
 
-/// Fly machine state as the health gate counts it: every machine of the app.
-pub fn machine_state(machines: &[crate::fly::Machine]) -> MachineState {
-    let mut state = MachineState {
-        started: 0,
-        total: machines.len(),
-        checks_passing: 0,
-        unhealthy: Vec::new(),
-    };
-    for machine in machines {
-        let started = machine.state == crate::fly::MachineState::Started;
-        // No checks configured passes, as `fly deploy` treats it.
-        let passing = started && (machine.checks.is_empty() || machine.checks_passing());
-        state.started += usize::from(started);
-        state.checks_passing += usize::from(passing);
-        if !passing {
-            state.unhealthy.push(machine.id.clone());
-        }
-    }
-    state
+/// Where a round reads Fly machine state: the fly binary, the app, and the release the deploy
+/// made when known (else the gate counts the highest release among the serving machines).
+#[derive(Debug, Clone, Copy)]
+pub struct MachineSource<'a> {
+    pub fly: &'a Fly,
+    pub app: &'a str,
+    pub release: Option<u64>,
 }
 
 /// What `health` measures, settled before any async work (finding fly reads the file system).
@@ -160,7 +148,11 @@ pub async fn health(
         hints: Vec::new(),
     })?;
     let machines = match (&fly, env) {
-        (Some(fly), Some(env)) => Some((fly, env.app.as_str())),
+        (Some(fly), Some(env)) => Some(MachineSource {
+            fly,
+            app: env.app.as_str(),
+            release: None,
+        }),
         _ => None,
     };
     let now = context.clock.now();
@@ -199,15 +191,16 @@ pub async fn health(
 }
 
 /// Rounds on a fixed schedule (every `interval` after `initial_delay`) until the gate decides or
-/// the deadline passes: the probes, and Fly machine state when `machines` names the fly binary
-/// and the app. `expected` is what the run deployed, for the placeholders of the endpoints' JSON
-/// expectations. `now` is the run's clock reading, for the gate's certificate days.
+/// the deadline passes: the probes, and Fly machine state (counted by `gate::machines`) when
+/// `machines` says where to read it. `expected` is what the run deployed, for the placeholders of
+/// the endpoints' JSON expectations. `now` is the run's clock reading, for the gate's certificate
+/// days.
 pub async fn run_rounds(
     reporter: &dyn Reporter,
     prober: &Prober,
     base: &url::Url,
     policy: &HealthPolicy,
-    machines: Option<(&Fly, &str)>,
+    machines: Option<MachineSource<'_>>,
     expected: &Expected,
     now: DateTime<Utc>,
 ) -> Vec<Round> {
@@ -218,12 +211,16 @@ pub async fn run_rounds(
         let round_started = tokio::time::Instant::now();
         let offset = started.elapsed();
         let mut round = prober.round(base, policy, expected, offset).await;
-        if let (true, Some((fly, app))) = (policy.machines, machines) {
-            round.machines = match fly
-                .machines(app, policy.request_timeout.max(Duration::from_secs(30)))
+        if let (true, Some(source)) = (policy.machines, machines) {
+            round.machines = match source
+                .fly
+                .machines(
+                    source.app,
+                    policy.request_timeout.max(Duration::from_secs(30)),
+                )
                 .await
             {
-                Ok(machines) => Some(machine_state(&machines)),
+                Ok(machines) => Some(counted::count(&machines, source.release)),
                 Err(error) => {
                     tracing::warn!(%error, "could not read machine state");
                     None

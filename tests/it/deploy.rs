@@ -70,6 +70,13 @@ impl Fly {
             .collect()
     }
 
+    /// The fake lists every kind of machine a real app has (its `"kinds"` fleet): autostopped,
+    /// standby, release-command, console and one-off machines, and a `worker` group.
+    fn every_kind_of_machine(&self) -> &Fly {
+        self.set("fleet", json!("kinds"));
+        self
+    }
+
     /// Sets one key of the fake's state (e.g. `pid_file`).
     fn set(&self, key: &str, value: Value) {
         let mut state = self.state();
@@ -739,7 +746,119 @@ fn a_deploy_that_leaves_no_machine_started_rolls_back() {
     let (_dir, path) = config(&app, OPEN);
     let out = deploy(&fake, &path, &fly, &deploy_args());
     assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("none of the 2 machine(s) is started"));
+    assert!(out
+        .stdout
+        .contains("none of the 2 serving machine(s) of release v2 is started"));
+}
+
+/// The config of [`config`], with Fly machine state gated.
+fn gating_machines(health: &HealthApp) -> (tempfile::TempDir, PathBuf) {
+    let (dir, path) = config(health, OPEN);
+    let text = std::fs::read_to_string(&path)
+        .expect("config")
+        .replace("machines: false", "machines: true");
+    std::fs::write(&path, text).expect("config");
+    (dir, path)
+}
+
+fn health_verdict(out: &Run) -> Value {
+    decision(out)["verdicts"]
+        .as_array()
+        .expect("verdicts")
+        .iter()
+        .find(|v| v["gate"] == "health")
+        .cloned()
+        .expect("a health verdict")
+}
+
+#[test]
+fn a_good_deploy_of_an_app_with_every_kind_of_machine_passes_health() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    let fly = Fly::new("ok", previous_release());
+    fly.every_kind_of_machine();
+    let (_dir, path) = gating_machines(&app);
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(fly.deploys().len(), 1);
+    assert_eq!(deployment_states(&fake), ["in_progress", "success"]);
+    let health = health_verdict(&out);
+    assert_eq!(health["status"], "pass", "{health}");
+    let evidence = health["evidence"].to_string();
+    for expected in [
+        // Both app machines started, the third left stopped by autostop; the worker started.
+        "serving machines of release v2, last read: 3 of 4 started, 3 with checks passing, 1 left stopped by autostop",
+        "by process group: app 2 of 3 started, 1 left stopped; worker 1 of 1 started",
+        "not counted: 5683d920b4e5f6 (standby for 9080e6f1c2d3a4), 1781973f0a9b8c (release command), 32874400c1d2e3 (console), d8907e1f2a3b4c (one-off, not deployed)",
+    ] {
+        assert!(evidence.contains(expected), "{expected:?} in {evidence}");
+    }
+}
+
+#[test]
+fn a_serving_group_with_no_started_machine_fails_health_and_rolls_back() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    let fly = Fly::new("worker_down", previous_release());
+    fly.every_kind_of_machine().then(2, "ok");
+    let (_dir, path) = gating_machines(&app);
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(decision(&out)["outcome"], "rolled_back");
+    assert_eq!(fly.deploys().len(), 2);
+    assert!(fly.deploys()[1].ends_with(&format!("--image {OLD_IMAGE}")));
+    assert!(
+        out.stdout.contains(
+            "no machine started in process group worker (0 of 1 started) on release v2 (not healthy: 9080e6f1c2d3a4: stopped)"
+        ),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn checks_that_never_report_are_pending_until_the_deadline_then_roll_back() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    let fly = Fly::new("checks_pending", previous_release());
+    fly.every_kind_of_machine().then(2, "ok");
+    let (_dir, path) = gating_machines(&app);
+    let short = std::fs::read_to_string(&path)
+        .expect("config")
+        .replace("deadline: 10s", "deadline: 3s");
+    std::fs::write(&path, short).expect("config");
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(fly.deploys().len(), 2);
+    assert!(
+        out.stdout.contains(
+            "at the 3s deadline: checks configured but not all reported on 2 machine(s) of release v2: 148e21ea7e3589, e286065f969386"
+        ),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn zero_started_serving_machines_fails_at_once_whatever_else_runs() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    // The console and the one-off machine keep running; no serving machine of v2 is started.
+    let fly = Fly::new("no_machines_started", previous_release());
+    fly.every_kind_of_machine().then(2, "ok");
+    let (_dir, path) = config(&app, OPEN);
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("none of the 4 serving machine(s) of release v2 is started"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

@@ -185,6 +185,108 @@ async fn exit_zero_with_no_machines_started_or_critical_checks_is_still_ok() {
     assert!(status.machines.iter().all(|m| !m.checks_passing()));
 }
 
+/// A state file for the fake listing every kind of machine (`"fleet": "kinds"`).
+fn setup_kinds(behaviour: &str) -> Setup {
+    let setup = setup(behaviour);
+    let text = std::fs::read_to_string(&setup.state).expect("state");
+    let mut state: serde_json::Value = serde_json::from_str(&text).expect("json");
+    state["fleet"] = json!("kinds");
+    std::fs::write(&setup.state, state.to_string()).expect("state written");
+    setup
+}
+
+#[tokio::test]
+async fn every_kind_of_machine_is_listed_and_read() {
+    let setup = setup_kinds("ok");
+    let fly = fly_for(&setup);
+    fly.deploy(&deploy_args("myapp", None), LONG, |_| {})
+        .await
+        .expect("deploy");
+    let machines = fly.machines("myapp", LONG).await.expect("machines");
+    let by_id = |id: &str| {
+        machines
+            .iter()
+            .find(|m| m.id == id)
+            .unwrap_or_else(|| panic!("{id} listed"))
+    };
+    assert_eq!(machines.len(), 8);
+
+    let serving = by_id("148e21ea7e3589");
+    assert_eq!(serving.state, MachineState::Started);
+    assert_eq!(serving.release_version(), Some(1));
+    assert!(serving.on_apps_platform());
+    assert!(serving.autoscaled());
+    assert_eq!(serving.configured_checks(), 1);
+    assert!(serving.checks_passing());
+
+    let asleep = by_id("3d8d9e1b2c4f70");
+    assert_eq!(asleep.state, MachineState::Stopped);
+    assert_eq!(asleep.release_version(), Some(1), "a deploy updates it");
+    assert!(asleep.autoscaled());
+    assert_eq!((asleep.configured_checks(), asleep.checks.len()), (1, 0));
+
+    let worker = by_id("9080e6f1c2d3a4");
+    assert_eq!(worker.process_group(), Some("worker"));
+    assert_eq!(worker.state, MachineState::Started);
+    assert_eq!(worker.configured_checks(), 0);
+
+    let standby = by_id("5683d920b4e5f6");
+    assert_eq!(standby.standby_for(), ["9080e6f1c2d3a4"]);
+    assert_eq!(standby.state, MachineState::Stopped);
+
+    let release_command = by_id("1781973f0a9b8c");
+    assert!(release_command.is_release_command());
+    assert_eq!(release_command.state, MachineState::Stopped);
+
+    let console = by_id("32874400c1d2e3");
+    assert_eq!(console.process_group(), Some("fly_app_console"));
+    assert_eq!(console.release_version(), None, "a deploy leaves it alone");
+
+    let one_off = by_id("d8907e1f2a3b4c");
+    assert_eq!(one_off.process_group(), None);
+    assert!(!one_off.on_apps_platform());
+    assert_eq!((one_off.configured_checks(), one_off.checks.len()), (1, 0));
+
+    // flyctl's `status` lists what `ListActive` keeps.
+    let status = fly.status("myapp", LONG).await.expect("status");
+    assert_eq!(status.machines.len(), 6);
+
+    let state = shipgate::gate::machines::count(&machines, Some(1));
+    assert!(state.healthy(), "{state:?}");
+    assert_eq!(
+        (state.started(), state.total(), state.left_stopped()),
+        (3, 4, 1)
+    );
+    assert_eq!(state.ignored.len(), 4);
+}
+
+#[tokio::test]
+async fn the_fake_can_leave_checks_unreported_or_a_group_down() {
+    let setup = setup_kinds("checks_pending");
+    let fly = fly_for(&setup);
+    fly.deploy(&deploy_args("myapp", None), LONG, |_| {})
+        .await
+        .expect("exit 0");
+    let machines = fly.machines("myapp", LONG).await.expect("machines");
+    let state = shipgate::gate::machines::count(&machines, None);
+    assert_eq!(state.release, Some(1));
+    assert_eq!(state.pending, ["148e21ea7e3589", "e286065f969386"]);
+    assert!(state.unhealthy.is_empty());
+
+    set_behaviour(&setup, "worker_down");
+    fly.deploy(&deploy_args("myapp", None), LONG, |_| {})
+        .await
+        .expect("exit 0");
+    let machines = fly.machines("myapp", LONG).await.expect("machines");
+    let state = shipgate::gate::machines::count(&machines, Some(2));
+    let down: Vec<&str> = state.groups_down().map(|g| g.name.as_str()).collect();
+    assert_eq!(down, ["worker"]);
+    assert!(
+        state.pending.is_empty(),
+        "checks report after a rolling deploy"
+    );
+}
+
 #[tokio::test]
 async fn a_hung_deploy_times_out_and_leaves_no_process() {
     let setup = setup("hang");

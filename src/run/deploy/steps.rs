@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use super::super::cancel::Signals;
-use super::super::health::{environment_base, machine_state, run_rounds};
+use super::super::health::{environment_base, run_rounds, MachineSource};
 use super::super::RunError;
 use crate::config::Environment;
 use crate::decision::{Decision, Evidence, GateId, ReleaseRef, Report, Status, Step, Verdict};
@@ -17,7 +17,7 @@ use crate::facts::fly::Release;
 use crate::facts::health::Expected;
 use crate::facts::{Facts, HealthFacts};
 use crate::fly::{Fly, FlyError};
-use crate::gate::{self, health, Policy, Request};
+use crate::gate::{self, health, machines as counted, Policy, Request};
 use crate::probe::Prober;
 use crate::report::Reporter;
 
@@ -298,8 +298,9 @@ pub fn decision(
 }
 
 /// The health of what is live now: a deploy that fly reports as successful but that leaves zero
-/// started machines fails at once; else rounds until the gate decides, the endpoints' JSON
-/// expectations filled from `expected` (what should be answering).
+/// started serving machines of the release (counted as the health gate counts them) fails at
+/// once; else rounds until the gate decides, the endpoints' JSON expectations filled from
+/// `expected` (what should be answering; its version is the release whose machines count).
 pub async fn verify(
     reporter: &dyn Reporter,
     env: &Environment,
@@ -309,9 +310,9 @@ pub async fn verify(
 ) -> HealthFacts {
     match fly.machines(&env.app, FLY_READ_TIMEOUT).await {
         Ok(machines) => {
-            let state = machine_state(&machines);
-            if state.started == 0 {
-                return HealthFacts::NoMachineStarted { total: state.total };
+            let state = counted::count(&machines, expected.version);
+            if state.started() == 0 {
+                return HealthFacts::NoMachineStarted(state);
             }
         }
         Err(error) => tracing::warn!(%error, "could not read machine state"),
@@ -330,6 +331,10 @@ pub async fn verify(
             return HealthFacts::Unmeasurable(format!("cannot start the HTTP client: {error}"))
         }
     };
-    let machines = Some((fly, env.app.as_str()));
+    let machines = Some(MachineSource {
+        fly,
+        app: env.app.as_str(),
+        release: expected.version,
+    });
     HealthFacts::Rounds(run_rounds(reporter, &prober, &base, policy, machines, expected, now).await)
 }
