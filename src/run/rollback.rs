@@ -23,7 +23,6 @@ use crate::facts::{Facts, HealthFacts};
 use crate::fly::Fly;
 use crate::gate::{Policy, Request};
 use crate::github::gather::Repo;
-use crate::github::write::{self, NewDeployment};
 use crate::rollback;
 
 /// The rollback's inputs checked and fly found, before any async work.
@@ -212,36 +211,24 @@ pub async fn rollback(
             "rollback": {"from": incident.from, "to": incident.to},
             "run_url": run_url,
         });
-        let created = Recorder::create(
+        let description = format!("shipgate rollback to {label}: {}", args.reason);
+        recorder = Recorder::rollback(
             client,
             repo,
             context.reporter,
-            NewDeployment {
-                sha: &env.rollback.git_ref,
-                environment: &env.name,
-                task: write::TASK_ROLLBACK,
-                production: env.production,
-                description: &format!("shipgate rollback to {label}: {}", args.reason),
-                payload,
-            },
+            env,
+            &description,
+            payload,
             run_url,
-            env.url.as_ref(),
         )
         .await;
-        match created {
-            Ok(created) => {
-                report.deployment_id = Some(created.id);
-                created.set("in_progress", false, "rolling back").await;
-                steps.done(
-                    "deployment",
-                    t,
-                    format!("GitHub Deployment {} in_progress", created.id),
-                );
-                recorder = Some(created);
-            }
-            Err(error) => context
-                .reporter
-                .warning(&format!("could not write the rollback deployment: {error}")),
+        if let Some(created) = &recorder {
+            report.deployment_id = Some(created.id);
+            steps.done(
+                "deployment",
+                t,
+                format!("GitHub Deployment {} in_progress", created.id),
+            );
         }
     }
 

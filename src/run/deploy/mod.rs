@@ -689,40 +689,23 @@ impl Run<'_> {
             incident.rollback_triggered = true;
             // The rollback is recorded as the manual one is, so the environment's latest record
             // says what runs once it is done.
-            let record = Recorder::create(
+            let run_url = context.ambient.run_url(&repo.to_string());
+            let record = Recorder::rollback(
                 client,
                 repo,
                 context.reporter,
-                NewDeployment {
-                    sha: &env.rollback.git_ref,
-                    environment: &env.name,
-                    task: write::TASK_ROLLBACK,
-                    production: env.production,
-                    description: &format!("shipgate automatic rollback to {label}: {}", failed.why),
-                    payload: json!({
-                        "reason": format!("shipgate: {}", failed.why),
-                        "automatic": true,
-                        "failed_sha": self.sha,
-                        "rollback": {"from": report.deployed, "to": report.previous},
-                        "run_url": context.ambient.run_url(&repo.to_string()),
-                    }),
-                },
-                context.ambient.run_url(&repo.to_string()),
-                env.url.as_ref(),
+                env,
+                &format!("shipgate automatic rollback to {label}: {}", failed.why),
+                json!({
+                    "reason": format!("shipgate: {}", failed.why),
+                    "automatic": true,
+                    "failed_sha": self.sha,
+                    "rollback": {"from": report.deployed, "to": report.previous},
+                    "run_url": run_url,
+                }),
+                run_url.clone(),
             )
             .await;
-            let record = match record {
-                Ok(record) => {
-                    record.set("in_progress", false, "rolling back").await;
-                    Some(record)
-                }
-                Err(error) => {
-                    context
-                        .reporter
-                        .warning(&format!("could not write the rollback deployment: {error}"));
-                    None
-                }
-            };
             let program = deployer.fly.program().display().to_string();
             let argv = rollback_args(&program, env, &image);
             let Deployed {

@@ -1,6 +1,7 @@
 //! The GitHub Deployment of a run, written through one recorder. A status write that fails is a
 //! warning: it never changes what happens to production or the outcome.
 
+use crate::config::Environment;
 use crate::github::client::Client;
 use crate::github::gather::Repo;
 use crate::github::write::{self, NewDeployment};
@@ -40,6 +41,47 @@ impl<'a> Recorder<'a> {
             run_url,
             environment_url: environment_url.map(|u| u.as_str().to_owned()),
         })
+    }
+
+    /// Records a rollback of `env` as a Deployment (task `deploy:rollback`, on the rollback ref)
+    /// and marks it `in_progress`. A rollback never waits on GitHub: when the record cannot be
+    /// written it warns and goes on without one.
+    pub async fn rollback(
+        client: &'a Client,
+        repo: &'a Repo,
+        reporter: &'a dyn Reporter,
+        env: &Environment,
+        description: &str,
+        payload: serde_json::Value,
+        run_url: Option<String>,
+    ) -> Option<Recorder<'a>> {
+        let deployment = NewDeployment {
+            sha: &env.rollback.git_ref,
+            environment: &env.name,
+            task: write::TASK_ROLLBACK,
+            production: env.production,
+            description,
+            payload,
+        };
+        match Recorder::create(
+            client,
+            repo,
+            reporter,
+            deployment,
+            run_url,
+            env.url.as_ref(),
+        )
+        .await
+        {
+            Ok(record) => {
+                record.set("in_progress", false, "rolling back").await;
+                Some(record)
+            }
+            Err(error) => {
+                reporter.warning(&format!("could not write the rollback deployment: {error}"));
+                None
+            }
+        }
     }
 
     /// Sets the Deployment's state; `live` adds the environment's URL (the release serves it).
