@@ -439,7 +439,17 @@ pub async fn dispatch_workflow(
         segment(workflow)
     ));
     let body = json!({ "ref": git_ref, "inputs": inputs, "return_run_details": true });
-    let (status, answer) = match client.write("POST", &path, Some(&body)).await {
+    let mut sent = client.write("POST", &path, Some(&body)).await;
+    if sent
+        .as_ref()
+        .is_err_and(|error| matches!(error.status(), Some(400 | 422)))
+    {
+        // Older GitHub Enterprise Server refuses the unknown key before dispatching anything:
+        // once more without it; the run is then found by its correlation id.
+        let plain = json!({ "ref": git_ref, "inputs": inputs });
+        sent = client.write("POST", &path, Some(&plain)).await;
+    }
+    let (status, answer) = match sent {
         Ok(answered) => answered,
         // The dispatch may have happened even though its answer was lost: look before failing,
         // so a rollback is neither reported as not started nor started twice.

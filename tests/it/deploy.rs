@@ -1338,3 +1338,23 @@ fn rollback_to_a_version_that_does_not_exist_is_bad_input() {
     assert!(fly.deploys().is_empty());
     assert!(deployments(&fake).is_empty());
 }
+
+#[test]
+fn a_server_that_refuses_return_run_details_gets_the_dispatch_once_more_without_it() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    fake.update(|state| state.dispatch_rejects_run_details = true);
+    let fly = Fly::new("fail", previous_release());
+    fly.then(2, "ok");
+    let (_dir, path) = config(&app, OPEN);
+    with_rollback_workflow(&path, true);
+    let out = deploy(&fake, &path, &fly, &deploy_args());
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    // One dispatch reached the workflow; the refused first attempt dispatched nothing.
+    assert_eq!(fake.repo(REPO, |repo| repo.dispatches.len()), 1);
+    assert_eq!(fake.count("POST", "/dispatches"), 2);
+    let incident = &decision(&out)["report"]["incident"];
+    assert_eq!(incident["rollback_triggered"], true);
+    assert!(incident["rollback_run_url"].is_string(), "{incident}");
+}

@@ -63,6 +63,9 @@ pub struct State {
     /// Whether a dispatch with `"return_run_details": true` answers 200 with the run (true, the
     /// default) or always 204, like GHES and servers older than 2026-02-19.
     pub dispatch_returns_run_details: bool,
+    /// Whether a dispatch carrying `return_run_details` is refused with 422, as by older GitHub
+    /// Enterprise Server (default false).
+    pub dispatch_rejects_run_details: bool,
     /// Whether a dispatch creates a workflow run at all (default true).
     pub dispatch_creates_run: bool,
     /// A dispatched run shows up in the runs list only after this many list requests (default
@@ -89,6 +92,7 @@ impl State {
             viewer_id: 41_898_282,
             required_token: None,
             dispatch_returns_run_details: true,
+            dispatch_rejects_run_details: false,
             dispatch_creates_run: true,
             dispatch_run_visible_after_polls: 0,
             strong_etags: false,

@@ -14,6 +14,8 @@ use super::super::util::{id_of, now_iso, parse_time};
 pub(super) struct DispatchSettings {
     pub(super) creates_run: bool,
     pub(super) returns_details: bool,
+    /// Older GitHub Enterprise Server: `return_run_details` is an unknown key, refused with 422.
+    pub(super) rejects_details: bool,
     pub(super) visible_after: usize,
 }
 
@@ -260,6 +262,16 @@ impl Repo {
             return Err(not_found());
         }
         let body = req.json()?;
+        if settings.rejects_details && body.get("return_run_details").is_some() {
+            return Err(invalid(
+                "Invalid request.\n\n\"return_run_details\" is not a permitted key.",
+            ));
+        }
+        if settings.rejects_details && body.get("return_run_details").is_some() {
+            return Err(invalid(
+                "Invalid request.\n\n\"return_run_details\" is not a permitted key.",
+            ));
+        }
         let git_ref = required_str(&body, "ref")?;
         let inputs = match body.get("inputs") {
             None | Some(Value::Null) => Map::new(),

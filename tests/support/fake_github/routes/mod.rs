@@ -53,6 +53,7 @@ impl State {
         let dispatch = DispatchSettings {
             creates_run: self.dispatch_creates_run,
             returns_details: self.dispatch_returns_run_details,
+            rejects_details: self.dispatch_rejects_run_details,
             visible_after: self.dispatch_run_visible_after_polls,
         };
         let repo = self.repo(full_name);
