@@ -50,6 +50,7 @@ pub struct Release {
     pub version: Option<u64>,
     #[serde(deserialize_with = "lenient")]
     pub stable: Option<bool>,
+    #[serde(deserialize_with = "null_as_default")]
     pub status: ReleaseStatus,
     #[serde(deserialize_with = "lenient")]
     pub reason: Option<String>,
@@ -102,6 +103,7 @@ pub struct Machine {
     pub id: String,
     #[serde(deserialize_with = "lenient")]
     pub name: Option<String>,
+    #[serde(deserialize_with = "null_as_default")]
     pub state: MachineState,
     #[serde(deserialize_with = "lenient")]
     pub region: Option<String>,
@@ -181,6 +183,7 @@ pub enum Autostop {
 #[serde(default)]
 pub struct Check {
     pub name: String,
+    #[serde(deserialize_with = "null_as_default")]
     pub status: CheckStatus,
     #[serde(deserialize_with = "lenient")]
     pub output: Option<String>,

@@ -214,3 +214,98 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Durations: any text parses to a duration or fails with a message; what parses prints back
+    /// to a text that parses to the same duration.
+    #[test]
+    fn any_duration_text_parses_or_fails_cleanly(text in "\\PC{0,40}") {
+        match config::duration::parse(&text) {
+            Ok(parsed) => {
+                let shown = config::duration::Human(parsed).to_string();
+                prop_assert_eq!(config::duration::parse(&shown).ok(), Some(parsed), "{}", shown);
+            }
+            Err(message) => prop_assert!(!message.is_empty()),
+        }
+    }
+
+    /// Action inputs: any values map onto CLI arguments clap accepts, or name the bad input.
+    #[test]
+    fn any_action_inputs_map_or_name_the_bad_input(
+        command in prop::sample::select(shipgate::action::inputs::COMMANDS.to_vec()),
+        values in prop::collection::vec(("[a-z-]{1,12}", "\\PC{0,30}"), 0..8),
+    ) {
+        let vars = std::iter::once(("INPUT_COMMAND".to_owned(), command.to_owned())).chain(
+            values
+                .into_iter()
+                .map(|(name, value)| (shipgate::action::inputs::env_name(&name), value)),
+        );
+        let inputs = shipgate::action::Inputs::from_env(vars);
+        match shipgate::action::arguments(&inputs, Some("abc123")) {
+            Ok((argv, _)) => {
+                // Whatever clap says, it says it without panicking, and the command is kept.
+                let parsed = <shipgate::cli::Cli as clap::Parser>::try_parse_from(&argv);
+                if let Ok(cli) = parsed {
+                    let shown = format!("{:?}", cli.command).to_lowercase();
+                    prop_assert!(shown.starts_with(command), "{} vs {}", shown, command);
+                }
+            }
+            Err(error) => {
+                prop_assert!(!error.input.is_empty());
+                prop_assert!(!error.hint.is_empty());
+            }
+        }
+    }
+
+    /// fly's JSON: any text, and any JSON value, parses or fails with an error naming the command.
+    #[test]
+    fn any_fly_output_parses_or_names_the_command(text in "\\PC{0,200}") {
+        for (result, command) in [
+            (shipgate::fly::parse_releases(&text).map(drop), "fly releases --json"),
+            (shipgate::fly::parse_machines(&text).map(drop), "fly machine list --json"),
+            (shipgate::fly::parse_status(&text).map(drop), "fly status --json"),
+        ] {
+            if let Err(error) = result {
+                prop_assert!(error.to_string().contains(command), "{}", error);
+            }
+        }
+    }
+
+    #[test]
+    fn any_json_shape_from_fly_is_read_leniently(value in json_value()) {
+        let text = value.to_string();
+        // Fields of the wrong type read as absent: a list of objects is always read.
+        let releases = shipgate::fly::parse_releases(&text);
+        if value.as_array().is_some_and(|list| list.iter().all(serde_json::Value::is_object)) {
+            prop_assert!(releases.is_ok(), "{:?}", releases.err());
+        }
+        let _ = shipgate::fly::parse_machines(&text);
+    }
+}
+
+/// Arbitrary JSON of a few levels.
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        "\\PC{0,12}".prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+            prop::collection::btree_map(
+                prop::sample::select(vec![
+                    "Version", "Status", "ImageRef", "id", "state", "config", "checks", "metadata"
+                ]),
+                inner,
+                0..4
+            )
+            .prop_map(|m| serde_json::Value::Object(
+                m.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+            )),
+        ]
+    })
+}
