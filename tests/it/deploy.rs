@@ -309,6 +309,8 @@ fn a_failed_fly_deploy_rolls_back_to_the_previous_image_with_exit_3() {
     let incident = &decision(&out)["report"]["incident"];
     assert_eq!(incident["rollback_triggered"], true);
     assert_eq!(incident["recovered"], true);
+    // fly recorded the failed deploy as release v2: the incident names it.
+    assert_eq!(incident["from"]["version"], 2, "{incident}");
     assert_eq!(incident["to"], json!({"version": 1, "image": OLD_IMAGE}));
     assert!(incident["why"]
         .as_str()

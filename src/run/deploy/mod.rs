@@ -331,12 +331,27 @@ pub async fn deploy(
         Err(error) => format!("fly deploy failed: {error}"),
         Ok(_) => deployed.verdict.summary.clone(),
     };
+    let failed_at = Instant::now();
+    // fly records a failed deploy as a release of its own: name it in the incident.
+    let recorded = match &report.deployed {
+        Some(_) => None,
+        None => fly
+            .releases(&env.app, FLY_READ_TIMEOUT)
+            .await
+            .ok()
+            .and_then(|after| {
+                let before = previous.as_ref().map_or(0, Release::version);
+                after.into_iter().find(|r| r.version() > before)
+            })
+            .map(|release| release_ref(&release)),
+    };
     let failed = Failed {
-        at: Instant::now(),
+        at: failed_at,
         detected_after_ms: ms(deploy_started.elapsed()),
         why,
         releases,
         previous,
+        recorded,
     };
     let (incident, detail) = run
         .roll_back(
@@ -400,6 +415,8 @@ struct Failed {
     why: String,
     releases: Vec<Release>,
     previous: Option<Release>,
+    /// The release fly recorded for the failed deploy, when fly did not report one itself.
+    recorded: Option<ReleaseRef>,
 }
 
 /// One deploy run, once its gates have been evaluated.
@@ -640,7 +657,7 @@ impl Run<'_> {
             what: format!("deploy of {} to {} failed", short(&self.sha), env.name),
             at: context.clock.now(),
             why: failed.why.clone(),
-            from: report.deployed.clone(),
+            from: report.deployed.clone().or_else(|| failed.recorded.clone()),
             to: report.previous.clone(),
             rollback_triggered: false,
             refused: None,
