@@ -1039,7 +1039,8 @@ fn the_text_and_markdown_reports_show_the_steps_and_the_incident() {
         "  previous     v1 (registry.fly.io/hotdash-production:deployment-OLD)",
         "\nsteps:\n  gates ",
         "\nincident:\n  deploy of 3e7a91c to production failed at ",
-        "  from unknown release to v1 (registry.fly.io/hotdash-production:deployment-OLD)",
+        // The failed release, as fly recorded it.
+        "  from v2 (registry.fly.io/hotdash-production:deployment-01FAKE00000000000000000002) to v1 (registry.fly.io/hotdash-production:deployment-OLD)",
         "  verified healthy on the release rolled back to",
     ] {
         assert!(text.contains(expected), "{expected:?} not in:\n{text}");
