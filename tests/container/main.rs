@@ -404,9 +404,11 @@ fn a_deploy_that_fails_once_is_rolled_back_with_exit_3() {
         ran.output("deployed-version"),
         fly["releases"][0]["Version"].to_string()
     );
+    // The deploy's record, then the automatic rollback's (task `deploy:rollback`).
     let deployments = fake.repo(repo, |r| r.deployments.clone());
-    assert_eq!(deployments.len(), 1, "{deployments:?}");
+    assert_eq!(deployments.len(), 2, "{deployments:?}");
     assert_eq!(deployments[0]["sha"], sha);
+    assert_eq!(deployments[1]["task"], "deploy:rollback");
     assert_eq!(
         ran.output("deployment-id"),
         deployments[0]["id"].to_string()

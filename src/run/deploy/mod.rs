@@ -717,7 +717,7 @@ impl Run<'_> {
                     "reason": format!("shipgate: {}", failed.why),
                     "automatic": true,
                     "failed_sha": self.sha,
-                    "rollback": {"from": report.deployed, "to": report.previous},
+                    "rollback": {"from": incident.from, "to": incident.to},
                     "run_url": run_url,
                 }),
                 run_url.clone(),
