@@ -324,7 +324,6 @@ fn check(cell: &Cell) -> Vec<String> {
     let mut world = World::new();
     (cell.setup)(&mut world);
     let out = world.run();
-    eprintln!("CELL {} -> exit {} deploys {} dispatches {} states {:?}", cell.name, out.code, world.fly.deploys().len(), world.fake.count("POST", "/dispatches"), deployment_states(&world.fake));
     let mut problems = Vec::new();
     let mut expect = |what: &str, got: String, want: String| {
         if got != want {
@@ -361,6 +360,9 @@ fn check(cell: &Cell) -> Vec<String> {
         format!("{records:?}"),
         format!("{:?}", cell.records),
     );
+    if world.fly_prints.is_some() && !out.stderr.contains("build: *** *** ***") {
+        problems.push("fly's line is not shown masked".to_owned());
+    }
     let mut places = vec![
         ("stdout".to_owned(), out.stdout.clone()),
         ("stderr".to_owned(), out.stderr.clone()),
