@@ -15,7 +15,7 @@ pub(crate) const SHA: &str = "3e7a91c4b2d5f60718293a4b5c6d7e8f90a1b2c3";
 pub(crate) const GH_TOKEN: &str = "ghs_deploytesttoken0123456789";
 pub(crate) const FLY_TOKEN: &str =
     "FlyV1 fm2_lJPECAAAAAAAAdeploysecretTOKEN,fm2_lJPEdeploysecondTOKEN";
-const APP: &str = "hotdash-production";
+pub(crate) const APP: &str = "hotdash-production";
 pub(crate) const OLD_IMAGE: &str = "registry.fly.io/hotdash-production:deployment-OLD";
 
 /// A temp dir with the fake's state, and a wrapper script that logs every argv to `calls` and,
@@ -50,7 +50,7 @@ impl Fly {
     }
 
     /// The behaviour of the Nth deploy (1-based).
-    fn then(&self, n: u32, behaviour: &str) -> &Fly {
+    pub(crate) fn then(&self, n: u32, behaviour: &str) -> &Fly {
         std::fs::write(self.dir.path().join(format!("behaviour.{n}")), behaviour).expect("write");
         self
     }
@@ -78,7 +78,7 @@ impl Fly {
     }
 
     /// Sets one key of the fake's state (e.g. `pid_file`).
-    fn set(&self, key: &str, value: Value) {
+    pub(crate) fn set(&self, key: &str, value: Value) {
         let mut state = self.state();
         state[key] = value;
         std::fs::write(self.dir.path().join("state.json"), state.to_string()).expect("state");
@@ -152,7 +152,19 @@ pub(crate) fn github() -> FakeGitHub {
 }
 
 fn deploy(fake: &FakeGitHub, config: &Path, fly: &Fly, extra: &[&str]) -> Run {
+    deploy_with(fake, config, fly, extra, &[])
+}
+
+/// [`deploy`] with more environment variables (`FAKE_FLY_PRINT`, `SHIPGATE_WEBHOOK_URL`).
+pub(crate) fn deploy_with(
+    fake: &FakeGitHub,
+    config: &Path,
+    fly: &Fly,
+    extra: &[&str],
+    envs: &[(&str, &str)],
+) -> Run {
     let mut command = with_config(config);
+    command.envs(envs.iter().copied());
     command
         .env("GITHUB_API_URL", fake.url())
         .env("GITHUB_TOKEN", GH_TOKEN)
@@ -169,7 +181,7 @@ fn deploy(fake: &FakeGitHub, config: &Path, fly: &Fly, extra: &[&str]) -> Run {
     out
 }
 
-fn deploy_args() -> Vec<&'static str> {
+pub(crate) fn deploy_args() -> Vec<&'static str> {
     vec![
         "deploy",
         "--environment",
@@ -181,12 +193,12 @@ fn deploy_args() -> Vec<&'static str> {
     ]
 }
 
-fn decision(out: &Run) -> Value {
+pub(crate) fn decision(out: &Run) -> Value {
     serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
 }
 
-fn deployment_states(fake: &FakeGitHub) -> Vec<String> {
+pub(crate) fn deployment_states(fake: &FakeGitHub) -> Vec<String> {
     fake.repo(REPO, |repo| {
         repo.deployment_statuses
             .values()
@@ -196,7 +208,7 @@ fn deployment_states(fake: &FakeGitHub) -> Vec<String> {
     })
 }
 
-fn deployments(fake: &FakeGitHub) -> Vec<Value> {
+pub(crate) fn deployments(fake: &FakeGitHub) -> Vec<Value> {
     fake.repo(REPO, |repo| repo.deployments.clone())
 }
 
@@ -489,7 +501,7 @@ fn past_max_consecutive_rollbacks_a_failed_deploy_is_not_rolled_back() {
     assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
 }
 
-fn with_rollback_workflow(path: &Path, direct: bool) {
+pub(crate) fn with_rollback_workflow(path: &Path, direct: bool) {
     let text = std::fs::read_to_string(path).expect("config").replace(
         "      direct: true",
         &format!("      workflow: rollback-production.yml\n      direct: {direct}"),
@@ -896,7 +908,7 @@ fn skip_staging_needs_emergency() {
     assert!(fly.calls().is_empty());
 }
 
-fn rollback(fake: &FakeGitHub, config: &Path, fly: &Fly, extra: &[&str]) -> Run {
+pub(crate) fn rollback(fake: &FakeGitHub, config: &Path, fly: &Fly, extra: &[&str]) -> Run {
     let mut args = vec![
         "rollback",
         "--environment",
@@ -1167,6 +1179,16 @@ fn which_environment_is_production_is_configuration() {
 
 /// `shipgate deploy` started in the background (as the runner runs a step), with the fakes.
 fn spawn_deploy(fake: &FakeGitHub, config: &Path, fly: &Fly) -> std::process::Child {
+    spawn_deploy_with(fake, config, fly, &[])
+}
+
+/// [`spawn_deploy`] with more environment variables.
+pub(crate) fn spawn_deploy_with(
+    fake: &FakeGitHub,
+    config: &Path,
+    fly: &Fly,
+    envs: &[(&str, &str)],
+) -> std::process::Child {
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("shipgate"));
     #[allow(clippy::disallowed_methods)] // scrubbing the ambient environment is the point
     for (name, _) in std::env::vars() {
@@ -1194,6 +1216,7 @@ fn spawn_deploy(fake: &FakeGitHub, config: &Path, fly: &Fly) -> std::process::Ch
         .env("SHIPGATE_FLY", fly.dir.path().join("flyctl"))
         .env("FAKE_FLY_STATE", fly.dir.path().join("state.json"))
         .env("FLY_API_TOKEN", FLY_TOKEN)
+        .envs(envs.iter().copied())
         .args(["--format", "json"])
         .args(deploy_args())
         .stdout(std::process::Stdio::piped())
@@ -1203,7 +1226,7 @@ fn spawn_deploy(fake: &FakeGitHub, config: &Path, fly: &Fly) -> std::process::Ch
 }
 
 /// Waits (up to a generous limit) until `ready` holds, then sends SIGTERM to `child`.
-fn terminate_when(child: &std::process::Child, ready: impl Fn() -> bool) {
+pub(crate) fn terminate_when(child: &std::process::Child, ready: impl Fn() -> bool) {
     let limit = std::time::Instant::now() + Duration::from_secs(60);
     while !ready() {
         assert!(std::time::Instant::now() < limit, "never got ready");
@@ -1213,7 +1236,7 @@ fn terminate_when(child: &std::process::Child, ready: impl Fn() -> bool) {
     rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM sent");
 }
 
-fn finished(child: std::process::Child) -> Run {
+pub(crate) fn finished(child: std::process::Child) -> Run {
     let output = child.wait_with_output().expect("shipgate ends");
     let out = Run {
         code: output.status.code().unwrap_or(-1),

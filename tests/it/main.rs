@@ -11,6 +11,7 @@ mod cli;
 mod config;
 mod deploy;
 mod fake_github_selftest;
+mod faults;
 mod fly;
 mod github;
 mod github_writes;
