@@ -254,11 +254,13 @@ const CELLS: &[Cell] = &[
         with_rollback_workflow(&w.path, true);
         w.fake.fail_next_method("POST", "/dispatches", Fault::Status(404), 1);
     }, 3, 2, 1, &["failure", "success"]),
+    // A 422 may be an older GitHub Enterprise Server refusing `return_run_details`: the dispatch
+    // is sent once more without it.
     cell("rollback workflow dispatch answers 422", |w| {
         w.fly("fail").then(2, "ok");
         with_rollback_workflow(&w.path, true);
         w.fake.fail_next_method("POST", "/dispatches", Fault::Status(422), 1);
-    }, 3, 2, 1, &["failure", "success"]),
+    }, 3, 2, 2, &["failure", "success"]),
     cell("rollback workflow dispatch answers 502", |w| {
         w.fly("fail").then(2, "ok");
         with_rollback_workflow(&w.path, true);
