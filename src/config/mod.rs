@@ -2,6 +2,7 @@
 //! (`validate`, `model`), with every problem reported as `file:line:column: message` + `hint:`.
 
 pub mod duration;
+pub mod fly_toml;
 mod locate;
 mod model;
 pub mod placeholder;

@@ -16,6 +16,7 @@ use crate::report::{self, Reporter};
 mod cancel;
 mod decide;
 mod deploy;
+mod fly_toml;
 mod gather;
 mod github;
 mod health;
@@ -159,6 +160,9 @@ pub fn run_with(
             action: ConfigCommand::Validate,
         } => {
             let config = load(&config_path, explicit)?;
+            for env in config.environments.values() {
+                fly_toml::check(env)?;
+            }
             let count = config.environments.len();
             let names: Vec<&str> = config.environments.keys().map(String::as_str).collect();
             let text = format!(
@@ -244,6 +248,8 @@ pub fn run_with(
         Command::Deploy(args) => {
             let config = load(&config_path, explicit)?;
             let env = environment(&config, &args.environment)?;
+            // Before the Deployment is created: flyctl would refuse this strategy anyway.
+            fly_toml::check(env)?;
             let repo = github::repo(repo)?;
             let prepared = deploy::prepare(&context, env, args)?;
             block_on(async {
@@ -269,6 +275,7 @@ pub fn run_with(
         Command::Plan(args) => {
             let config = load(&config_path, explicit)?;
             let env = environment(&config, &args.environment)?;
+            fly_toml::check(env)?;
             block_on(decide::plan(&context, &config, env, args, repo)).map(decision)
         }
         Command::Action => Err(RunError::input(

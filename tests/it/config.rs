@@ -335,3 +335,162 @@ fn a_config_from_a_pull_request_is_bounded_in_size_depth_and_durations() {
     let out = run(with_config(&example_config()).args(["config", "validate"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+/// A checkout with `.github/shipgate.yml` naming `strategy` and a `fly.toml` beside it, for
+/// commands run from that directory (fly.toml is read as `fly deploy --config` reads it).
+fn app_checkout(strategy: &str, fly_toml: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::create_dir(dir.path().join(".github")).expect("mkdir");
+    std::fs::write(
+        dir.path().join(".github/shipgate.yml"),
+        format!(
+            "version: 1\nenvironments:\n  production:\n    app: demo\n    fly_config: fly.toml\n    strategy: {strategy}\n"
+        ),
+    )
+    .expect("write config");
+    if let Some(text) = fly_toml {
+        std::fs::write(dir.path().join("fly.toml"), text).expect("write fly.toml");
+    }
+    dir
+}
+
+const WITH_MOUNTS: &str = "app = 'demo'\n\n[[mounts]]\nsource = 'data'\ndestination = '/data'\n\n[http_service]\ninternal_port = 8080\n";
+const WITH_CHECKS: &str = "app = 'demo'\n\n[http_service]\ninternal_port = 8080\n\n[[http_service.checks]]\npath = '/health'\ninterval = '15s'\n";
+
+#[test]
+fn a_strategy_flyctl_refuses_for_the_fly_toml_is_invalid() {
+    let cases: &[(&str, &str, &[&str], &str)] = &[
+        (
+            "canary",
+            WITH_MOUNTS,
+            &[
+                "environment `production`",
+                "strategy `canary`",
+                "volume mounts",
+                "fly.toml",
+            ],
+            "hint: use `strategy: rolling` or `immediate`",
+        ),
+        (
+            "bluegreen",
+            "app = 'demo'\n\n[http_service]\ninternal_port = 8080\n",
+            &[
+                "environment `production`",
+                "strategy `bluegreen`",
+                "at least one health check",
+                "fly.toml",
+            ],
+            "hint: add a [[http_service.checks]]",
+        ),
+        (
+            "bluegreen",
+            WITH_MOUNTS,
+            &["strategy `bluegreen`", "at least one health check"],
+            "hint: add a [[http_service.checks]]",
+        ),
+    ];
+    for (strategy, fly_toml, messages, hint) in cases {
+        let dir = app_checkout(strategy, Some(fly_toml));
+        for args in [
+            &["config", "validate"][..],
+            &["plan", "--environment", "production", "--offline"][..],
+        ] {
+            let out = run(shipgate().current_dir(dir.path()).args(args));
+            assert_eq!(out.code, 2, "{strategy} {args:?}: {}", out.stderr);
+            for message in *messages {
+                assert!(out.stderr.contains(message), "{message}: {}", out.stderr);
+            }
+            assert!(out.stderr.contains(hint), "{hint}: {}", out.stderr);
+        }
+    }
+}
+
+#[test]
+fn a_strategy_flyctl_accepts_for_the_fly_toml_is_valid() {
+    let cases = [
+        ("canary", Some(WITH_CHECKS)),
+        ("bluegreen", Some(WITH_CHECKS)),
+        ("rolling", Some(WITH_MOUNTS)),
+        ("immediate", Some(WITH_MOUNTS)),
+        // Validated outside the app's checkout: nothing to hold the strategy against.
+        ("canary", None),
+        ("bluegreen", None),
+    ];
+    for (strategy, fly_toml) in cases {
+        let dir = app_checkout(strategy, fly_toml);
+        let out = run(shipgate()
+            .current_dir(dir.path())
+            .args(["config", "validate"]));
+        assert_eq!(out.code, 0, "{strategy} {fly_toml:?}: {}", out.stderr);
+        assert!(
+            out.stdout.contains("valid (1 environment: production)"),
+            "{}",
+            out.stdout
+        );
+        let out = run(shipgate().current_dir(dir.path()).args([
+            "plan",
+            "--environment",
+            "production",
+            "--offline",
+        ]));
+        assert_eq!(out.code, 0, "{strategy} {fly_toml:?}: {}", out.stderr);
+        assert!(
+            out.stdout.contains(&format!("--strategy {strategy}")),
+            "{}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn a_fly_toml_that_does_not_parse_is_named_with_its_location() {
+    let dir = app_checkout(
+        "rolling",
+        Some("app = 'demo'\n[http_service\ninternal_port = 8080\n"),
+    );
+    for args in [
+        &["config", "validate"][..],
+        &["plan", "--environment", "production", "--offline"][..],
+        &[
+            "deploy",
+            "--environment",
+            "production",
+            "--ref",
+            "main",
+            "--reason",
+            "r",
+        ][..],
+    ] {
+        let out = run(shipgate().current_dir(dir.path()).args(args));
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("error: environment `production`: cannot parse fly.toml: TOML parse error at line 2, column"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn deploy_refuses_the_strategy_before_anything_changes() {
+    let dir = app_checkout("canary", Some(WITH_MOUNTS));
+    // No fly, no GitHub: the refusal comes first, before a repository or flyctl is needed.
+    let out = run(shipgate().current_dir(dir.path()).args([
+        "deploy",
+        "--environment",
+        "production",
+        "--ref",
+        "main",
+        "--reason",
+        "ship it",
+    ]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("strategy `canary`"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("hint: use `strategy: rolling` or `immediate`"),
+        "{}",
+        out.stderr
+    );
+}
