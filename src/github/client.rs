@@ -16,9 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::stream::{self, StreamExt};
-use http::header::{
-    HeaderMap, HeaderName, HeaderValue, ACCEPT, ETAG, IF_NONE_MATCH, LINK, RETRY_AFTER,
-};
+use http::header::{HeaderMap, HeaderValue, ACCEPT, ETAG, IF_NONE_MATCH, LINK, RETRY_AFTER};
 use http::StatusCode;
 use octocrab::Octocrab;
 use serde::de::DeserializeOwned;
@@ -26,7 +24,7 @@ use tokio::time::Instant;
 
 use crate::secret::Secret;
 
-/// GitHub's REST API version shipgate is written against.
+/// GitHub's REST API version shipgate is written against (octocrab sends it on every request).
 pub const API_VERSION: &str = "2022-11-28";
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +145,18 @@ struct Cached {
     may_hide_next: bool,
 }
 
+/// GitHub's JSON media type, asked for unless a request names another.
+const JSON_MEDIA_TYPE: &str = "application/vnd.github+json";
+
+/// What a GET asks for beyond the URL.
+#[derive(Default, Clone, Copy)]
+struct Get<'a> {
+    /// `If-None-Match`: the `ETag` of the copy held.
+    etag: Option<&'a str>,
+    /// `Accept`, when not [`JSON_MEDIA_TYPE`].
+    accept: Option<&'static str>,
+}
+
 struct Answer {
     status: StatusCode,
     headers: HeaderMap,
@@ -207,12 +217,7 @@ impl Client {
             .map_err(|e| bad(e.to_string()))?
             .set_connect_timeout(Some(Duration::from_secs(10)))
             .set_read_timeout(Some(Duration::from_secs(30)))
-            .set_write_timeout(Some(Duration::from_secs(30)))
-            .add_header(
-                HeaderName::from_static("x-github-api-version"),
-                API_VERSION.to_owned(),
-            )
-            .add_header(ACCEPT, "application/vnd.github+json".to_owned());
+            .set_write_timeout(Some(Duration::from_secs(30)));
         if let Some(token) = token {
             builder = builder.personal_token(token.expose().to_owned());
         }
@@ -265,27 +270,37 @@ impl Client {
         method: &'static str,
         url: &str,
         body: Option<&serde_json::Value>,
-        etag: Option<&str>,
+        get: Get<'_>,
     ) -> Result<Answer, GitHubError> {
         self.count(|s| s.requests += 1);
         let unavailable = |detail: String| GitHubError::Unavailable {
             url: url.to_owned(),
             detail,
         };
-        let response = match method {
-            "GET" => {
-                let mut headers = HeaderMap::new();
-                if let Some(etag) = etag.and_then(|e| HeaderValue::from_str(e).ok()) {
-                    headers.insert(IF_NONE_MATCH, etag);
-                }
-                self.octocrab._get_with_headers(url, Some(headers)).await
-            }
-            "POST" => self.octocrab._post(url, body).await,
-            "PATCH" => self.octocrab._patch(url, body).await,
-            "DELETE" => self.octocrab._delete(url, None::<&()>).await,
+        let method = match method {
+            "GET" => http::Method::GET,
+            "POST" => http::Method::POST,
+            "PATCH" => http::Method::PATCH,
+            "DELETE" => http::Method::DELETE,
             _ => return Err(unavailable(format!("unsupported method {method}"))),
+        };
+        // Every request names its media type itself: one `Accept`, never two.
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(url)
+            .header(ACCEPT, get.accept.unwrap_or(JSON_MEDIA_TYPE));
+        if let Some(etag) = get.etag.and_then(|e| HeaderValue::from_str(e).ok()) {
+            request = request.header(IF_NONE_MATCH, etag);
         }
-        .map_err(|e| unavailable(transport_detail(&e)))?;
+        let request = self
+            .octocrab
+            .build_request(request, body)
+            .map_err(|e| unavailable(transport_detail(&e)))?;
+        let response = self
+            .octocrab
+            .execute(request)
+            .await
+            .map_err(|e| unavailable(transport_detail(&e)))?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = self
@@ -391,12 +406,12 @@ impl Client {
     }
 
     /// A GET under the retry policy. `Ok` holds a 2xx or a 304.
-    async fn get_answer(&self, url: &str, etag: Option<&str>) -> Result<Answer, GitHubError> {
+    async fn get_answer(&self, url: &str, get: Get<'_>) -> Result<Answer, GitHubError> {
         let mut attempt = 0;
         let mut rate_limit_waits = 0;
         loop {
             attempt += 1;
-            let result = self.send("GET", url, None, etag).await;
+            let result = self.send("GET", url, None, get).await;
             let retry_in = match &result {
                 Ok(answer)
                     if answer.status.is_success() || answer.status == StatusCode::NOT_MODIFIED =>
@@ -434,8 +449,19 @@ impl Client {
     /// GET one resource; the body as text.
     pub async fn get(&self, path: &str) -> Result<String, GitHubError> {
         let url = self.url(path);
-        let answer = self.get_answer(&url, None).await?;
+        let answer = self.get_answer(&url, Get::default()).await?;
         Ok(answer.body)
+    }
+
+    /// GET one resource in another media type (`Accept: application/vnd.github.sha` answers a
+    /// commit as its bare SHA); the body as text.
+    pub async fn get_as(&self, path: &str, accept: &'static str) -> Result<String, GitHubError> {
+        let url = self.url(path);
+        let get = Get {
+            accept: Some(accept),
+            ..Get::default()
+        };
+        Ok(self.get_answer(&url, get).await?.body)
     }
 
     /// Every page of a list: page 1, then pages 2..N a few at a time once page 1's `Link`
@@ -543,7 +569,11 @@ impl Client {
             .and_then(|c| Some((c.value.clone().downcast::<T>().ok()?, c)));
         let mut etag = cached.as_ref().map(|(_, c)| c.etag.clone());
         let answer = loop {
-            let answer = self.get_answer(url, etag.as_deref()).await?;
+            let get = Get {
+                etag: etag.as_deref(),
+                accept: None,
+            };
+            let answer = self.get_answer(url, get).await?;
             if answer.status != StatusCode::NOT_MODIFIED {
                 break answer;
             }
@@ -611,7 +641,7 @@ impl Client {
         let url = self.url(path);
         let mut rate_limit_waits = 0;
         loop {
-            let answer = self.send(method, &url, body, None).await?;
+            let answer = self.send(method, &url, body, Get::default()).await?;
             if answer.status.is_success() {
                 return Ok((answer.status.as_u16(), answer.body));
             }

@@ -59,19 +59,29 @@ fn items<P, T: Clone>(list: &List<P>, of: impl Fn(&P) -> &[T]) -> Vec<T> {
         .collect()
 }
 
-/// `GET /repos/{o}/{r}/commits/{ref}`: the SHA a branch, tag or SHA names, read once.
+/// `GET /repos/{o}/{r}/commits/{ref}` with `Accept: application/vnd.github.sha`: the SHA a
+/// branch, tag or SHA names, answered as bare text (not the commit with its files).
 pub async fn resolve_ref(
     client: &Client,
     repo: &Repo,
     git_ref: &str,
 ) -> Result<String, GitHubError> {
-    #[derive(Deserialize)]
-    struct Commit {
-        sha: String,
-    }
     let path = repo.path(&format!("/commits/{}", segment(git_ref)));
-    let commit: Commit = decode(&path, &client.get(&path).await?)?;
-    Ok(commit.sha)
+    let body = client.get_as(&path, "application/vnd.github.sha").await?;
+    let sha = body.trim();
+    let hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
+    if matches!(sha.len(), 40 | 64) && hex(sha) {
+        Ok(sha.to_ascii_lowercase())
+    } else {
+        Err(GitHubError::Decode {
+            path,
+            detail: format!(
+                "expected a bare commit SHA, got {} bytes starting {:?}",
+                body.len(),
+                body.chars().take(40).collect::<String>()
+            ),
+        })
+    }
 }
 
 /// `GET /repos/{o}/{r}`: the default branch, whose rules apply when the ref is not a branch.

@@ -457,6 +457,16 @@ fn commit() {
     get(&format!("{REPO}/commits/{SHA}"));
 }
 
+/// How shipgate resolves a ref (reference E): the `sha` media type, answered as bare text.
+#[test]
+fn commit_as_bare_sha() {
+    let mut headers = gh();
+    headers.retain(|(name, _)| *name != "accept");
+    headers.push(("accept", "application/vnd.github.sha"));
+    let response = assert_accepted("GET", &format!("{REPO}/commits/main"), &headers, "");
+    assert_eq!(response.status, 200);
+}
+
 #[test]
 fn authenticated_user() {
     get("/user");

@@ -386,6 +386,17 @@ fn errors_and_rate_limits_look_like_githubs() {
             commit["html_url"],
             format!("https://github.com/{REPO}/commit/{SHA}")
         );
+        let bare = send(
+            "GET",
+            &api(&fake, &format!("/commits/{git_ref}")),
+            &[("Accept", "application/vnd.github.sha")],
+            None,
+        );
+        assert_eq!(bare.status, 200, "{git_ref}: {}", bare.body);
+        assert_eq!(bare.body, SHA, "the sha media type answers the bare SHA");
+        assert!(bare
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("application/vnd.github.sha")));
     }
 
     // Exhausting the primary budget answers 403 until the window resets.

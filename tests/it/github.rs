@@ -92,13 +92,27 @@ fn checks_on_a_ref_read_github_and_pass() {
     );
 
     let requests = fake.requests();
-    assert!(!requests.is_empty());
+    assert!(requests.iter().any(|r| r.path.ends_with("/commits/main")));
     for request in &requests {
         assert_eq!(
             request.header("x-github-api-version"),
             Some("2022-11-28"),
             "{request:?}"
         );
+        // One media type per request: the JSON one, or the bare SHA when resolving the ref.
+        let accepts: Vec<&str> = request
+            .headers
+            .iter()
+            .filter(|(name, _)| name == "accept" || name == "x-github-api-version")
+            .map(|(_, value)| value.as_str())
+            .collect();
+        let expected = if request.path.ends_with("/commits/main") {
+            "application/vnd.github.sha"
+        } else {
+            "application/vnd.github+json"
+        };
+        assert_eq!(accepts.len(), 2, "one Accept, one version: {request:?}");
+        assert!(accepts.contains(&expected), "{request:?}");
         assert_eq!(
             request.header("authorization"),
             Some(format!("Bearer {TOKEN}").as_str())

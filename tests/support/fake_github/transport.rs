@@ -92,6 +92,11 @@ impl Req {
 pub(super) enum Payload {
     Json(Value),
     Html(String),
+    /// A body in a media type other than JSON (`application/vnd.github.sha`).
+    Text {
+        content_type: &'static str,
+        text: String,
+    },
     Empty,
 }
 
@@ -122,6 +127,13 @@ pub(super) fn ok(body: Value) -> Answer {
         headers: Vec::new(),
         payload: Payload::Json(body),
         link: None,
+    }
+}
+
+pub(super) fn text(content_type: &'static str, text: String) -> Answer {
+    Answer {
+        payload: Payload::Text { content_type, text },
+        ..ok(Value::Null)
     }
 }
 
@@ -287,6 +299,10 @@ impl State {
             Payload::Html(html) => {
                 headers.push(("content-type".to_string(), "text/html".to_string()));
                 html.into_bytes()
+            }
+            Payload::Text { content_type, text } => {
+                headers.push(("content-type".to_string(), content_type.to_string()));
+                text.into_bytes()
             }
             Payload::Empty => Vec::new(),
         };

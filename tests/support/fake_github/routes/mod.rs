@@ -9,7 +9,7 @@ mod deployments;
 mod pulls;
 
 use super::state::State;
-use super::transport::{error, not_found, ok, percent_decode, Answer, Req};
+use super::transport::{error, not_found, ok, percent_decode, text, Answer, Req};
 use deployments::DispatchSettings;
 
 impl State {
@@ -72,7 +72,12 @@ impl State {
             }
             ("GET", ["commits", git_ref @ ..]) if !git_ref.is_empty() => {
                 let sha = repo.sha_of(&git_ref.join("/"))?;
-                ok(repo.commit_json(&sha))
+                // E: the `sha` media type answers the bare SHA as text.
+                if req.header("accept") == Some("application/vnd.github.sha") {
+                    text("application/vnd.github.sha; charset=utf-8", sha)
+                } else {
+                    ok(repo.commit_json(&sha))
+                }
             }
             // A3: what is required.
             ("GET", ["rules", "branches", branch @ ..]) if !branch.is_empty() => {
