@@ -8,6 +8,7 @@ mod model;
 pub mod placeholder;
 mod raw;
 mod validate;
+mod watch;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 pub use locate::{locate, YamlPath};
 pub use model::*;
 pub use validate::{bound_end, bound_start, closest, suggest};
+pub use watch::*;
 
 /// The default location of the config file, relative to the repository root.
 pub const DEFAULT_PATH: &str = ".github/shipgate.yml";

@@ -4,6 +4,7 @@
 pub mod checks;
 pub mod fly;
 pub mod health;
+pub mod watch;
 
 use chrono::{DateTime, Utc};
 
