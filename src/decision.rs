@@ -45,6 +45,8 @@ pub enum GateId {
     Staging,
     #[serde(rename = "health")]
     Health,
+    #[serde(rename = "watch")]
+    Watch,
 }
 
 impl GateId {
@@ -54,6 +56,7 @@ impl GateId {
             GateId::DeployWindow => "deploy-window",
             GateId::Staging => "staging",
             GateId::Health => "health",
+            GateId::Watch => "watch",
         }
     }
 
@@ -64,7 +67,13 @@ impl GateId {
             GateId::DeployWindow => "#gate-deploy-window",
             GateId::Staging => "#gate-staging",
             GateId::Health => "#gate-health",
+            GateId::Watch => "#gate-watch",
         }
+    }
+
+    /// Judged on what a deploy put in place, not before it: these never block a deploy's start.
+    pub fn after_deploy(self) -> bool {
+        matches!(self, GateId::Health | GateId::Watch)
     }
 }
 
@@ -183,6 +192,27 @@ pub enum Evidence {
     Note {
         text: String,
     },
+    /// One watched rule: what it reads, its condition, its readings counted, and the last ones.
+    Rule {
+        rule: String,
+        metric: String,
+        condition: String,
+        successful: u32,
+        failed: u32,
+        inconclusive: u32,
+        error: u32,
+        readings: Vec<RuleReading>,
+    },
+}
+
+/// One reading of a watched rule, as shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleReading {
+    pub at: DateTime<Utc>,
+    /// `successful`, `failed`, `inconclusive` or `error`.
+    pub phase: &'static str,
+    /// The value in the rule's unit (`1.2%`, `340ms`), or why there was none.
+    pub value: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -8,6 +8,7 @@ mod model;
 pub mod placeholder;
 mod raw;
 mod validate;
+mod validate_watch;
 mod watch;
 
 use std::fmt;
@@ -16,6 +17,9 @@ use std::path::{Path, PathBuf};
 pub use locate::{locate, YamlPath};
 pub use model::*;
 pub use validate::{bound_end, bound_start, closest, suggest};
+pub use validate_watch::{
+    parse_selector, parse_threshold, JOB_LIMIT, QUERY_PLACEHOLDERS, STEP_PLACEHOLDERS,
+};
 pub use watch::*;
 
 /// The default location of the config file, relative to the repository root.

@@ -42,6 +42,10 @@ pub struct Environment {
     pub health: HealthPolicy,
     pub rollback: RollbackPolicy,
     pub notify: NotifyPolicy,
+    /// Commands run around the deploy.
+    pub steps: super::StepsPolicy,
+    /// Metrics watched after the deploy is healthy.
+    pub watch: Option<super::WatchPolicy>,
     /// Whether this is a production environment (`production_environment:`; default: named
     /// `production`). GitHub's Deployments record it.
     pub production: bool,

@@ -88,22 +88,57 @@ fn fill_text(
     text: &str,
     known: &dyn Fn(Placeholder) -> Option<String>,
 ) -> Result<String, Unfilled> {
+    substitute(text, |name| {
+        let placeholder =
+            Placeholder::named(name).ok_or_else(|| Unfilled::Bad(format!("${{{name}}}")))?;
+        known(placeholder).ok_or(Unfilled::Unknown(placeholder))
+    })
+    .map_err(|error| match error {
+        Substitution::Unclosed(text) => Unfilled::Bad(text),
+        Substitution::Lookup(unfilled) => unfilled,
+    })
+}
+
+/// Why [`substitute`] stopped: an unclosed `${…` (as written, cut short), or what `lookup` said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Substitution<E> {
+    Unclosed(String),
+    Lookup(E),
+}
+
+/// `text` with every `${name}` replaced by what `lookup(name)` answers; the one scanner behind
+/// every template shipgate fills (health expectations, step arguments, PromQL queries).
+pub fn substitute<E>(
+    text: &str,
+    mut lookup: impl FnMut(&str) -> Result<String, E>,
+) -> Result<String, Substitution<E>> {
     let mut filled = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find("${") {
         filled.push_str(&rest[..at]);
         let after = &rest[at + 2..];
         let Some(end) = after.find('}') else {
-            return Err(Unfilled::Bad(excerpt(&rest[at..])));
+            return Err(Substitution::Unclosed(excerpt(&rest[at..])));
         };
-        let name = &after[..end];
-        let placeholder =
-            Placeholder::named(name).ok_or_else(|| Unfilled::Bad(format!("${{{name}}}")))?;
-        filled.push_str(&known(placeholder).ok_or(Unfilled::Unknown(placeholder))?);
+        filled.push_str(&lookup(&after[..end]).map_err(Substitution::Lookup)?);
         rest = &after[end + 1..];
     }
     filled.push_str(rest);
     Ok(filled)
+}
+
+/// Every `${name}` in `text`, in order; `Err` is an unclosed `${…` as written.
+pub fn names(text: &str) -> Result<Vec<String>, String> {
+    let mut found = Vec::new();
+    substitute(text, |name| {
+        found.push(name.to_owned());
+        Ok::<_, ()>(String::new())
+    })
+    .map_err(|error| match error {
+        Substitution::Unclosed(text) => text,
+        Substitution::Lookup(()) => String::new(),
+    })?;
+    Ok(found)
 }
 
 /// An unclosed `${…`, cut short for a message.

@@ -138,6 +138,196 @@ pub struct RawEnvironment {
     /// Whether this environment is production (GitHub's `production_environment` on its
     /// Deployments). Default: `true` for the environment named `production`, else `false`.
     pub production_environment: Option<bool>,
+    /// Commands run around the deploy: a backup and a migration before it, smoke tests after it,
+    /// a restore after a rollback.
+    pub steps: Option<RawSteps>,
+    /// Metrics watched after the deploy is healthy; a failed watch rolls back.
+    pub watch: Option<RawWatch>,
+}
+
+/// Commands run around the deploy, in order. Never a shell: each is an argument vector.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSteps {
+    /// After the gates pass and the GitHub Deployment is created, before `fly deploy`. A failure
+    /// stops the deploy: fly never runs.
+    pub before_deploy: Option<Vec<RawStep>>,
+    /// After the health gate passes (smoke tests). A failure rolls back.
+    pub after_deploy: Option<Vec<RawStep>>,
+    /// After a rollback's redeploy (restore the database). A failure is `rollback_failed`.
+    pub on_rollback: Option<Vec<RawStep>>,
+}
+
+/// One command.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    /// Shown in the log and the report (`backup`, `migrate`, `smoke tests`).
+    pub name: String,
+    /// The program and its arguments: `[pg_dump, --file, backup.sql, ...]`. `${sha}`, `${ref}`,
+    /// `${environment}`, `${app}`, `${url}`, `${version}` and `${previous_version}` are filled
+    /// inside single arguments.
+    pub run: Vec<String>,
+    /// Extra environment variables. A value may name a variable of shipgate's own environment,
+    /// `${env.DATABASE_URL}`: its value is masked in every output.
+    pub env: Option<UniqueMap<String>>,
+    /// Longest the command may run (`10m`). Default `10m`.
+    pub timeout: Option<DurationText>,
+    /// Directory the command runs in, relative to where shipgate runs. Default: that directory.
+    pub working_directory: Option<String>,
+}
+
+/// The post-deploy watch: every `interval`, each rule's metric is read and held against its
+/// condition (as Argo Rollouts' analysis).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawWatch {
+    /// How long to watch after the deploy is healthy (`15m`).
+    pub duration: DurationText,
+    /// Time between measurements. Default `1m`.
+    pub interval: Option<DurationText>,
+    /// How long to watch after an emergency deploy (`2h`). Default: `duration`.
+    pub emergency_duration: Option<DurationText>,
+    /// Failed measurements tolerated; one more fails the watch. Default `0`: the first fails it.
+    pub failure_limit: Option<u32>,
+    /// Measurements with no data tolerated; one more fails the watch. Default: no limit.
+    pub inconclusive_limit: Option<u32>,
+    /// Measurements in a row that could not be read tolerated. Default `4`.
+    pub consecutive_error_limit: Option<u32>,
+    /// Where the `error_rate` and `p95` shortcuts read: `prometheus` or `scrape`. Default `prometheus`.
+    pub source: Option<String>,
+    /// The Prometheus-compatible API `prometheus` rules query (Fly's managed Prometheus, or your own).
+    pub prometheus: Option<RawPrometheus>,
+    /// The app's own metrics endpoint, read directly by `scrape` rules.
+    pub scrape: Option<RawScrape>,
+    /// The rules; each needs one metric (`error_rate`, `p95`, `prometheus`, `scrape` or `logs`).
+    pub rules: Vec<RawRule>,
+}
+
+/// A Prometheus-compatible HTTP API.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrometheus {
+    /// Environment variable holding its base URL. Default `SHIPGATE_PROMETHEUS_URL`.
+    pub url_env: Option<String>,
+    /// Environment variable holding the `Authorization` header value. Default `SHIPGATE_PROMETHEUS_AUTH`.
+    pub auth_env: Option<String>,
+}
+
+/// The app's own Prometheus text endpoint and the metric names the shortcuts read there.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawScrape {
+    /// Path relative to the environment's `url`. Default `/metrics`.
+    pub path: Option<String>,
+    /// The request counter. Default `http_requests_total`.
+    pub requests: Option<String>,
+    /// Its status-code label. Default `status`.
+    pub status_label: Option<String>,
+    /// The request-duration histogram. Default `http_request_duration_seconds`.
+    pub duration: Option<String>,
+}
+
+/// One watched metric and its condition.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    /// Shown in the log and the report. Default: the shortcut's name.
+    pub name: Option<String>,
+    /// Shortcut: the share of responses that are 5xx, `{max: 1%}`.
+    pub error_rate: Option<RawShortcut>,
+    /// Shortcut: the 95th percentile response time, `{max: 2s}`.
+    pub p95: Option<RawShortcut>,
+    /// An instant PromQL query; `${app}`, `${version}` and `${interval}` are filled in.
+    pub prometheus: Option<String>,
+    /// A value computed from the app's metrics endpoint between two scrapes.
+    pub scrape: Option<RawScrapeQuery>,
+    /// A regex: lines of the new release's logs matching it, per interval (`max: 0`).
+    pub logs: Option<String>,
+    /// The value must stay at or under this: `1%`, `2s`, `250ms`, `0.5/s`, `100 count`.
+    pub max: Option<ThresholdText>,
+    /// The value must stay at or over this.
+    pub min: Option<ThresholdText>,
+}
+
+/// A shortcut's condition.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawShortcut {
+    /// `1%` for `error_rate`, `2s` for `p95`.
+    pub max: ThresholdText,
+}
+
+/// What a `scrape` rule computes; exactly one of these.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawScrapeQuery {
+    /// Per-second rate of a counter: `jobs_failed_total{queue="mail"}`.
+    pub rate: Option<String>,
+    /// One counter's increase over another's: `{of: 'http_requests_total{status=~"5.."}', over: http_requests_total}`.
+    pub ratio: Option<RawRatio>,
+    /// A quantile of a histogram: `{histogram: http_request_duration_seconds, q: 0.99}`.
+    pub quantile: Option<RawQuantile>,
+    /// A gauge's value: `queue_depth`.
+    pub gauge: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRatio {
+    pub of: String,
+    pub over: String,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawQuantile {
+    pub histogram: String,
+    pub q: f64,
+}
+
+/// A threshold as written: a number with its unit (`1%`, `2s`, `0.5/s`, `100 count`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThresholdText(pub String);
+
+impl<'de> Deserialize<'de> for ThresholdText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ThresholdVisitor;
+        impl Visitor<'_> for ThresholdVisitor {
+            type Value = ThresholdText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a threshold such as `1%`, `2s` or `0.5/s`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ThresholdText, E> {
+                Ok(ThresholdText(v.to_owned()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ThresholdText, E> {
+                Ok(ThresholdText(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ThresholdText, E> {
+                Ok(ThresholdText(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<ThresholdText, E> {
+                Ok(ThresholdText(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(ThresholdVisitor)
+    }
+}
+
+impl JsonSchema for ThresholdText {
+    fn schema_name() -> Cow<'static, str> {
+        "Threshold".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A number with its unit: `1%` (a ratio), `2s` or `250ms` (a latency), `0.5/s` (a rate), `100 count` (a plain number). A log rule's `max` may be a bare count.",
+            "oneOf": [
+                { "type": "string" },
+                { "type": "number" }
+            ]
+        })
+    }
 }
 
 /// The health gate.

@@ -22,10 +22,15 @@ pub struct Issue {
 }
 
 #[derive(Default)]
-struct Issues(Vec<Issue>);
+pub(super) struct Issues(Vec<Issue>);
 
 impl Issues {
-    fn push(&mut self, path: &YamlPath, message: impl Into<String>, hint: impl Into<String>) {
+    pub(super) fn push(
+        &mut self,
+        path: &YamlPath,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
         let issue = Issue {
             path: path.clone(),
             message: message.into(),
@@ -237,6 +242,13 @@ fn environment(
     let notify = NotifyPolicy {
         webhook: raw.notify.as_ref().and_then(|n| n.webhook).unwrap_or(false),
     };
+    let steps = super::validate_watch::steps_policy(raw.steps.as_ref(), &path.key("steps"), issues);
+    let watch = super::validate_watch::watch_policy(
+        raw.watch.as_ref(),
+        &path.key("watch"),
+        raw.url.is_some(),
+        issues,
+    );
 
     (issues.0.len() == before).then(|| Environment {
         name: name.to_owned(),
@@ -251,6 +263,8 @@ fn environment(
         health,
         rollback,
         notify,
+        steps,
+        watch,
         // GitHub's `production_environment` on the Deployments this environment records.
         production: raw.production_environment.unwrap_or(name == "production"),
     })
@@ -401,7 +415,7 @@ fn duration_field<'a, B>(
 /// config can come from a pull request, and no wait, timeout or deadline should outlive a day.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 
-fn parse_duration(text: &str, path: &YamlPath, issues: &mut Issues) -> Duration {
+pub(super) fn parse_duration(text: &str, path: &YamlPath, issues: &mut Issues) -> Duration {
     let value = parse_any_duration(text, path, issues);
     if value > MAX_DURATION {
         issues.push(

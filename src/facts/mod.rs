@@ -30,6 +30,8 @@ pub struct Facts {
     pub staging_health: Vec<StagingHealth>,
     /// The health of what a deploy put in place.
     pub health: HealthFacts,
+    /// What the post-deploy watch measured.
+    pub watch: watch::WatchFacts,
 }
 
 impl Facts {
@@ -42,6 +44,7 @@ impl Facts {
             staging: Readable::NotAsked(why.to_owned()),
             staging_health: Vec::new(),
             health: HealthFacts::NotMeasured("runs after the deploy; see the plan".to_owned()),
+            watch: watch::WatchFacts::NotRun("runs after the deploy is healthy".to_owned()),
         }
     }
 }

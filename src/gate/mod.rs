@@ -8,14 +8,16 @@
 //! | `deploy-window` | [`window`] |
 //! | `staging` | [`staging`] |
 //! | `health` | [`health`] (Fly machines counted by [`machines`]) |
+//! | `watch` | [`watch`] (the post-deploy metrics) |
 
 pub mod checks;
 pub mod health;
 pub mod machines;
 pub mod staging;
+pub mod watch;
 pub mod window;
 
-use crate::config::{ChecksPolicy, Config, Environment, HealthPolicy, WindowPolicy};
+use crate::config::{ChecksPolicy, Config, Environment, HealthPolicy, WatchPolicy, WindowPolicy};
 use crate::decision::{GateId, Verdict};
 use crate::facts::Facts;
 pub use window::EmergencyRequest;
@@ -26,6 +28,7 @@ pub const ALL: &[GateId] = &[
     GateId::DeployWindow,
     GateId::Staging,
     GateId::Health,
+    GateId::Watch,
 ];
 
 /// The policy the gates judge by: an environment's, or the config's top-level blocks (for
@@ -38,6 +41,8 @@ pub struct Policy<'a> {
     pub requires: &'a [String],
     /// `None` where no health policy applies (top-level blocks).
     pub health: Option<&'a HealthPolicy>,
+    /// `None` where no watch is configured.
+    pub watch: Option<&'a WatchPolicy>,
 }
 
 impl<'a> Policy<'a> {
@@ -47,6 +52,7 @@ impl<'a> Policy<'a> {
             windows: environment.windows.as_ref(),
             requires: &environment.requires,
             health: Some(&environment.health),
+            watch: environment.watch.as_ref(),
         }
     }
 
@@ -56,6 +62,7 @@ impl<'a> Policy<'a> {
             windows: config.windows.as_ref(),
             requires: &[],
             health: None,
+            watch: None,
         }
     }
 
@@ -74,6 +81,7 @@ impl<'a> Policy<'a> {
             windows: None,
             requires: &[],
             health: Some(health),
+            watch: None,
         }
     }
 
@@ -115,6 +123,7 @@ pub fn evaluate(facts: &Facts, policy: &Policy<'_>, request: &Request) -> Vec<Ve
             }
             GateId::Staging => staging::gate(facts, policy, request),
             GateId::Health => health::gate(facts, policy.health),
+            GateId::Watch => watch::gate(&facts.watch, policy.watch),
         })
         .collect()
 }

@@ -204,5 +204,34 @@ pub(crate) fn evidence_lines(evidence: &Evidence) -> Vec<String> {
             lines
         }
         Evidence::Note { text } => vec![text.clone()],
+        Evidence::Rule {
+            rule,
+            metric,
+            condition,
+            successful,
+            failed,
+            inconclusive,
+            error,
+            readings,
+        } => {
+            let last: Vec<&str> = readings
+                .iter()
+                .rev()
+                .take(5)
+                .rev()
+                .map(|r| r.value.as_str())
+                .collect();
+            vec![
+                format!(
+                    "{rule} {condition}: {successful} ok, {failed} failed, {inconclusive} no data, {error} errors{}",
+                    if last.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; last: {}", last.join(", "))
+                    }
+                ),
+                format!("  reads {metric}"),
+            ]
+        }
     }
 }

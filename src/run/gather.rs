@@ -483,6 +483,9 @@ impl Session<'_> {
             staging,
             staging_health,
             health: HealthFacts::NotMeasured("runs after a deploy".to_owned()),
+            watch: crate::facts::watch::WatchFacts::NotRun(
+                "runs after the deploy is healthy".to_owned(),
+            ),
         })
     }
 }

@@ -139,7 +139,7 @@ pub async fn deploy(
     let gates = gate::evaluate(&facts, &policy, &request);
     let blocked = gates
         .iter()
-        .any(|v| v.gate != crate::decision::GateId::Health && v.status > Status::Pass);
+        .any(|v| !v.gate.after_deploy() && v.status > Status::Pass);
     steps.done(
         "gates",
         t,
