@@ -73,7 +73,13 @@ fn plan_renders_json_and_markdown_from_the_same_decision() {
         .collect();
     assert_eq!(
         gates,
-        ["required-checks", "deploy-window", "staging", "health", "watch"]
+        [
+            "required-checks",
+            "deploy-window",
+            "staging",
+            "health",
+            "watch"
+        ]
     );
     let statuses: Vec<&str> = decision["verdicts"]
         .as_array()
@@ -81,7 +87,10 @@ fn plan_renders_json_and_markdown_from_the_same_decision() {
         .iter()
         .map(|v| v["status"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(statuses, ["not_checked", "pass", "not_checked", "skipped", "skipped"]);
+    assert_eq!(
+        statuses,
+        ["not_checked", "pass", "not_checked", "skipped", "skipped"]
+    );
     assert_eq!(
         decision["plan"]["deploy_command"],
         serde_json::json!([
