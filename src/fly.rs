@@ -5,24 +5,15 @@
 //! the token replaced by `***` before it is logged, streamed or returned. Exit 0 from `fly deploy`
 //! does not mean the machines are healthy: the caller checks (reference/flyctl.md §1.3).
 
-use std::cell::RefCell;
 use std::ffi::OsStr;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
-
-use tokio::io::{AsyncRead, ReadBuf};
-use tokio::process::{Child, Command};
 
 use crate::env::{FLY_ACCESS_TOKEN, FLY_API_TOKEN, SHIPGATE_FLY};
 pub use crate::facts::fly::*;
+use crate::process::{self, Masker, ProcessError, Spawn};
+pub use crate::process::{Line, Stream};
 use crate::secret::Secret;
-
-/// How many trailing output lines a `Failed` or `TimedOut` error carries.
-const KEPT_LINES: usize = 20;
-/// How long a process group gets between SIGTERM and SIGKILL.
-const KILL_GRACE: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum FlyError {
@@ -62,20 +53,6 @@ fn last_line_suffix(lines: &[String]) -> String {
         .or_else(|| non_empty.next())
         .map(|line| format!(": {}", line.trim()))
         .unwrap_or_default()
-}
-
-/// Which of the child's streams a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
-/// One line of output, already masked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Line {
-    pub stream: Stream,
-    pub text: String,
 }
 
 /// What a finished (exit 0) fly run printed, in the order it was read: for parsers, as printed
@@ -209,92 +186,61 @@ impl Fly {
         mut on_line: impl FnMut(&Line),
         cancel: impl std::future::Future<Output = &'static str>,
     ) -> Result<Output, FlyError> {
-        let mut command = Command::new(&self.program);
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        command.envs(self.env.iter().map(|(k, v)| (k, v)));
-        command.env_remove(FLY_API_TOKEN);
+        let program = self.program.to_str().ok_or_else(|| FlyError::Spawn {
+            program: self.program.display().to_string(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the path of the fly binary is not UTF-8",
+            ),
+        })?;
+        let argv: Vec<String> = std::iter::once(program.to_owned())
+            .chain(args.iter().cloned())
+            .collect();
         // flyctl prefers FLY_ACCESS_TOKEN to FLY_API_TOKEN: an ambient one would silently win,
         // unmasked. fly runs with the token shipgate was given, or none.
-        command.env_remove(FLY_ACCESS_TOKEN);
+        let removed = [FLY_API_TOKEN, FLY_ACCESS_TOKEN];
+        let mut env: Vec<(String, String)> = self
+            .env
+            .iter()
+            .filter(|(name, _)| !removed.contains(&name.as_str()))
+            .cloned()
+            .collect();
         if let Some(token) = &self.token {
-            command.env(FLY_API_TOKEN, token.expose());
+            env.push((FLY_API_TOKEN.to_owned(), token.expose().to_owned()));
         }
-        let mut child = command.spawn().map_err(|source| FlyError::Spawn {
-            program: self.program.display().to_string(),
-            source,
-        })?;
-        let masker = Masker::new(self.token.as_ref(), &self.masked);
-        let stdout = child.stdout.take();
-        let stderr = child.stderr.take();
-        let collected = RefCell::new(Vec::<Line>::new());
-        let shown = RefCell::new(Vec::<String>::new());
+        let masker = Masker::with_fly_token(self.token.as_ref(), &self.masked);
         // Parsers read the lines as printed (a masked short token would corrupt JSON); everything
         // shown (the stream, the log, an error's last lines) is masked.
-        let sink = |line: Line| {
-            let masked = Line {
-                stream: line.stream,
-                text: masker.mask(&line.text),
-            };
-            tracing::debug!(target: "shipgate::fly", "{}", masked.text);
-            on_line(&masked);
-            shown.borrow_mut().push(masked.text);
-            collected.borrow_mut().push(line);
+        let spawn = Spawn {
+            argv: &argv,
+            env,
+            env_remove: removed.iter().map(|name| (*name).to_owned()).collect(),
+            cwd: None,
+            timeout,
+            masker: &masker,
+            collect: true,
         };
-        let sink = RefCell::new(sink);
-        let work = tokio::time::timeout(timeout, async {
-            tokio::join!(
-                pump(stdout, Stream::Stdout, &sink),
-                pump(stderr, Stream::Stderr, &sink)
-            );
-            child.wait().await
-        });
-        let finished = tokio::select! {
-            finished = work => Ok(finished),
-            signal = cancel => Err(signal),
+        let on_line = |line: &Line| {
+            tracing::debug!(target: "shipgate::fly", "{}", line.text);
+            on_line(line);
         };
-        let lines = collected.into_inner();
-        let shown = shown.into_inner();
-        let last_lines = || -> Vec<String> {
-            let start = shown.len().saturating_sub(KEPT_LINES);
-            shown[start..].to_vec()
-        };
-        let finished = match finished {
-            Ok(finished) => finished,
-            Err(signal) => {
-                kill_group(&mut child).await;
-                return Err(FlyError::Cancelled {
-                    signal,
-                    last_lines: last_lines(),
-                });
-            }
-        };
-        match finished {
-            Err(_elapsed) => {
-                kill_group(&mut child).await;
-                Err(FlyError::TimedOut {
-                    after: timeout,
-                    last_lines: last_lines(),
-                })
-            }
-            Ok(Err(source)) => Err(FlyError::Spawn {
-                program: self.program.display().to_string(),
-                source,
+        match process::run(spawn, on_line, cancel).await {
+            Ok(finished) => Ok(Output {
+                lines: finished.lines,
             }),
-            Ok(Ok(status)) => match (status.code(), status.signal()) {
-                (Some(0), _) => Ok(Output { lines }),
-                (Some(code), _) => Err(FlyError::Failed {
-                    code,
-                    last_lines: last_lines(),
-                }),
-                (None, Some(signal)) => Err(FlyError::Killed { signal }),
-                (None, None) => Err(FlyError::Killed { signal: 0 }),
-            },
+            Err(ProcessError::Spawn { program, source }) => {
+                Err(FlyError::Spawn { program, source })
+            }
+            Err(ProcessError::TimedOut { after, last_lines }) => {
+                Err(FlyError::TimedOut { after, last_lines })
+            }
+            Err(ProcessError::Failed { code, last_lines }) => {
+                Err(FlyError::Failed { code, last_lines })
+            }
+            Err(ProcessError::Killed { signal, .. }) => Err(FlyError::Killed { signal }),
+            Err(ProcessError::Cancelled { signal, last_lines }) => {
+                Err(FlyError::Cancelled { signal, last_lines })
+            }
         }
     }
 
@@ -380,106 +326,6 @@ fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path)
         .map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
         .unwrap_or(false)
-}
-
-/// Reads `stream` line by line (lossy UTF-8, so odd bytes never stop the read) into `sink`.
-/// Written on `poll_read` so the crate needs only tokio's `process` feature, not `io-util`.
-async fn pump<R: AsyncRead + Unpin>(
-    stream: Option<R>,
-    which: Stream,
-    sink: &RefCell<impl FnMut(Line)>,
-) {
-    let Some(mut stream) = stream else { return };
-    let emit = |raw: &[u8]| {
-        let raw = String::from_utf8_lossy(raw);
-        let text = raw.trim_end_matches(['\n', '\r']).to_owned();
-        // The borrow ends before the next await: the two pumps never hold it together.
-        (sink.borrow_mut())(Line {
-            stream: which,
-            text,
-        });
-    };
-    let mut pending: Vec<u8> = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        let read = std::future::poll_fn(|cx| {
-            let mut buffer = ReadBuf::new(&mut chunk);
-            std::pin::Pin::new(&mut stream)
-                .poll_read(cx, &mut buffer)
-                .map_ok(|()| buffer.filled().len())
-        })
-        .await;
-        match read {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                pending.extend_from_slice(&chunk[..n]);
-                while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-                    let line: Vec<u8> = pending.drain(..=end).collect();
-                    emit(&line);
-                }
-            }
-        }
-    }
-    if !pending.is_empty() {
-        emit(&pending);
-    }
-}
-
-/// Replaces the token, each long part of a `FlyV1 a,b` macaroon token, and every other secret
-/// given, with `***`.
-struct Masker {
-    needles: Vec<String>,
-}
-
-impl Masker {
-    fn new(token: Option<&Secret>, others: &[Secret]) -> Self {
-        let mut needles: Vec<String> = others.iter().map(|s| s.expose().to_owned()).collect();
-        if let Some(token) = token {
-            let value = token.expose();
-            needles.push(value.to_owned());
-            let body = value.strip_prefix("FlyV1 ").unwrap_or(value);
-            needles.extend(
-                body.split(',')
-                    .map(str::trim)
-                    .filter(|part| part.len() >= 16 && *part != value)
-                    .map(str::to_owned),
-            );
-        }
-        // Longest first, so the whole token is masked before its parts.
-        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
-        Masker { needles }
-    }
-
-    fn mask(&self, line: &str) -> String {
-        self.needles
-            .iter()
-            .fold(line.to_owned(), |text, needle| text.replace(needle, "***"))
-    }
-}
-
-/// Ends the child's whole process group: SIGTERM, then SIGKILL after a short grace, through
-/// rustix's safe `kill(-pgid)` (the crate forbids `unsafe`; no `kill` program is needed, which
-/// slim images lack).
-async fn kill_group(child: &mut Child) {
-    let Some(group) = child
-        .id()
-        .and_then(|pid| i32::try_from(pid).ok())
-        .and_then(rustix::process::Pid::from_raw)
-    else {
-        return;
-    };
-    // The child leads its own group (`process_group(0)`): the signal reaches fly and everything
-    // it started. Errors (the group is already gone) need no handling.
-    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
-    if tokio::time::timeout(KILL_GRACE, child.wait())
-        .await
-        .is_err()
-    {
-        let _ = child.start_kill();
-    }
-    // Members of the group may outlive the leader; SIGKILL reaches any that are left.
-    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-    let _ = child.wait().await;
 }
 
 pub fn parse_releases(json: &str) -> Result<Vec<Release>, FlyError> {
@@ -710,15 +556,5 @@ mod tests {
     fn garbage_is_unparsable_naming_the_command() {
         let error = parse_releases("Error: not json").expect_err("no JSON");
         assert!(error.to_string().contains("fly releases --json"), "{error}");
-    }
-
-    #[test]
-    fn masker_hides_the_token_and_its_macaroon_parts() {
-        let token = Secret::new("FlyV1 fm2_aaaaaaaaaaaaaaaaaaaa,fm2_bbbbbbbbbbbbbbbbbbbb");
-        let masker = Masker::new(token.as_ref(), &[]);
-        assert_eq!(
-            masker.mask("t=FlyV1 fm2_aaaaaaaaaaaaaaaaaaaa,fm2_bbbbbbbbbbbbbbbbbbbb x fm2_bbbbbbbbbbbbbbbbbbbb"),
-            "t=*** x ***"
-        );
     }
 }

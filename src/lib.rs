@@ -24,6 +24,7 @@ pub mod github;
 pub mod notify;
 pub mod plan;
 pub mod probe;
+pub mod process;
 pub mod render;
 pub mod rollback;
 pub mod run;

@@ -165,22 +165,34 @@ fn the_core_imports_no_edge_and_the_sequencer_no_runner() {
     let forbidden: &[(&str, &[&str])] = &[
         (
             "gate",
-            &["github", "fly", "probe", "run", "action", "notify"],
+            &[
+                "github", "fly", "probe", "process", "run", "action", "notify",
+            ],
         ),
         (
             "facts",
-            &["github", "fly", "probe", "run", "action", "gate"],
+            &["github", "fly", "probe", "process", "run", "action", "gate"],
         ),
         (
             "decision",
-            &["github", "fly", "probe", "run", "action", "gate"],
+            &["github", "fly", "probe", "process", "run", "action", "gate"],
         ),
         (
             "config",
-            &["gate", "github", "fly", "probe", "run", "action"],
+            &["gate", "github", "fly", "probe", "process", "run", "action"],
         ),
         ("time", &["config", "gate", "run", "action"]),
-        ("render", &["github", "fly", "probe", "run", "action"]),
+        (
+            "render",
+            &["github", "fly", "probe", "process", "run", "action"],
+        ),
+        (
+            "process",
+            &[
+                "action", "config", "facts", "fly", "gate", "github", "notify", "probe", "run",
+                "report", "render", "decision",
+            ],
+        ),
         ("run", &["action"]),
         ("report", &["run", "action"]),
     ];
