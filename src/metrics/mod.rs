@@ -60,7 +60,9 @@ pub struct Target<'a> {
 pub enum MetricsError {
     #[error("watch rule {rule:?} queries Prometheus, but {env} is not set: set {env} to the base URL of a Prometheus-compatible API (https://api.fly.io/prometheus/<org> for Fly's)")]
     PrometheusUrlUnset { rule: String, env: String },
-    #[error("watch rule {rule:?} scrapes the app's metrics, but the environment has no url to scrape")]
+    #[error(
+        "watch rule {rule:?} scrapes the app's metrics, but the environment has no url to scrape"
+    )]
     ScrapeUrlUnset { rule: String },
     #[error("watch rule {rule:?} reads fly logs, but no fly binary is available")]
     FlyUnavailable { rule: String },
@@ -135,15 +137,19 @@ impl Meter {
                 }
                 Metric::Scrape(query) => {
                     if meter.scraper.is_none() {
-                        let base = target.base_url.ok_or_else(|| MetricsError::ScrapeUrlUnset {
-                            rule: rule.name.clone(),
-                        })?;
+                        let base = target
+                            .base_url
+                            .ok_or_else(|| MetricsError::ScrapeUrlUnset {
+                                rule: rule.name.clone(),
+                            })?;
                         meter.scraper = Some(Scraper::new(
                             client.clone(),
                             join(base, &policy.scrape.path),
                         ));
                     }
-                    meter.scrape_queries.push(Compiled::new(query).map_err(bad)?);
+                    meter
+                        .scrape_queries
+                        .push(Compiled::new(query).map_err(bad)?);
                     Source::Scrape(meter.scrape_queries.len() - 1)
                 }
                 Metric::Logs { pattern } => {
@@ -274,7 +280,10 @@ fn worst(answer: Result<Vec<f64>, QueryError>, condition: &Condition) -> Reading
     };
     // The highest when it crosses `max` or there is no `min`; else the lowest (which crosses
     // `min`, or is the closest to).
-    let over = condition.max.as_ref().is_some_and(|max| highest > max.value);
+    let over = condition
+        .max
+        .as_ref()
+        .is_some_and(|max| highest > max.value);
     let value = if over || condition.min.is_none() {
         highest
     } else {
@@ -296,8 +305,7 @@ pub fn fill_query(
         .replace("${interval}", &promql_duration(interval));
     if filled.contains("${version}") {
         let version = version.ok_or_else(|| {
-            "the query names ${version}, but the deployed release's version is not known"
-                .to_owned()
+            "the query names ${version}, but the deployed release's version is not known".to_owned()
         })?;
         filled = filled.replace("${version}", &version.to_string());
     }
@@ -406,11 +414,7 @@ pub(crate) async fn read_body(
     limit: usize,
 ) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| transport(&e))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport(&e))? {
         if body.len() + chunk.len() > limit {
             return Err(format!("the answer is larger than {limit} bytes"));
         }
@@ -476,7 +480,8 @@ mod tests {
             fill_query("m[${interval}]", "web", None, Duration::from_millis(1500)),
             Ok("m[1500ms]".to_owned())
         );
-        let error = fill_query(query, "web", None, Duration::from_secs(60)).expect_err("no version");
+        let error =
+            fill_query(query, "web", None, Duration::from_secs(60)).expect_err("no version");
         assert!(error.contains("${version}"), "{error}");
     }
 

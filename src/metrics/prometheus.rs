@@ -100,17 +100,21 @@ impl Prometheus {
             .header(reqwest::header::ACCEPT, "application/json")
             .body(body);
         if let Some(auth) = &self.auth {
-            let mut value = reqwest::header::HeaderValue::from_str(auth.expose()).map_err(|_| {
-                QueryError::Unreachable(
-                    "the Prometheus auth value is not a valid header value".to_owned(),
-                )
-            })?;
+            let mut value =
+                reqwest::header::HeaderValue::from_str(auth.expose()).map_err(|_| {
+                    QueryError::Unreachable(
+                        "the Prometheus auth value is not a valid header value".to_owned(),
+                    )
+                })?;
             value.set_sensitive(true);
             request = request.header(reqwest::header::AUTHORIZATION, value);
         }
         let endpoint = super::shown(&self.endpoint);
         let response = request.send().await.map_err(|e| {
-            QueryError::Unreachable(format!("could not query {endpoint}: {}", super::transport(&e)))
+            QueryError::Unreachable(format!(
+                "could not query {endpoint}: {}",
+                super::transport(&e)
+            ))
         })?;
         let status = response.status();
         let body = super::read_body(response, BODY_LIMIT).await.map_err(|e| {
@@ -216,7 +220,8 @@ mod tests {
 
     #[test]
     fn sorts_errors_by_what_they_say_of_the_query() {
-        let bad = br#"{"status":"error","errorType":"bad_data","error":"1:5: parse error: unexpected"}"#;
+        let bad =
+            br#"{"status":"error","errorType":"bad_data","error":"1:5: parse error: unexpected"}"#;
         assert_eq!(
             parse_answer(400, bad),
             Err(QueryError::Rejected {
@@ -233,7 +238,9 @@ mod tests {
             })
         );
         let unavailable = br#"{"status":"error","errorType":"timeout","error":"query timed out"}"#;
-        assert!(!parse_answer(503, unavailable).expect_err("503").is_rejected());
+        assert!(!parse_answer(503, unavailable)
+            .expect_err("503")
+            .is_rejected());
         let gateway = b"<html>502 Bad Gateway</html>";
         let error = parse_answer(502, gateway).expect_err("html");
         assert_eq!(

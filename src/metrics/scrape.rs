@@ -159,7 +159,10 @@ pub fn compute(query: &Compiled, previous: Option<&Scrape>, current: &Scrape) ->
                 return no_data(format!("no series matches {}", denominator.shown));
             };
             if below <= 0.0 {
-                return no_data(format!("no requests: {} did not increase", denominator.shown));
+                return no_data(format!(
+                    "no requests: {} did not increase",
+                    denominator.shown
+                ));
             }
             let above = increase(numerator, previous, current).unwrap_or(0.0);
             value(above / below)
@@ -415,11 +418,7 @@ mod tests {
     }
 
     fn run(query: ScrapeQuery, previous: Option<&Scrape>, current: &Scrape) -> Reading {
-        compute(
-            &Compiled::new(&query).expect("compiles"),
-            previous,
-            current,
-        )
+        compute(&Compiled::new(&query).expect("compiles"), previous, current)
     }
 
     fn requests(status: &str) -> Selector {
@@ -475,7 +474,10 @@ mod tests {
         );
         let not_root = selector(
             "http_requests_total",
-            &[("path", MatchOp::Ne, "/"), ("status", MatchOp::NotRe, "5..")],
+            &[
+                ("path", MatchOp::Ne, "/"),
+                ("status", MatchOp::NotRe, "5.."),
+            ],
         );
         assert_value(
             run(
@@ -628,7 +630,13 @@ mod tests {
         // Before: 10 observations <= 0.1 already; between: 100 more, 50 <= 0.1, 40 in (0.1, 0.5],
         // 10 in (0.5, 1].
         let before = histogram(
-            [("0.1", 10.0), ("0.5", 10.0), ("1", 10.0), ("5", 10.0), ("+Inf", 10.0)],
+            [
+                ("0.1", 10.0),
+                ("0.5", 10.0),
+                ("1", 10.0),
+                ("5", 10.0),
+                ("+Inf", 10.0),
+            ],
             "",
         );
         let after = histogram(
@@ -664,11 +672,23 @@ mod tests {
     #[test]
     fn quantile_in_the_inf_bucket_is_the_highest_finite_bound() {
         let before = histogram(
-            [("0.1", 0.0), ("0.5", 0.0), ("1", 0.0), ("5", 0.0), ("+Inf", 0.0)],
+            [
+                ("0.1", 0.0),
+                ("0.5", 0.0),
+                ("1", 0.0),
+                ("5", 0.0),
+                ("+Inf", 0.0),
+            ],
             "",
         );
         let after = histogram(
-            [("0.1", 1.0), ("0.5", 1.0), ("1", 1.0), ("5", 1.0), ("+Inf", 10.0)],
+            [
+                ("0.1", 1.0),
+                ("0.5", 1.0),
+                ("1", 1.0),
+                ("5", 1.0),
+                ("+Inf", 10.0),
+            ],
             "",
         );
         let (before, after) = two(&before, &after, 5);
@@ -687,7 +707,13 @@ mod tests {
 
     #[test]
     fn quantile_sums_series_by_le_and_selects_by_label() {
-        let zero = [("0.1", 0.0), ("0.5", 0.0), ("1", 0.0), ("5", 0.0), ("+Inf", 0.0)];
+        let zero = [
+            ("0.1", 0.0),
+            ("0.5", 0.0),
+            ("1", 0.0),
+            ("5", 0.0),
+            ("+Inf", 0.0),
+        ];
         let before = format!(
             "{}{}",
             histogram(zero, ",path=\"/a\""),
@@ -697,11 +723,23 @@ mod tests {
             "{}{}",
             // /a: 10 observations <= 0.1; /b: 10 in (0.5, 1].
             histogram(
-                [("0.1", 10.0), ("0.5", 10.0), ("1", 10.0), ("5", 10.0), ("+Inf", 10.0)],
+                [
+                    ("0.1", 10.0),
+                    ("0.5", 10.0),
+                    ("1", 10.0),
+                    ("5", 10.0),
+                    ("+Inf", 10.0)
+                ],
                 ",path=\"/a\""
             ),
             histogram(
-                [("0.1", 0.0), ("0.5", 0.0), ("1", 10.0), ("5", 10.0), ("+Inf", 10.0)],
+                [
+                    ("0.1", 0.0),
+                    ("0.5", 0.0),
+                    ("1", 10.0),
+                    ("5", 10.0),
+                    ("+Inf", 10.0)
+                ],
                 ",path=\"/b\""
             ),
         );
