@@ -165,22 +165,27 @@ fn the_core_imports_no_edge_and_the_sequencer_no_runner() {
     let forbidden: &[(&str, &[&str])] = &[
         (
             "gate",
-            &["github", "fly", "probe", "run", "action", "notify"],
+            &[
+                "github", "fly", "probe", "run", "action", "notify", "metrics",
+            ],
         ),
         (
             "facts",
-            &["github", "fly", "probe", "run", "action", "gate"],
+            &["github", "fly", "probe", "run", "action", "gate", "metrics"],
         ),
         (
             "decision",
-            &["github", "fly", "probe", "run", "action", "gate"],
+            &["github", "fly", "probe", "run", "action", "gate", "metrics"],
         ),
         (
             "config",
-            &["gate", "github", "fly", "probe", "run", "action"],
+            &["gate", "github", "fly", "probe", "run", "action", "metrics"],
         ),
         ("time", &["config", "gate", "run", "action"]),
-        ("render", &["github", "fly", "probe", "run", "action"]),
+        (
+            "render",
+            &["github", "fly", "probe", "run", "action", "metrics"],
+        ),
         ("run", &["action"]),
         ("report", &["run", "action"]),
     ];
@@ -196,4 +201,17 @@ fn the_core_imports_no_edge_and_the_sequencer_no_runner() {
         wrong.is_empty(),
         "arrows the architecture forbids: {wrong:?}"
     );
+}
+
+#[test]
+fn the_metrics_edge_imports_only_config_facts_secret_and_fly() {
+    let graph = module_graph();
+    let imports = graph.get("metrics").expect("src/metrics exists");
+    let allowed = ["config", "facts", "secret", "fly"];
+    let wrong: Vec<&String> = imports
+        .iter()
+        .filter(|m| !allowed.contains(&m.as_str()))
+        .collect();
+    assert!(wrong.is_empty(), "metrics imports {wrong:?}");
+    assert!(imports.contains("config") && imports.contains("facts"));
 }
