@@ -1,5 +1,5 @@
 //! A fake `flyctl` for tests: the real flags and JSON shapes (reference/flyctl.md) of
-//! `releases`, `status`, `machine list` and `deploy`, with state kept in the JSON file named by
+//! `releases`, `status`, `machine list`, `logs --no-tail` and `deploy`, with state kept in the JSON file named by
 //! `FAKE_FLY_STATE`. Tests steer it through that file's `"behaviour"`:
 //!
 //! - `"ok"` (default): deploy succeeds; a new `complete` release, every machine on the new image;
@@ -20,6 +20,9 @@
 //! autostops that were stopped; console and one-off machines are not touched. Check results
 //! follow the checks each machine's config defines. `status --json` lists what flyctl's
 //! `ListActive` keeps: no release-command or console machines.
+//!
+//! `logs --no-tail --json` prints the state's `"logs"` list (`{"timestamp", "message",
+//! "instance", "level", "region"}`; tests append to it) as flyctl prints log entries.
 //!
 //! The token is printed nowhere, except in one debug line when `FAKE_FLY_ECHO_TOKEN=1`. A build
 //! that prints what it should not is `FAKE_FLY_PRINT=TEXT`: one stdout line `build: TEXT`. With
@@ -91,6 +94,9 @@ struct Flags {
     json: bool,
     remote_only: bool,
     yes: bool,
+    no_tail: bool,
+    machine: Option<String>,
+    region: Option<String>,
 }
 
 fn parse_flags(args: &[String], allowed: &[&str]) -> Result<Flags, String> {
@@ -106,6 +112,9 @@ fn parse_flags(args: &[String], allowed: &[&str]) -> Result<Flags, String> {
             "-c" => "--config",
             "-i" => "--image",
             "-j" => "--json",
+            "-n" => "--no-tail",
+            "-m" | "--instance" => "--machine",
+            "-r" => "--region",
             "-y" | "--auto-confirm" => "--yes",
             other => other,
         };
@@ -129,6 +138,9 @@ fn parse_flags(args: &[String], allowed: &[&str]) -> Result<Flags, String> {
             "--json" => flags.json = true,
             "--remote-only" => flags.remote_only = true,
             "--yes" => flags.yes = true,
+            "--no-tail" => flags.no_tail = true,
+            "--machine" => flags.machine = Some(value()?),
+            "--region" => flags.region = Some(value()?),
             _ => return Err(format!("unknown flag: {long}")),
         }
     }
@@ -156,6 +168,17 @@ fn run(args: &[String]) -> Result<(), String> {
     let flags = match command {
         "releases" => parse_flags(rest, &["--app", "--config", "--json", "--image"])?,
         "status" | "machine list" => parse_flags(rest, &["--app", "--config", "--json"])?,
+        "logs" => parse_flags(
+            rest,
+            &[
+                "--app",
+                "--config",
+                "--json",
+                "--no-tail",
+                "--machine",
+                "--region",
+            ],
+        )?,
         "deploy" => parse_flags(
             rest,
             &[
@@ -181,6 +204,7 @@ fn run(args: &[String]) -> Result<(), String> {
     match command {
         "releases" => print_json(&state["releases"], flags.json),
         "machine list" => print_json(&state["machines"], flags.json),
+        "logs" => logs(&state, &flags),
         "status" => {
             let active: Vec<Value> = state["machines"]
                 .as_array()
@@ -530,6 +554,46 @@ fn print_json(value: &Value, json: bool) -> Result<(), String> {
     let mut serializer = serde_json::Serializer::with_formatter(&mut out, formatter);
     serde::Serialize::serialize(value, &mut serializer).map_err(|e| e.to_string())?;
     println!("{}", String::from_utf8_lossy(&out));
+    Ok(())
+}
+
+/// `fly logs --no-tail --json`: the entries of `"logs"` (tests append them), each printed as
+/// flyctl's `render.JSON` does (four-space indent, one object after another), filtered by
+/// `--machine` and `--region` as the logs API filters them. Like flyctl's `--no-tail` poll, an
+/// empty buffer prints nothing and waits (it polls until a line comes).
+fn logs(state: &Value, flags: &Flags) -> Result<(), String> {
+    if !flags.no_tail {
+        return Err("the fake supports only --no-tail".to_owned());
+    }
+    let entries: Vec<&Value> = state["logs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| flags.machine.as_ref().is_none_or(|m| e["instance"] == **m))
+        .filter(|e| flags.region.as_ref().is_none_or(|r| e["region"] == **r))
+        .collect();
+    if entries.is_empty() {
+        std::thread::sleep(Duration::from_secs(600));
+        return Ok(());
+    }
+    for entry in entries {
+        let full = json!({
+            "level": entry["level"].as_str().unwrap_or("info"),
+            "instance": entry["instance"],
+            "message": entry["message"],
+            "region": entry["region"].as_str().unwrap_or("iad"),
+            "timestamp": entry["timestamp"],
+            "meta": {
+                "Instance": entry["instance"],
+                "Region": entry["region"].as_str().unwrap_or("iad"),
+                "Event": {"Provider": "app"},
+                "HTTP": {"Request": {"ID": "", "Method": "", "Version": ""}, "Response": {"status_code": 0}},
+                "Error": {"Code": 0, "Message": ""},
+                "URL": {"Full": ""}
+            }
+        });
+        print_json(&full, flags.json)?;
+    }
     Ok(())
 }
 

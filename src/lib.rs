@@ -21,6 +21,7 @@ pub mod facts;
 pub mod fly;
 pub mod gate;
 pub mod github;
+pub mod metrics;
 pub mod notify;
 pub mod plan;
 pub mod probe;

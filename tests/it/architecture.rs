@@ -166,25 +166,25 @@ fn the_core_imports_no_edge_and_the_sequencer_no_runner() {
         (
             "gate",
             &[
-                "github", "fly", "probe", "process", "run", "action", "notify",
+                "github", "fly", "probe", "process", "metrics", "run", "action", "notify",
             ],
         ),
         (
             "facts",
-            &["github", "fly", "probe", "process", "run", "action", "gate"],
+            &["github", "fly", "probe", "process", "metrics", "run", "action", "gate"],
         ),
         (
             "decision",
-            &["github", "fly", "probe", "process", "run", "action", "gate"],
+            &["github", "fly", "probe", "process", "metrics", "run", "action", "gate"],
         ),
         (
             "config",
-            &["gate", "github", "fly", "probe", "process", "run", "action"],
+            &["gate", "github", "fly", "probe", "process", "metrics", "run", "action"],
         ),
         ("time", &["config", "gate", "run", "action"]),
         (
             "render",
-            &["github", "fly", "probe", "process", "run", "action"],
+            &["github", "fly", "probe", "process", "metrics", "run", "action"],
         ),
         (
             "process",
@@ -208,4 +208,17 @@ fn the_core_imports_no_edge_and_the_sequencer_no_runner() {
         wrong.is_empty(),
         "arrows the architecture forbids: {wrong:?}"
     );
+}
+
+#[test]
+fn the_metrics_edge_imports_only_config_facts_secret_and_fly() {
+    let graph = module_graph();
+    let imports = graph.get("metrics").expect("src/metrics exists");
+    let allowed = ["config", "facts", "secret", "fly"];
+    let wrong: Vec<&String> = imports
+        .iter()
+        .filter(|m| !allowed.contains(&m.as_str()))
+        .collect();
+    assert!(wrong.is_empty(), "metrics imports {wrong:?}");
+    assert!(imports.contains("config") && imports.contains("facts"));
 }

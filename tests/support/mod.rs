@@ -2,6 +2,8 @@
 
 pub mod fake_github;
 pub mod health_app;
+pub mod metrics_app;
+pub mod metrics_server;
 pub mod runner;
 
 use std::path::{Path, PathBuf};
