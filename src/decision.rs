@@ -364,9 +364,58 @@ pub struct DeployPlan {
     /// The `fly deploy` argument vector (never run through a shell).
     pub deploy_command: Vec<String>,
     pub deploy_timeout: String,
+    /// The commands run before `fly deploy` (`steps.before_deploy`), one line each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub before_deploy: Vec<String>,
     pub health: Vec<String>,
+    /// The commands run once healthy (`steps.after_deploy`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub after_deploy: Vec<String>,
+    /// The watch: its schedule, limits, and each rule with its expanded query.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub watch: Vec<String>,
     pub rollback: Vec<String>,
     pub notify: Vec<String>,
+}
+
+/// One part of a [`DeployPlan`], in the order deploy runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanPart {
+    BeforeDeploy,
+    Run,
+    Health,
+    AfterDeploy,
+    Watch,
+    Rollback,
+    Notify,
+}
+
+impl PlanPart {
+    /// The label in text output.
+    pub fn label(self) -> &'static str {
+        match self {
+            PlanPart::BeforeDeploy => "before",
+            PlanPart::Run => "run",
+            PlanPart::Health => "health",
+            PlanPart::AfterDeploy => "after",
+            PlanPart::Watch => "watch",
+            PlanPart::Rollback => "rollback",
+            PlanPart::Notify => "notify",
+        }
+    }
+
+    /// The heading in Markdown.
+    pub fn heading(self) -> &'static str {
+        match self {
+            PlanPart::BeforeDeploy => "Before deploy",
+            PlanPart::Run => "Run",
+            PlanPart::Health => "Health gate",
+            PlanPart::AfterDeploy => "After deploy",
+            PlanPart::Watch => "Watch",
+            PlanPart::Rollback => "Rollback",
+            PlanPart::Notify => "Notify",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -414,6 +463,24 @@ pub struct Step {
     pub name: String,
     pub duration_ms: u64,
     pub detail: String,
+    /// For a configured command (`steps:`): how it ended and its last lines of output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<CommandRun>,
+}
+
+/// How a configured command (`steps:`) ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommandRun {
+    /// `before_deploy`, `after_deploy` or `on_rollback`.
+    pub hook: &'static str,
+    /// `succeeded`, `failed`, `timed_out`, `cancelled` or `not_started`.
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Lines of output, as a count; only the last are kept.
+    pub lines: u64,
+    /// The last lines of its output, masked.
+    pub last_lines: Vec<String>,
 }
 
 /// What `deploy` and `rollback` did: the GitHub Deployment, the releases before and after, every

@@ -21,6 +21,17 @@ pub const SHIPGATE_FLY: &str = "SHIPGATE_FLY";
 pub const SHIPGATE_WEBHOOK_URL: &str = "SHIPGATE_WEBHOOK_URL";
 pub const SHIPGATE_LOG: &str = "SHIPGATE_LOG";
 
+/// shipgate's own secrets, never passed to a configured command (`steps:`): a step is given what
+/// it needs through its `env:`.
+pub const WITHHELD_FROM_STEPS: [&str; 6] = [
+    GITHUB_TOKEN,
+    GH_TOKEN,
+    FLY_API_TOKEN,
+    FLY_ACCESS_TOKEN,
+    SHIPGATE_WEBHOOK_URL,
+    "ACTIONS_RUNTIME_TOKEN",
+];
+
 /// The ambient values the commands of this build use, read once at start.
 #[derive(Debug, Clone, Default)]
 pub struct Ambient {
@@ -45,6 +56,13 @@ pub struct Ambient {
     pub job: Option<String>,
     /// `GITHUB_REF`, e.g. `refs/heads/main`.
     pub git_ref: Option<String>,
+}
+
+/// A variable the config names (a step's `${env.NAME}`, the watch's `url_env`), read when the
+/// config says which; empty is unset.
+#[allow(clippy::disallowed_methods)] // read here, where every variable is read
+pub fn named(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 impl Ambient {

@@ -2,7 +2,7 @@
 //! argument vector, the health gate, the rollback path and the notifications.
 
 use crate::config::duration::Human;
-use crate::config::Environment;
+use crate::config::{Environment, Metric, StepCommand, WatchPolicy};
 use crate::decision::DeployPlan;
 
 /// The `fly deploy` argument vector for `environment` (program name first). It is passed to the
@@ -113,13 +113,83 @@ pub fn deploy_plan(fly: &str, environment: &Environment, image: Option<&str>) ->
     if environment.notify.webhook {
         notify.push("POST a Slack-compatible message to $SHIPGATE_WEBHOOK_URL".to_owned());
     }
+    let steps = &environment.steps;
+    rollback_lines.extend(commands(&steps.on_rollback, Some("after the redeploy")));
     DeployPlan {
         deploy_command: fly_deploy_args(fly, environment, image),
         deploy_timeout: Human(environment.deploy_timeout).to_string(),
+        before_deploy: commands(&steps.before_deploy, None),
         health: health_lines,
+        after_deploy: commands(&steps.after_deploy, None),
+        watch: environment
+            .watch
+            .as_ref()
+            .map(watch_lines)
+            .unwrap_or_default(),
         rollback: rollback_lines,
         notify,
     }
+}
+
+/// One line per configured command: its name, argument vector (templates as written) and limit.
+fn commands(list: &[StepCommand], when: Option<&str>) -> Vec<String> {
+    list.iter()
+        .map(|c| {
+            let env = if c.env.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " with {}",
+                    c.env.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            };
+            let dir = c
+                .working_directory
+                .as_ref()
+                .map(|d| format!(" in {d}"))
+                .unwrap_or_default();
+            format!(
+                "{}`{}`: {}{env}{dir} (timeout {})",
+                when.map(|w| format!("{w}: ")).unwrap_or_default(),
+                c.name,
+                argv_text(&c.run),
+                Human(c.timeout)
+            )
+        })
+        .collect()
+}
+
+/// The watch: schedule and limits, then each rule with what it reads (shortcuts expanded).
+fn watch_lines(watch: &WatchPolicy) -> Vec<String> {
+    let mut lines = vec![format!(
+        "every {} for {}{}; fail past {} failed, {} errors in a row{}",
+        Human(watch.interval),
+        Human(watch.duration),
+        watch
+            .emergency_duration
+            .map(|d| format!(" ({} after an emergency deploy)", Human(d)))
+            .unwrap_or_default(),
+        watch.failure_limit,
+        watch.consecutive_error_limit,
+        watch
+            .inconclusive_limit
+            .map(|l| format!(", {l} without data"))
+            .unwrap_or_default()
+    )];
+    for rule in &watch.rules {
+        let source = match &rule.metric {
+            Metric::Prometheus { .. } => format!(" (from ${})", watch.prometheus.url_env),
+            Metric::Scrape(_) => format!(" (from the app's {})", watch.scrape.path),
+            Metric::Logs { .. } => " (fly logs of the new release)".to_owned(),
+        };
+        lines.push(format!(
+            "{} {}: {}{source}",
+            rule.name,
+            rule.condition.describe(),
+            rule.metric.describe()
+        ));
+    }
+    lines
 }
 
 fn codes(codes: &[u16]) -> String {
@@ -128,4 +198,22 @@ fn codes(codes: &[u16]) -> String {
         .map(u16::to_string)
         .collect::<Vec<_>>()
         .join("/")
+}
+
+/// An argument vector shown as one line, quoting what a reader would need quoted.
+pub fn argv_text(args: &[String]) -> String {
+    args.iter()
+        .map(|arg| {
+            if !arg.is_empty()
+                && arg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+".contains(c))
+            {
+                arg.clone()
+            } else {
+                format!("'{}'", arg.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

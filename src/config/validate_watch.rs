@@ -207,14 +207,7 @@ fn check_template(text: &str, hook: Hook, env_value: bool, path: &YamlPath, issu
             issues.push(
                 path,
                 format!("unknown variable `${{{name}}}`"),
-                format!(
-                    "{}{also}",
-                    suggest(
-                        "the placeholders are",
-                        &name,
-                        &known.iter().map(|n| *n).collect::<Vec<_>>()
-                    )
-                ),
+                format!("{}{also}", suggest("the placeholders are", &name, &known)),
             );
         } else if name == "version" && hook == Hook::BeforeDeploy {
             issues.push(
@@ -438,7 +431,7 @@ fn rule_of(
         }
     };
     let shortcut = |raw: &RawShortcut, unit: Unit, key: &str, issues: &mut Issues| {
-        threshold(&raw.max.0, false, &path.key(key).key("max"), issues).map(|max| {
+        threshold(&raw.max.0, false, &path.key(key).key("max"), issues).inspect(|max| {
             if max.unit != unit {
                 issues.push(
                     &path.key(key).key("max"),
@@ -449,7 +442,6 @@ fn rule_of(
                     },
                 );
             }
-            max
         })
     };
     let (default_name, metric, condition) = match kind {
@@ -872,7 +864,9 @@ mod tests {
             assert!((t.value - value).abs() < 1e-9, "{text}: {}", t.value);
             assert_eq!(t.unit, unit, "{text}");
         }
-        assert!(parse_threshold("5", false).unwrap_err().contains("no unit"));
+        assert!(parse_threshold("5", false)
+            .expect_err("no unit")
+            .contains("no unit"));
         assert_eq!(parse_threshold("5", true).map(|t| t.unit), Ok(Unit::Count));
         assert!(parse_threshold("5 parsecs", false).is_err());
         assert!(parse_threshold("-1%", false).is_err());

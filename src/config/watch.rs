@@ -81,6 +81,24 @@ pub struct WatchPolicy {
 }
 
 impl WatchPolicy {
+    /// What is allowed but probably wrong: a watch that outlives a GitHub-hosted job (6 hours).
+    pub fn warnings(&self, environment: &str) -> Vec<String> {
+        [
+            ("duration", Some(self.duration)),
+            ("emergency_duration", self.emergency_duration),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| Some((key, value?)))
+        .filter(|(_, value)| *value > crate::config::JOB_LIMIT)
+        .map(|(key, value)| {
+            format!(
+                "environments.{environment}.watch.{key} is {}: longer than a GitHub-hosted job may run (6h); the runner would cancel the deploy mid-watch",
+                crate::config::duration::Human(value)
+            )
+        })
+        .collect()
+    }
+
     /// How long this deploy's watch runs.
     pub fn duration_for(&self, emergency: bool) -> Duration {
         match (emergency, self.emergency_duration) {
@@ -277,3 +295,37 @@ pub const FLY_ERROR_RATE: &str = "sum(rate(fly_edge_http_responses_count{app=\"$
 /// The documented query the `p95` shortcut expands into on Fly's managed Prometheus: the 95th
 /// percentile of edge response times over the last interval.
 pub const FLY_P95: &str = "histogram_quantile(0.95, sum(rate(fly_edge_http_response_time_seconds_bucket{app=\"${app}\"}[${interval}])) by (le))";
+
+impl Condition {
+    /// The condition as text: `<= 1%`, `>= 10/s`, `between 1/s and 5/s`.
+    pub fn describe(&self) -> String {
+        match (&self.max, &self.min) {
+            (Some(max), None) => format!("<= {}", max.text),
+            (None, Some(min)) => format!(">= {}", min.text),
+            (Some(max), Some(min)) => format!("between {} and {}", min.text, max.text),
+            (None, None) => "no condition".to_owned(),
+        }
+    }
+}
+
+impl Metric {
+    /// What the rule reads, as text: the query, the scrape expression, the log pattern.
+    pub fn describe(&self) -> String {
+        match self {
+            Metric::Prometheus { query } => format!("prometheus: {query}"),
+            Metric::Scrape(query) => match query {
+                ScrapeQuery::Rate { counter } => format!("scrape: rate of {counter}"),
+                ScrapeQuery::Ratio {
+                    numerator,
+                    denominator,
+                } => format!("scrape: increase of {numerator} / increase of {denominator}"),
+                ScrapeQuery::Quantile {
+                    histogram,
+                    quantile,
+                } => format!("scrape: quantile {quantile} of {histogram}"),
+                ScrapeQuery::Gauge { gauge } => format!("scrape: {gauge}"),
+            },
+            Metric::Logs { pattern } => format!("logs matching /{pattern}/"),
+        }
+    }
+}

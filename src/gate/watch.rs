@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::config::{Condition, Metric, Rule, ScrapeQuery, Unit, WatchPolicy};
+use crate::config::{Condition, Rule, Unit, WatchPolicy};
 use crate::decision::{Evidence, GateId, Status, Verdict};
 use crate::facts::watch::{Reading, RuleSeries, WatchEnd, WatchFacts};
 
@@ -118,36 +118,6 @@ pub fn unit_of(rule: &Rule) -> Unit {
         .map_or(Unit::Count, |t| t.unit)
 }
 
-/// The condition as text: `≤ 1%`, `≥ 10/s`, `between 1/s and 5/s`.
-pub fn condition_text(condition: &Condition) -> String {
-    match (&condition.max, &condition.min) {
-        (Some(max), None) => format!("<= {}", max.text),
-        (None, Some(min)) => format!(">= {}", min.text),
-        (Some(max), Some(min)) => format!("between {} and {}", min.text, max.text),
-        (None, None) => "no condition".to_owned(),
-    }
-}
-
-/// What the rule reads, as text: the query, the scrape expression, the log pattern.
-pub fn metric_text(metric: &Metric) -> String {
-    match metric {
-        Metric::Prometheus { query } => format!("prometheus: {query}"),
-        Metric::Scrape(query) => match query {
-            ScrapeQuery::Rate { counter } => format!("scrape: rate of {counter}"),
-            ScrapeQuery::Ratio {
-                numerator,
-                denominator,
-            } => format!("scrape: increase of {numerator} / increase of {denominator}"),
-            ScrapeQuery::Quantile {
-                histogram,
-                quantile,
-            } => format!("scrape: quantile {quantile} of {histogram}"),
-            ScrapeQuery::Gauge { gauge } => format!("scrape: {gauge}"),
-        },
-        Metric::Logs { pattern } => format!("logs matching /{pattern}/"),
-    }
-}
-
 /// The last readings a verdict shows per rule.
 const SHOWN_READINGS: usize = 30;
 
@@ -180,8 +150,8 @@ pub fn gate(facts: &WatchFacts, policy: Option<&WatchPolicy>) -> Verdict {
             let start = series.measured.len().saturating_sub(SHOWN_READINGS);
             Evidence::Rule {
                 rule: rule.name.clone(),
-                metric: metric_text(&rule.metric),
-                condition: condition_text(&rule.condition),
+                metric: rule.metric.describe(),
+                condition: rule.condition.describe(),
                 successful: counts.successful,
                 failed: counts.failed,
                 inconclusive: counts.inconclusive,
@@ -211,7 +181,7 @@ pub fn gate(facts: &WatchFacts, policy: Option<&WatchPolicy>) -> Verdict {
                 Reading::Value { value } => format!(
                     " ({} against {})",
                     show(rule, *value),
-                    condition_text(&rule.condition)
+                    rule.condition.describe()
                 ),
                 Reading::NoData { why } | Reading::Error { why } => format!(": {why}"),
             })
@@ -290,7 +260,7 @@ impl Phase {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{parse_threshold, PrometheusSource, ScrapeSource};
+    use crate::config::{parse_threshold, Metric, PrometheusSource, ScrapeSource};
     use crate::facts::watch::Measured;
     use chrono::{TimeZone, Utc};
     use std::time::Duration;
@@ -381,7 +351,8 @@ mod tests {
     #[test]
     fn limits_as_argo_counts_them() {
         // (failure_limit, inconclusive_limit, consecutive_error_limit, readings, fails?)
-        let cases: Vec<(u32, Option<u32>, u32, Vec<Reading>, bool)> = vec![
+        type Case = (u32, Option<u32>, u32, Vec<Reading>, bool);
+        let cases: Vec<Case> = vec![
             (0, None, 4, vec![v(0.0), v(0.02)], true),
             (1, None, 4, vec![v(0.02), v(0.0), v(0.0)], false),
             (1, None, 4, vec![v(0.02), v(0.0), v(0.03)], true),

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::decision::{Decision, Evidence, Status};
+use crate::decision::{Decision, Evidence, PlanPart, Status};
 
 use super::{argv_text, evidence_lines, incident_lines, ms_text};
 
@@ -98,22 +98,29 @@ pub fn render(decision: &Decision) -> String {
     }
     if let Some(plan) = &decision.plan {
         let _ = writeln!(out, "\n**What deploy would do**\n");
-        let _ = writeln!(
-            out,
-            "1. `{}` (timeout {})",
-            argv_text(&plan.deploy_command),
-            plan.deploy_timeout
-        );
-        let _ = writeln!(out, "2. Health gate:");
-        for line in &plan.health {
-            let _ = writeln!(out, "   - {}", cell(line));
-        }
-        let _ = writeln!(out, "3. Rollback:");
-        for line in &plan.rollback {
-            let _ = writeln!(out, "   - {}", cell(line));
-        }
-        for line in &plan.notify {
-            let _ = writeln!(out, "4. Notify: {}", cell(line));
+        for (i, (part, lines)) in super::plan_parts(plan).into_iter().enumerate() {
+            let n = i + 1;
+            match part {
+                PlanPart::Run => {
+                    let _ = writeln!(
+                        out,
+                        "{n}. `{}` (timeout {})",
+                        argv_text(&plan.deploy_command),
+                        plan.deploy_timeout
+                    );
+                }
+                PlanPart::Notify => {
+                    for line in &lines {
+                        let _ = writeln!(out, "{n}. Notify: {}", cell(line));
+                    }
+                }
+                _ => {
+                    let _ = writeln!(out, "{n}. {}:", part.heading());
+                    for line in &lines {
+                        let _ = writeln!(out, "   - {}", cell(line));
+                    }
+                }
+            }
         }
     }
     if let Some(report) = &decision.report {
@@ -159,6 +166,20 @@ pub fn render(decision: &Decision) -> String {
                     ms_text(step.duration_ms),
                     cell(&step.detail)
                 );
+            }
+            for step in &report.steps {
+                let lines = super::failed_output(step);
+                if !lines.is_empty() {
+                    let _ = writeln!(
+                        out,
+                        "\n<details><summary>last lines of {}</summary>\n\n```text",
+                        cell(&step.name)
+                    );
+                    for line in lines {
+                        let _ = writeln!(out, "{}", line.replace("```", "` ` `"));
+                    }
+                    let _ = writeln!(out, "```\n\n</details>");
+                }
             }
         }
     }

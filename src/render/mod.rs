@@ -112,23 +112,7 @@ pub(crate) fn when_text(when: &When) -> String {
     )
 }
 
-/// An argument vector shown as one line, quoting what a reader would need quoted.
-pub(crate) fn argv_text(args: &[String]) -> String {
-    args.iter()
-        .map(|arg| {
-            if !arg.is_empty()
-                && arg
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=@,+".contains(c))
-            {
-                arg.clone()
-            } else {
-                format!("'{}'", arg.replace('\'', "'\\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+pub(crate) use crate::plan::argv_text;
 
 pub(crate) fn sources_text(sources: &[CheckSource]) -> String {
     if sources.is_empty() {
@@ -233,5 +217,42 @@ pub(crate) fn evidence_lines(evidence: &Evidence) -> Vec<String> {
                 format!("  reads {metric}"),
             ]
         }
+    }
+}
+
+/// The parts of a plan that have something to say, in the order deploy runs them (the
+/// `fly deploy` line is [`PlanPart::Run`]'s).
+pub(crate) fn plan_parts(
+    plan: &crate::decision::DeployPlan,
+) -> Vec<(crate::decision::PlanPart, Vec<String>)> {
+    use crate::decision::PlanPart;
+    let run = vec![format!(
+        "{} (timeout {})",
+        argv_text(&plan.deploy_command),
+        plan.deploy_timeout
+    )];
+    [
+        (PlanPart::BeforeDeploy, plan.before_deploy.clone()),
+        (PlanPart::Run, run),
+        (PlanPart::Health, plan.health.clone()),
+        (PlanPart::AfterDeploy, plan.after_deploy.clone()),
+        (PlanPart::Watch, plan.watch.clone()),
+        (PlanPart::Rollback, plan.rollback.clone()),
+        (PlanPart::Notify, plan.notify.clone()),
+    ]
+    .into_iter()
+    .filter(|(_, lines)| !lines.is_empty())
+    .collect()
+}
+
+/// The last lines of a configured command that did not succeed (at most 10): what a reader needs
+/// to see why it failed.
+pub(crate) fn failed_output(step: &crate::decision::Step) -> &[String] {
+    match &step.command {
+        Some(run) if run.status != "succeeded" => {
+            let start = run.last_lines.len().saturating_sub(10);
+            &run.last_lines[start..]
+        }
+        _ => &[],
     }
 }

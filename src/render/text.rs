@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use crate::decision::{Decision, Status};
 
-use super::{argv_text, evidence_lines, incident_lines, ms_text, one_line};
+use super::{evidence_lines, incident_lines, ms_text, one_line};
 
 fn label(status: Status) -> &'static str {
     match status {
@@ -80,27 +80,13 @@ pub fn render(decision: &Decision) -> String {
     }
     if let Some(plan) = &decision.plan {
         let _ = writeln!(out, "\nwhat deploy would do:");
-        let _ = writeln!(
-            out,
-            "  1. run      {} (timeout {})",
-            argv_text(&plan.deploy_command),
-            plan.deploy_timeout
-        );
-        let _ = writeln!(
-            out,
-            "  2. health   {}",
-            plan.health.join("\n              ")
-        );
-        let _ = writeln!(
-            out,
-            "  3. rollback {}",
-            plan.rollback.join("\n              ")
-        );
-        if !plan.notify.is_empty() {
+        for (i, (part, lines)) in super::plan_parts(plan).into_iter().enumerate() {
             let _ = writeln!(
                 out,
-                "  4. notify   {}",
-                plan.notify.join("\n              ")
+                "  {}. {:<8} {}",
+                i + 1,
+                part.label(),
+                lines.join("\n              ")
             );
         }
     }
@@ -125,6 +111,9 @@ pub fn render(decision: &Decision) -> String {
                     ms_text(step.duration_ms),
                     one_line(&step.detail)
                 );
+                for line in super::failed_output(step) {
+                    let _ = writeln!(out, "  {:<width$}  {:>7}  | {}", "", "", one_line(line));
+                }
             }
         }
         if let Some(incident) = &report.incident {

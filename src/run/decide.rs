@@ -530,6 +530,14 @@ pub async fn plan(
         }
     };
     facts.health = HealthFacts::NotMeasured("runs after the deploy; see the plan".to_owned());
+    if let Some(watch) = &env.watch {
+        for warning in watch.warnings(&env.name) {
+            context.reporter.warning(&warning);
+        }
+        if !args.offline {
+            super::watch::check_queries(env, watch, context.reporter).await?;
+        }
+    }
     let mut decision = decide("plan", &facts, &Policy::of(env), &Request::of(DEPLOY_GATES));
     decision.plan = Some(crate::plan::deploy_plan(&context.ambient.fly, env, None));
     Ok(decision)

@@ -20,8 +20,10 @@ mod fly_toml;
 mod gather;
 mod github;
 mod health;
+mod hooks;
 mod notify;
 mod rollback;
+mod watch;
 
 /// A run that could not reach a decision. Each variant knows its outcome, and so its exit code.
 #[derive(Debug, thiserror::Error)]
@@ -162,6 +164,9 @@ pub fn run_with(
             let config = load(&config_path, explicit)?;
             for env in config.environments.values() {
                 fly_toml::check(env)?;
+                for warning in env.watch.iter().flat_map(|w| w.warnings(&env.name)) {
+                    reporter.warning(&warning);
+                }
             }
             let count = config.environments.len();
             let names: Vec<&str> = config.environments.keys().map(String::as_str).collect();

@@ -171,20 +171,28 @@ fn the_core_imports_no_edge_and_the_sequencer_no_runner() {
         ),
         (
             "facts",
-            &["github", "fly", "probe", "process", "metrics", "run", "action", "gate"],
+            &[
+                "github", "fly", "probe", "process", "metrics", "run", "action", "gate",
+            ],
         ),
         (
             "decision",
-            &["github", "fly", "probe", "process", "metrics", "run", "action", "gate"],
+            &[
+                "github", "fly", "probe", "process", "metrics", "run", "action", "gate",
+            ],
         ),
         (
             "config",
-            &["gate", "github", "fly", "probe", "process", "metrics", "run", "action"],
+            &[
+                "gate", "github", "fly", "probe", "process", "metrics", "run", "action",
+            ],
         ),
         ("time", &["config", "gate", "run", "action"]),
         (
             "render",
-            &["github", "fly", "probe", "process", "metrics", "run", "action"],
+            &[
+                "github", "fly", "probe", "process", "metrics", "run", "action",
+            ],
         ),
         (
             "process",

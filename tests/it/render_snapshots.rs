@@ -56,6 +56,7 @@ fn step(name: &str, duration_ms: u64, detail: &str) -> Step {
         name: name.to_owned(),
         duration_ms,
         detail: detail.to_owned(),
+        command: None,
     }
 }
 
@@ -185,6 +186,16 @@ fn deploy_plan() -> DeployPlan {
              --remote-only --yes",
         ),
         deploy_timeout: "15m".to_owned(),
+        before_deploy: vec![
+            "`backup`: pg_dump --format=custom --file 'backups/pre-deploy-${sha}.dump' with PGDATABASE (timeout 10m)".to_owned(),
+        ],
+        after_deploy: vec![
+            "`smoke tests`: npm run test:smoke -- '--url=${url}' (timeout 10m)".to_owned(),
+        ],
+        watch: vec![
+            "every 1m for 15m (2h after an emergency deploy); fail past 0 failed, 4 errors in a row".to_owned(),
+            "error_rate <= 1%: prometheus: sum(rate(fly_edge_http_responses_count{app=\"${app}\",status=~\"5..\"}[${interval}])) / sum(rate(fly_edge_http_responses_count{app=\"${app}\"}[${interval}])) (from $SHIPGATE_PROMETHEUS_URL)".to_owned(),
+        ],
         health: vec![
             "after 10s, a round every 10s until 3 in a row pass; deadline 5m".to_owned(),
             "GET https://hotdash-production.fly.dev/health expecting 200".to_owned(),
@@ -426,6 +437,57 @@ fn rollback_failed() -> Decision {
     )
 }
 
+/// A `before_deploy` migration failed: fly never ran, the Deployment is `failure`, exit 1.
+fn migration_failed() -> Decision {
+    let mut migrate = step(
+        "migrate",
+        412,
+        "before_deploy: exited with code 3: psql:db/migrate.sql:2: ERROR:  column \"plan\" does not exist",
+    );
+    migrate.command = Some(shipgate::decision::CommandRun {
+        hook: "before_deploy",
+        status: "failed",
+        exit_code: Some(3),
+        lines: 3,
+        last_lines: vec![
+            "BEGIN".to_owned(),
+            "ALTER TABLE".to_owned(),
+            "psql:db/migrate.sql:2: ERROR:  column \"plan\" does not exist".to_owned(),
+        ],
+    });
+    let steps = vec![
+        step("gates", 1_204, "every gate passed"),
+        step(
+            "deployment",
+            388,
+            &format!("GitHub Deployment {DEPLOYMENT_ID} in_progress"),
+        ),
+        step(
+            "record",
+            1_930,
+            &format!("rollback target v42 ({PREVIOUS_IMAGE})"),
+        ),
+        step("backup", 2_301, "before_deploy: succeeded"),
+        migrate,
+    ];
+    let health = Verdict::new(
+        GateId::Health,
+        Status::Skipped,
+        "not run: before_deploy step `migrate` exited with code 3",
+    );
+    let mut report = report(release(42, PREVIOUS_IMAGE), steps, None);
+    report.kind = shipgate::decision::ReportKind::NotStarted;
+    report.deployed = None;
+    let mut decision = deploy_decision(
+        health,
+        report,
+        Outcome::Blocked,
+        &format!("not deployed: before_deploy step `migrate` exited with code 3; production still runs v42 ({PREVIOUS_IMAGE})"),
+    );
+    decision.plan = None;
+    decision
+}
+
 fn readiness_blocked() -> Decision {
     readiness_decision(
         checks_failing(),
@@ -466,6 +528,16 @@ fn rolled_back_incident_text() {
 #[test]
 fn rolled_back_incident_markdown() {
     insta::assert_snapshot!(render::markdown::render(&rolled_back()));
+}
+
+#[test]
+fn failed_migration_text() {
+    insta::assert_snapshot!(render::text::render(&migration_failed()));
+}
+
+#[test]
+fn failed_migration_markdown() {
+    insta::assert_snapshot!(render::markdown::render(&migration_failed()));
 }
 
 #[test]

@@ -33,6 +33,11 @@ use steps::{
 };
 
 use super::cancel::Signals;
+use super::hooks::{Hooks, Values};
+use super::watch::{watch, Sources};
+use crate::config::Hook;
+use crate::facts::watch::WatchFacts;
+use crate::metrics::Target;
 
 /// The GitHub budget of a deploy or rollback: writes happen until the rollback is verified.
 pub fn budget(env: &Environment) -> std::time::Duration {
@@ -82,6 +87,10 @@ fn request(
 pub struct Prepared {
     request: Request,
     fly: Fly,
+    /// The steps around the deploy, their secrets resolved.
+    hooks: Hooks,
+    /// Where the watch reads its metrics.
+    sources: Sources,
 }
 
 pub fn prepare(
@@ -90,8 +99,18 @@ pub fn prepare(
     args: &DeployArgs,
 ) -> Result<Prepared, RunError> {
     let request = request(context, env, args)?;
-    let fly = locate_fly(context.ambient, !args.dry_run)?;
-    Ok(Prepared { request, fly })
+    let sources = Sources::prepare(env)?;
+    let fly = locate_fly(context.ambient, !args.dry_run)?.with_masked(sources.secrets());
+    let mut secrets = context.ambient.other_secrets();
+    secrets.extend(context.ambient.fly_token.clone());
+    secrets.extend(sources.secrets());
+    let hooks = Hooks::prepare(env, secrets)?;
+    Ok(Prepared {
+        request,
+        fly,
+        hooks,
+        sources,
+    })
 }
 
 /// `deploy`: SPEC section 5, steps 1 to 7.
@@ -103,7 +122,12 @@ pub async fn deploy(
     args: &DeployArgs,
     prepared: Prepared,
 ) -> Result<Decision, RunError> {
-    let Prepared { request, fly } = prepared;
+    let Prepared {
+        request,
+        fly,
+        hooks,
+        sources,
+    } = prepared;
     let policy = Policy::of(env);
     let mut steps = Steps::new(context.reporter);
     let run_started = Instant::now();
@@ -156,6 +180,7 @@ pub async fn deploy(
         policy,
         request,
         sha: target.sha.clone(),
+        hooks: &hooks,
     };
     if blocked {
         facts.health = HealthFacts::NotMeasured("not run: a gate blocked the deploy".to_owned());
@@ -242,6 +267,54 @@ pub async fn deploy(
         },
     );
 
+    // Before fly: the configured commands (a backup, a migration). One that fails stops the
+    // deploy here: fly never runs, and the record names the step.
+    let mut values = Values {
+        sha: run.sha.clone(),
+        git_ref: args.git_ref.clone(),
+        environment: env.name.clone(),
+        app: env.app.clone(),
+        url: env
+            .url
+            .as_ref()
+            .map(|u| u.as_str().trim_end_matches('/').to_owned()),
+        version: None,
+        previous_version: previous.as_ref().and_then(|r| r.version),
+    };
+    if let Err(failure) = hooks
+        .run(
+            Hook::BeforeDeploy,
+            &env.steps.before_deploy,
+            &values,
+            &mut steps,
+            &mut signals,
+        )
+        .await
+    {
+        if let Some(signal) = signals.which() {
+            let text = format!("cancelled by {signal} during {failure}; fly did not start");
+            let settled = recorder.set("error", false, &text);
+            let _ = tokio::time::timeout(CANCEL_GRACE, settled).await;
+            return Err(cancelled_before_anything(signal));
+        }
+        recorder
+            .set("failure", false, &format!("{failure}; not deployed"))
+            .await;
+        facts.health = HealthFacts::NotMeasured(format!("not run: {failure}"));
+        facts.watch = WatchFacts::NotRun(format!("not run: {failure}"));
+        report.kind = ReportKind::NotStarted;
+        let mut decision = run.decide(&facts, &mut steps, report);
+        decision.plan = None;
+        decision.summary = format!(
+            "not deployed: {failure}; {} still runs {}",
+            env.name,
+            previous
+                .as_ref()
+                .map_or_else(|| "what it ran".to_owned(), rollback::label)
+        );
+        return Ok(decision);
+    }
+
     // Before fly starts, a signal changes nothing more: the record says nothing was deployed.
     if let Some(signal) = signals.received().now_or_never() {
         let text = format!("cancelled by {signal} before fly started; nothing deployed");
@@ -279,13 +352,68 @@ pub async fn deploy(
             image: args.image.clone(),
         })
     });
-    let healthy = deployed.healthy();
+    let mut healthy = deployed.healthy();
     facts.health = deployed.health.clone();
-    if let Some(signal) = signals.which() {
-        let stage = match &deployed.release {
-            Err(_) => "during fly deploy",
-            Ok(_) => "during the health gate after fly deploy",
+    let mut failure: Option<String> = None;
+    let mut stage = match &deployed.release {
+        Err(_) => "during fly deploy",
+        Ok(_) => "during the health gate after fly deploy",
+    };
+    // After a healthy deploy: the configured commands (smoke tests), then the watch. Either
+    // failing is a failed deploy, rolled back as a health failure is.
+    values.version = report.deployed.as_ref().and_then(|r| r.version);
+    if healthy && signals.which().is_none() {
+        stage = "during an after_deploy step";
+        if let Err(failed) = hooks
+            .run(
+                Hook::AfterDeploy,
+                &env.steps.after_deploy,
+                &values,
+                &mut steps,
+                &mut signals,
+            )
+            .await
+        {
+            failure = Some(failed.to_string());
+        }
+    }
+    if let (Some(policy), true, None, None) = (&env.watch, healthy, &failure, signals.which()) {
+        stage = "during the watch";
+        let target = Target {
+            app: &env.app,
+            version: values.version,
+            base_url: env.url.as_ref(),
+            interval: policy.interval,
+            fly: Some(&fly),
+            prometheus_url: sources.prometheus_url.clone(),
+            prometheus_auth: sources.prometheus_auth.clone(),
+            machines: Vec::new(),
         };
+        let duration = policy.duration_for(args.emergency);
+        facts.watch = watch(
+            policy,
+            duration,
+            target,
+            &context.clock,
+            &mut steps,
+            &mut signals,
+        )
+        .await;
+        let verdict = crate::gate::watch::gate(&facts.watch, Some(policy));
+        if verdict.status > Status::Pass && signals.which().is_none() {
+            failure = Some(format!("watch failed: {}", verdict.summary));
+        }
+    } else if env.watch.is_some() {
+        facts.watch = WatchFacts::NotRun(match (&failure, healthy) {
+            (Some(failed), _) => format!("not run: {failed}"),
+            (None, false) => "not run: the deploy was not healthy".to_owned(),
+            (None, true) => "not run".to_owned(),
+        });
+    }
+    if failure.is_some() {
+        healthy = false;
+    }
+    if let Some(signal) = signals.which() {
         let cancel = Cancel {
             signal,
             stage,
@@ -327,9 +455,10 @@ pub async fn deploy(
     }
 
     // 7. Failure: mark it, then roll back.
-    let why = match &deployed.release {
-        Err(error) => format!("fly deploy failed: {error}"),
-        Ok(_) => deployed.verdict.summary.clone(),
+    let why = match (&deployed.release, failure) {
+        (Err(error), _) => format!("fly deploy failed: {error}"),
+        (Ok(_), Some(failure)) => failure,
+        (Ok(_), None) => deployed.verdict.summary.clone(),
     };
     let failed_at = Instant::now();
     // fly records a failed deploy as a release of its own: name it in the incident.
@@ -427,6 +556,7 @@ struct Run<'r> {
     policy: Policy<'r>,
     request: Request,
     sha: String,
+    hooks: &'r Hooks,
 }
 
 impl Run<'_> {
@@ -699,6 +829,7 @@ impl Run<'_> {
                 .await;
         }
         let mut recovered = false;
+        let mut on_rollback_failed = None;
         if env.rollback.direct {
             incident
                 .rollback_started_after_ms
@@ -738,6 +869,39 @@ impl Run<'_> {
                 )
                 .await;
             recovered = release.is_ok() && verdict.status <= Status::Pass;
+            // After the redeploy: the configured restore (the database back to its backup).
+            if recovered && signals.which().is_none() {
+                let values = Values {
+                    sha: self.sha.clone(),
+                    git_ref: self.args.git_ref.clone(),
+                    environment: env.name.clone(),
+                    app: env.app.clone(),
+                    url: env
+                        .url
+                        .as_ref()
+                        .map(|u| u.as_str().trim_end_matches('/').to_owned()),
+                    version: release
+                        .as_ref()
+                        .ok()
+                        .and_then(|r| r.as_ref())
+                        .and_then(|r| r.version),
+                    previous_version: previous.version,
+                };
+                if let Err(failed) = self
+                    .hooks
+                    .run(
+                        Hook::OnRollback,
+                        &env.steps.on_rollback,
+                        &values,
+                        steps,
+                        signals,
+                    )
+                    .await
+                {
+                    recovered = false;
+                    on_rollback_failed = Some(failed.to_string());
+                }
+            }
             if let Some(record) = &record {
                 match signals.which() {
                     Some(signal) => {
@@ -750,9 +914,11 @@ impl Run<'_> {
                         record.set("success", true, "rolled back and healthy").await
                     }
                     None => {
-                        record
-                            .set("failure", false, "rollback not verified healthy")
-                            .await
+                        let text = match &on_rollback_failed {
+                            Some(failed) => format!("rolled back, but {failed}"),
+                            None => "rollback not verified healthy".to_owned(),
+                        };
+                        record.set("failure", false, &text).await
                     }
                 }
             }
@@ -776,7 +942,10 @@ impl Run<'_> {
         if recovered {
             incident.time_to_recover_ms = Some(ms(failed.at.elapsed()));
         }
-        let mut detail = format!("{} is not verified healthy on {label}", env.name);
+        let mut detail = match &on_rollback_failed {
+            Some(failed) => format!("{failed} after {} was rolled back to {label}", env.name),
+            None => format!("{} is not verified healthy on {label}", env.name),
+        };
         if let Some(failed) = dispatch_failed {
             detail = format!("{failed}; {detail}");
         }

@@ -45,9 +45,19 @@ impl<'a> Steps<'a> {
             name: step.to_owned(),
             duration_ms: ms(started.elapsed()),
             detail: detail.into(),
+            command: None,
         };
+        self.record(step);
+    }
+
+    /// A finished step, told and kept.
+    pub fn record(&mut self, step: Step) {
         self.reporter.step(&step);
         self.steps.push(step);
+    }
+
+    pub fn reporter(&self) -> &'a dyn Reporter {
+        self.reporter
     }
 
     pub fn note(&mut self, text: impl Into<String>) {
