@@ -15,6 +15,7 @@ mod faults;
 mod fly;
 mod github;
 mod github_writes;
+mod postgres_selftest;
 mod probe;
 mod properties;
 mod render_snapshots;

@@ -2,6 +2,7 @@
 
 pub mod fake_github;
 pub mod health_app;
+pub mod postgres;
 pub mod runner;
 
 use std::path::{Path, PathBuf};
