@@ -4,6 +4,7 @@ pub mod fake_github;
 pub mod health_app;
 pub mod metrics_app;
 pub mod metrics_server;
+pub mod postgres;
 pub mod runner;
 
 use std::path::{Path, PathBuf};
