@@ -21,4 +21,5 @@ mod probe;
 mod properties;
 mod render_snapshots;
 mod runner_selftest;
+mod steps;
 mod window;
