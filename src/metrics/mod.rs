@@ -300,16 +300,20 @@ pub fn fill_query(
     version: Option<u64>,
     interval: Duration,
 ) -> Result<String, String> {
-    let mut filled = query
-        .replace("${app}", app)
-        .replace("${interval}", &promql_duration(interval));
-    if filled.contains("${version}") {
-        let version = version.ok_or_else(|| {
-            "the query names ${version}, but the deployed release's version is not known".to_owned()
-        })?;
-        filled = filled.replace("${version}", &version.to_string());
-    }
-    Ok(filled)
+    use crate::config::placeholder::{substitute, Substitution};
+    substitute(query, |name| match name {
+        "app" => Ok(app.to_owned()),
+        "interval" => Ok(promql_duration(interval)),
+        "version" => version.map(|v| v.to_string()).ok_or_else(|| {
+            "the query names ${version}, but the deployed release's version is not known"
+                .to_owned()
+        }),
+        other => Err(format!("`${{{other}}}` is not a query placeholder")),
+    })
+    .map_err(|error| match error {
+        Substitution::Unclosed(text) => format!("unclosed placeholder `{text}`"),
+        Substitution::Lookup(why) => why,
+    })
 }
 
 /// A PromQL duration: whole seconds as `60s`, else milliseconds (`1500ms`).
