@@ -18,7 +18,9 @@ use crate::secret::Secret;
 /// What a step's `${...}` can name, known when its hook runs.
 #[derive(Debug, Clone, Default)]
 pub struct Values {
+    /// The commit deployed (empty in a manual rollback, which does not know it).
     pub sha: String,
+    /// The ref the deploy was asked for (empty in a manual rollback).
     pub git_ref: String,
     pub environment: String,
     pub app: String,
@@ -33,6 +35,12 @@ impl Values {
     fn lookup(&self, name: &str) -> Result<String, String> {
         let unknown = |what: &str| Err(format!("`${{{name}}}` is not known here: {what}"));
         match name {
+            "sha" if self.sha.is_empty() => {
+                unknown("a manual rollback does not know which deploy's commit it undoes")
+            }
+            "ref" if self.git_ref.is_empty() => {
+                unknown("a manual rollback does not know which ref was deployed")
+            }
             "sha" => Ok(self.sha.clone()),
             "ref" => Ok(self.git_ref.clone()),
             "environment" => Ok(self.environment.clone()),

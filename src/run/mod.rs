@@ -269,9 +269,10 @@ pub fn run_with(
             let config = load(&config_path, explicit)?;
             let env = environment(&config, &args.environment)?;
             let repo = repo.and_then(crate::github::gather::Repo::parse);
-            let fly = rollback::prepare(&context, args)?;
+            let prepared = rollback::prepare(&context, env, args)?;
             block_on(async {
-                let decision = rollback::rollback(&context, env, repo.as_ref(), args, fly).await?;
+                let decision =
+                    rollback::rollback(&context, env, repo.as_ref(), args, prepared).await?;
                 notify::deploy_ended(&context, env, &decision, &args.reason, repo.as_ref()).await;
                 Ok(decision)
             })

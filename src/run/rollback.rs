@@ -14,9 +14,11 @@ use super::deploy::steps::{
     Deployer, Steps, FLY_READ_TIMEOUT,
 };
 use super::deploy::{budget, Recorder};
+use super::hooks::{Hooks, Values};
 use super::{Context, RunError};
 use crate::cli::RollbackArgs;
 use crate::config::Environment;
+use crate::config::Hook;
 use crate::decision::{Decision, Incident, ReleaseRef, Report, ReportKind, Status};
 use crate::facts::health::Expected;
 use crate::facts::{Facts, HealthFacts};
@@ -25,15 +27,30 @@ use crate::gate::{Policy, Request};
 use crate::github::gather::Repo;
 use crate::rollback;
 
-/// The rollback's inputs checked and fly found, before any async work.
-pub fn prepare(context: &Context<'_>, args: &RollbackArgs) -> Result<Fly, RunError> {
+/// What a rollback starts from: fly found, and the `on_rollback` steps with their secrets.
+pub struct Prepared {
+    fly: Fly,
+    hooks: Hooks,
+}
+
+/// The rollback's inputs checked, fly found and the steps' secrets resolved, before any async
+/// work.
+pub fn prepare(
+    context: &Context<'_>,
+    env: &Environment,
+    args: &RollbackArgs,
+) -> Result<Prepared, RunError> {
     if args.reason.trim().is_empty() {
         return Err(RunError::input(
             "--reason is empty",
             "say why, e.g. --reason \"INC-142: checkout 500s since v42\"",
         ));
     }
-    locate_fly(context.ambient, true)
+    let fly = locate_fly(context.ambient, true)?;
+    let mut secrets = context.ambient.other_secrets();
+    secrets.extend(context.ambient.fly_token.clone());
+    let hooks = Hooks::prepare(env, secrets)?;
+    Ok(Prepared { fly, hooks })
 }
 
 pub async fn rollback(
@@ -41,8 +58,9 @@ pub async fn rollback(
     env: &Environment,
     repo: Option<&Repo>,
     args: &RollbackArgs,
-    fly: Fly,
+    prepared: Prepared,
 ) -> Result<Decision, RunError> {
+    let Prepared { fly, hooks } = prepared;
     let ambient = context.ambient;
     // From here a signal no longer ends the process: the rollback settles what it started.
     let mut signals = Signals::listen()?;
@@ -279,12 +297,44 @@ pub async fn rollback(
         let summary = format!("CANCELLED: {why}; {running}; a human must check what runs");
         return Ok(decide(deployed.health, &mut steps, report, summary));
     }
-    let healthy = deployed.healthy();
+    let mut healthy = deployed.healthy();
     let Deployed {
         release,
         health,
         verdict,
     } = deployed;
+    // After a verified redeploy: the configured restore. Its failure is a failed rollback.
+    let mut restore_failed = None;
+    if healthy {
+        let values = Values {
+            environment: env.name.clone(),
+            app: env.app.clone(),
+            url: env
+                .url
+                .as_ref()
+                .map(|u| u.as_str().trim_end_matches('/').to_owned()),
+            version: release
+                .as_ref()
+                .ok()
+                .and_then(|r| r.as_ref())
+                .and_then(|r| r.version),
+            previous_version: current.and_then(|r| r.version),
+            ..Values::default()
+        };
+        if let Err(failed) = hooks
+            .run(
+                Hook::OnRollback,
+                &env.steps.on_rollback,
+                &values,
+                &mut steps,
+                &mut signals,
+            )
+            .await
+        {
+            healthy = false;
+            restore_failed = Some(failed.to_string());
+        }
+    }
     report.deployed = release.ok().map(|emitted| {
         let mut deployed = emitted.unwrap_or_default();
         deployed.image.get_or_insert(image.clone());
@@ -293,16 +343,21 @@ pub async fn rollback(
     incident.rollback_duration_ms = Some(ms(started.elapsed()));
     incident.recovered = healthy;
     if let Some(recorder) = &recorder {
-        let (state, text) = if healthy {
-            ("success", "rolled back and healthy")
-        } else {
-            ("failure", "rollback not verified healthy")
+        let (state, text) = match (healthy, &restore_failed) {
+            (true, _) => ("success", "rolled back and healthy".to_owned()),
+            (false, Some(failed)) => ("failure", format!("rolled back, but {failed}")),
+            (false, None) => ("failure", "rollback not verified healthy".to_owned()),
         };
-        recorder.set(state, healthy, text).await;
+        recorder.set(state, healthy, &text).await;
     }
     report.incident = Some(incident);
     let summary = if healthy {
         format!("rolled back {} to {label}: healthy", env.name)
+    } else if let Some(failed) = &restore_failed {
+        format!(
+            "ROLLBACK FAILED: {} runs {label}, healthy, but {failed}; a human must act",
+            env.name
+        )
     } else {
         format!(
             "ROLLBACK FAILED: {} is not verified healthy on {label} ({}); a human must act",

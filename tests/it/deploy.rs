@@ -920,7 +920,7 @@ pub(crate) fn rollback(fake: &FakeGitHub, config: &Path, fly: &Fly, extra: &[&st
     deploy(fake, config, fly, &args)
 }
 
-fn two_releases() -> Value {
+pub(crate) fn two_releases() -> Value {
     json!([
         {"ID": "rel_2", "Version": 2, "Status": "complete", "ImageRef": "registry.fly.io/hotdash-production:deployment-NEW"},
         {"ID": "rel_1", "Version": 1, "Status": "complete", "ImageRef": OLD_IMAGE},

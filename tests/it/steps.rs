@@ -350,3 +350,53 @@ fn bad_steps_are_refused_with_their_location() {
         assert!(out.stderr.contains(".steps."), "located: {}", out.stderr);
     }
 }
+
+#[test]
+fn a_manual_rollback_runs_the_restore_and_a_restore_needing_the_commit_fails_loudly() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let work = tempfile::tempdir().expect("temp dir");
+    let marker = work.path().join("restored");
+    let (_dir, path) = with_steps(
+        &app,
+        &format!(
+            "      on_rollback:
+        - name: restore
+          run: [touch, \"{}-${{previous_version}}-${{version}}\"]
+",
+            marker.display()
+        ),
+    );
+    let fake = github();
+    let fly = crate::deploy::Fly::new("ok", crate::deploy::two_releases());
+    let out = crate::deploy::rollback(&fake, &path, &fly, &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    // The rollback went from v2 to a new release v3 of the old image.
+    assert!(
+        work.path().join("restored-2-3").exists(),
+        "{:?}",
+        std::fs::read_dir(work.path()).map(|d| d.count())
+    );
+
+    // A manual rollback does not know which deploy's commit it undoes.
+    let (_dir, path) = with_steps(
+        &app,
+        "      on_rollback:
+        - name: restore
+          run: [echo, \"backups/${sha}.dump\"]
+",
+    );
+    let fake = github();
+    let fly = crate::deploy::Fly::new("ok", crate::deploy::two_releases());
+    let out = crate::deploy::rollback(&fake, &path, &fly, &[]);
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    let summary = decision(&out)["summary"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        summary.contains("on_rollback step `restore` could not start")
+            && summary.contains("does not know which deploy's commit"),
+        "{summary}"
+    );
+}
