@@ -379,6 +379,24 @@ pub async fn deploy(
     }
     if let (Some(policy), true, None, None) = (&env.watch, healthy, &failure, signals.which()) {
         stage = "during the watch";
+        // `logs` rules count the lines of the new release's machines only.
+        let reads_logs = policy
+            .rules
+            .iter()
+            .any(|rule| matches!(rule.metric, crate::config::Metric::Logs { .. }));
+        let machines = match (reads_logs, values.version) {
+            (true, Some(version)) => fly
+                .machines(&env.app, FLY_READ_TIMEOUT)
+                .await
+                .map(|all| {
+                    all.into_iter()
+                        .filter(|m| m.release_version() == Some(version))
+                        .map(|m| m.id)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         let target = Target {
             app: &env.app,
             version: values.version,
@@ -387,7 +405,7 @@ pub async fn deploy(
             fly: Some(&fly),
             prometheus_url: sources.prometheus_url.clone(),
             prometheus_auth: sources.prometheus_auth.clone(),
-            machines: Vec::new(),
+            machines,
         };
         let duration = policy.duration_for(args.emergency);
         facts.watch = watch(
