@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::common::*;
 use crate::deploy::{
     config, decision, deploy_args, deploy_with, github, previous_release, Fly, APP, OPEN,
 };
@@ -29,9 +28,15 @@ fn machines_of(fly: &Fly, version: u64) -> Vec<String> {
         .collect()
 }
 
+/// A log line's time is the wall clock's, as the app's would be.
+#[allow(clippy::disallowed_methods)]
+fn wall_clock() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
 fn line(instance: &str, message: &str) -> Value {
     json!({
-        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        "timestamp": wall_clock().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         "message": message,
         "instance": instance,
         "level": "info",
