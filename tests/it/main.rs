@@ -22,4 +22,5 @@ mod properties;
 mod render_snapshots;
 mod runner_selftest;
 mod steps;
+mod watch_logs;
 mod window;
