@@ -305,8 +305,7 @@ pub fn fill_query(
         "app" => Ok(app.to_owned()),
         "interval" => Ok(promql_duration(interval)),
         "version" => version.map(|v| v.to_string()).ok_or_else(|| {
-            "the query names ${version}, but the deployed release's version is not known"
-                .to_owned()
+            "the query names ${version}, but the deployed release's version is not known".to_owned()
         }),
         other => Err(format!("`${{{other}}}` is not a query placeholder")),
     })
