@@ -464,7 +464,7 @@ pub fn prometheus_text(text: &str) -> Result<(), String> {
             match words.next() {
                 Some("TYPE") => {
                     let name = words.next().unwrap_or("");
-                    if !metric_name(name) {
+                    if !crate::metrics::text::metric_name(name) {
                         return Err(at(format!("bad metric name {:?} in # TYPE", excerpt(name))));
                     }
                     let kind = words.next().unwrap_or("");
@@ -477,7 +477,7 @@ pub fn prometheus_text(text: &str) -> Result<(), String> {
                 }
                 Some("HELP") => {
                     let name = words.next().unwrap_or("");
-                    if !metric_name(name) {
+                    if !crate::metrics::text::metric_name(name) {
                         return Err(at(format!("bad metric name {:?} in # HELP", excerpt(name))));
                     }
                 }
@@ -485,122 +485,14 @@ pub fn prometheus_text(text: &str) -> Result<(), String> {
             }
             continue;
         }
-        sample_line(line).map_err(at)?;
+        // The sample grammar is the watch's scrape parser's: one reading of the format.
+        crate::metrics::text::sample(line).map_err(at)?;
         samples += 1;
     }
     if samples == 0 {
         return Err("no samples".to_owned());
     }
     Ok(())
-}
-
-/// `name{labels} value [timestamp]`.
-fn sample_line(line: &str) -> Result<(), String> {
-    let name_end = line
-        .find(|c: char| c == '{' || c.is_whitespace())
-        .unwrap_or(line.len());
-    let name = &line[..name_end];
-    if !metric_name(name) {
-        return Err(format!("bad metric name {:?}", excerpt(name)));
-    }
-    let mut rest = &line[name_end..];
-    if let Some(labels) = rest.strip_prefix('{') {
-        rest = label_set(labels)?;
-    }
-    let mut fields = rest.split_whitespace();
-    let value = fields.next().ok_or_else(|| "no value".to_owned())?;
-    if !float(value) {
-        return Err(format!("bad value {:?}", excerpt(value)));
-    }
-    if let Some(timestamp) = fields.next() {
-        if timestamp.parse::<i64>().is_err() {
-            return Err(format!("bad timestamp {:?}", excerpt(timestamp)));
-        }
-    }
-    if let Some(extra) = fields.next() {
-        return Err(format!("unexpected {:?} after the value", excerpt(extra)));
-    }
-    Ok(())
-}
-
-/// Parses `name="value",...}` (after the `{`); returns what follows the `}`.
-fn label_set(text: &str) -> Result<&str, String> {
-    let mut rest = text.trim_start();
-    loop {
-        if let Some(after) = rest.strip_prefix('}') {
-            return Ok(after);
-        }
-        let name_end = rest
-            .find(|c: char| c == '=' || c.is_whitespace())
-            .ok_or_else(|| "unterminated labels".to_owned())?;
-        let name = &rest[..name_end];
-        if !label_name(name) {
-            return Err(format!("bad label name {:?}", excerpt(name)));
-        }
-        rest = rest[name_end..].trim_start();
-        rest = rest
-            .strip_prefix('=')
-            .ok_or_else(|| format!("no `=` after label {name}"))?
-            .trim_start();
-        rest = rest
-            .strip_prefix('"')
-            .ok_or_else(|| format!("label {name} has no quoted value"))?;
-        let mut chars = rest.char_indices();
-        let close = loop {
-            match chars.next() {
-                None => return Err(format!("label {name} has an unterminated value")),
-                Some((_, '\\')) => match chars.next() {
-                    Some((_, '\\' | '"' | 'n')) => {}
-                    _ => return Err(format!("label {name} has a bad escape")),
-                },
-                Some((i, '"')) => break i,
-                Some(_) => {}
-            }
-        };
-        rest = rest[close + 1..].trim_start();
-        if let Some(after) = rest.strip_prefix(',') {
-            rest = after.trim_start();
-        } else if !rest.starts_with('}') {
-            return Err(format!("expected `,` or `}}` after label {name}"));
-        }
-    }
-}
-
-/// `[a-zA-Z_:][a-zA-Z0-9_:]*`
-fn metric_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
-}
-
-/// `[a-zA-Z_][a-zA-Z0-9_]*`
-fn label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// A Go-style float as Prometheus writes them: decimal or exponent notation, `NaN`, `+Inf`,
-/// `-Inf` (`Inf` too). Rust's own `inf`/`infinity` spellings are not Prometheus's and are refused.
-fn float(text: &str) -> bool {
-    let unsigned = text.trim_start_matches(['+', '-']);
-    if text.len() - unsigned.len() > 1 {
-        return false;
-    }
-    match unsigned {
-        "Inf" => true,
-        "NaN" => unsigned.len() == text.len(),
-        _ => {
-            unsigned
-                .chars()
-                .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
-                && unsigned
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_digit() || c == '.')
-                && text.parse::<f64>().is_ok()
-        }
-    }
 }
 
 #[cfg(test)]
@@ -656,9 +548,9 @@ mod tests {
             ("<html>oops</html>", "line 1: bad metric name"),
             ("ok 1\n2bad 1\n", "line 2: bad metric name"),
             ("m abc\n", "line 1: bad value"),
-            ("m inf\n", "line 1: bad value"),
+            ("m infinite\n", "line 1: bad value"),
             ("m\n", "line 1: no value"),
-            ("m 1 1.5\n", "line 1: bad timestamp"),
+            ("m 1 soon\n", "line 1: bad timestamp"),
             ("m 1 2 3\n", "line 1: unexpected"),
             ("m{a=\"x} 1\n", "line 1: label a has an unterminated value"),
             ("m{a=x} 1\n", "line 1: label a has no quoted value"),

@@ -54,7 +54,8 @@ pub fn parse(text: &str) -> Result<Vec<Sample>, String> {
     Ok(samples)
 }
 
-fn sample(line: &str) -> Result<Sample, String> {
+/// One sample line: `name{labels} value [timestamp]`.
+pub fn sample(line: &str) -> Result<Sample, String> {
     let name_end = line
         .find(|c: char| c == '{' || c.is_whitespace())
         .unwrap_or(line.len());
@@ -137,7 +138,8 @@ fn label_set<'t>(text: &'t str, labels: &mut Vec<(String, String)>) -> Result<&'
 }
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`
-fn metric_name(name: &str) -> bool {
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`
+pub fn metric_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')

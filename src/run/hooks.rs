@@ -32,6 +32,20 @@ pub struct Values {
 }
 
 impl Values {
+    /// What an environment's steps can name before anything is known of the deploy: its name,
+    /// app and url; the rest is filled in as the run learns it.
+    pub fn of(env: &Environment) -> Values {
+        Values {
+            environment: env.name.clone(),
+            app: env.app.clone(),
+            url: env
+                .url
+                .as_ref()
+                .map(|u| u.as_str().trim_end_matches('/').to_owned()),
+            ..Values::default()
+        }
+    }
+
     fn lookup(&self, name: &str) -> Result<String, String> {
         let unknown = |what: &str| Err(format!("`${{{name}}}` is not known here: {what}"));
         match name {

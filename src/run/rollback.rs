@@ -307,19 +307,13 @@ pub async fn rollback(
     let mut restore_failed = None;
     if healthy {
         let values = Values {
-            environment: env.name.clone(),
-            app: env.app.clone(),
-            url: env
-                .url
-                .as_ref()
-                .map(|u| u.as_str().trim_end_matches('/').to_owned()),
             version: release
                 .as_ref()
                 .ok()
                 .and_then(|r| r.as_ref())
                 .and_then(|r| r.version),
             previous_version: current.and_then(|r| r.version),
-            ..Values::default()
+            ..Values::of(env)
         };
         if let Err(failed) = hooks
             .run(

@@ -272,14 +272,8 @@ pub async fn deploy(
     let mut values = Values {
         sha: run.sha.clone(),
         git_ref: args.git_ref.clone(),
-        environment: env.name.clone(),
-        app: env.app.clone(),
-        url: env
-            .url
-            .as_ref()
-            .map(|u| u.as_str().trim_end_matches('/').to_owned()),
-        version: None,
         previous_version: previous.as_ref().and_then(|r| r.version),
+        ..Values::of(env)
     };
     if let Err(failure) = hooks
         .run(
@@ -892,18 +886,13 @@ impl Run<'_> {
                 let values = Values {
                     sha: self.sha.clone(),
                     git_ref: self.args.git_ref.clone(),
-                    environment: env.name.clone(),
-                    app: env.app.clone(),
-                    url: env
-                        .url
-                        .as_ref()
-                        .map(|u| u.as_str().trim_end_matches('/').to_owned()),
                     version: release
                         .as_ref()
                         .ok()
                         .and_then(|r| r.as_ref())
                         .and_then(|r| r.version),
                     previous_version: previous.version,
+                    ..Values::of(env)
                 };
                 if let Err(failed) = self
                     .hooks
