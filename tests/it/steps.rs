@@ -400,3 +400,39 @@ fn a_manual_rollback_runs_the_restore_and_a_restore_needing_the_commit_fails_lou
         "{summary}"
     );
 }
+
+#[test]
+fn sigterm_during_a_migration_stops_its_process_group_and_nothing_deploys() {
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let work = tempfile::tempdir().expect("temp dir");
+    let started = work.path().join("started");
+    let (_dir, path) = with_steps(
+        &app,
+        &format!(
+            "      before_deploy:
+        - name: migrate
+          run: [python3, -c, \"import pathlib, time; pathlib.Path('{}').write_text('x'); time.sleep(60)\"]
+",
+            started.display()
+        ),
+    );
+    let fake = github();
+    let fly = Fly::new("ok", previous_release());
+    let child = crate::deploy::spawn_deploy_with(&fake, &path, &fly, &[]);
+    crate::deploy::terminate_when(&child, || started.exists());
+    let out = crate::deploy::finished(child);
+    assert_eq!(out.code, 6, "{}\n{}", out.stdout, out.stderr);
+    assert!(fly.deploys().is_empty(), "{:?}", fly.calls());
+    assert_eq!(deployment_states(&fake), ["in_progress", "error"]);
+    // The step's process is gone with its group: nothing still sleeps on the migration.
+    let procs = std::process::Command::new("pgrep")
+        .args(["-f", &started.display().to_string()])
+        .output()
+        .expect("pgrep");
+    assert!(
+        procs.stdout.is_empty(),
+        "still running: {}",
+        String::from_utf8_lossy(&procs.stdout)
+    );
+}
