@@ -98,6 +98,15 @@ fn every_bad_config_is_located_named_and_hinted() {
         ("  production:\n", "  staging:\n    app: other\n  production:\n", "10:3", "environments: duplicate key `staging`", "each key may appear once"),
         ("    app: demo\n", "    app: demo\n    health: { machines: false }\n", "14:13", "environments.production.health: the health gate would check nothing", "set `machines: true`"),
         ("    app: demo\n", "    app: demo\n    health: { endpoints: [{ path: /health }] }\n", "14:26", "health endpoints are configured but the environment has no `url`", "add `url: https://<app>.fly.dev`"),
+        ("    app: demo\n", "    app: demo\n    watch:\n      duration: 15m\n      rules:\n        - {name: errors, prometheus: 'sum(errors_total)', max: 5}\n", "17:64", "environments.production.watch.rules[0].max: `5` has no unit", "`1%` for a ratio, `2s` or `250ms` for a latency"),
+        ("    app: demo\n", "    app: demo\n    watch:\n      duration: 15m\n      rules:\n        - {error_rate: {max: 1%}, p95: {max: 2s}}\n", "17:11", "the rule names 2 metrics: error_rate, p95", "one metric per rule"),
+        ("    app: demo\n", "    app: demo\n    watch:\n      duration: 15m\n      rules:\n        - error_rate: {max: 2s}\n", "17:29", "watch.rules[0].error_rate.max: `2s` is not a percentage", "e.g. `1%`"),
+        ("    app: demo\n", "    app: demo\n    watch:\n      duration: 15m\n      rules:\n        - {name: panics, logs: 'panic(', max: 0}\n", "17:32", "watch.rules[0].logs: bad regex", "regular expression"),
+        ("    app: demo\n", "    app: demo\n    watch:\n      duration: 15m\n      rules: []\n", "16:14", "watch.rules: the watch has no rules", "`- error_rate: {max: 1%}`"),
+        ("    app: demo\n", "    app: demo\n    watch:\n      duration: 15m\n      rules:\n        - {name: errors, prometheus: 'sum(errors_total{service=\"${service}\"})', max: 1/s}\n", "17:38", "unknown variable `${service}` in the query", "`app`, `version`, `interval`"),
+        ("    app: demo\n", "    app: demo\n    watch:\n      duration: 15m\n      source: scrape\n      rules:\n        - error_rate: {max: 1%}\n", "18:9", "`scrape` rules read the app's metrics endpoint, but the environment has no `url`", "or use `source: prometheus`"),
+        ("    app: demo\n", "    app: demo\n    watch:\n      duration: 30s\n      interval: 1m\n      rules:\n        - p95: {max: 2s}\n", "15:17", "the watch (30s) is shorter than one interval (1m)", "`duration: 15m`"),
+        ("    app: demo\n", "    app: demo\n    steps:\n      before_deploy:\n        - {name: migrate, run: [psql, \"${env.DATABASE_URL}\"]}\n", "16:39", "steps.before_deploy[0].run[1]: unknown variable `${env.DATABASE_URL}`", "allowed in `env:` values only"),
         ("  required: [ci]", "  required: [ci]\n  interval: 1ms", "4:13", "checks.interval: the poll interval must be at least 1s", "`15s`"),
         ("  required: [ci]", "  required: [ci]\n  <<: {wait: 1m}", "4:3", "unknown field `<<`", "merge keys"),
         ("  required: [ci]", "  required: [ci]\nwindows: false", "4:10", "windows: invalid type: boolean `false`, expected a block of keys", "write a block of keys here"),
@@ -490,6 +499,24 @@ fn deploy_refuses_the_strategy_before_anything_changes() {
     assert!(
         out.stderr
             .contains("hint: use `strategy: rolling` or `immediate`"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_watch_longer_than_a_hosted_job_is_valid_with_a_warning() {
+    let out = validate(&good_with(
+        "    app: demo\n",
+        "    app: demo\n    watch:\n      duration: 7h\n      rules:\n        - p95: {max: 2s}\n",
+    ));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("environments.production.watch.duration is 7h")
+            && out
+                .stderr
+                .contains("longer than a GitHub-hosted job may run (6h)"),
         "{}",
         out.stderr
     );
