@@ -11,7 +11,7 @@ use crate::gate::window::openings;
 use crate::time;
 use crate::time::local_instant;
 
-use super::argv_text;
+use crate::decision::PlanPart;
 
 /// How many days of openings `explain` lists.
 pub const OPENING_DAYS: u32 = 7;
@@ -92,22 +92,28 @@ fn environment_text(out: &mut String, env: &Environment, now: DateTime<Utc>, fly
         Some(policy) => windows_text(out, policy, now),
     }
     let plan = crate::plan::deploy_plan(fly, env, None);
-    let _ = writeln!(
-        out,
-        "  deploy: {} (timeout {})",
-        argv_text(&plan.deploy_command),
-        plan.deploy_timeout
-    );
-    let _ = writeln!(out, "  health:");
-    for line in &plan.health {
-        let _ = writeln!(out, "    {line}");
-    }
-    let _ = writeln!(out, "  rollback:");
-    for line in &plan.rollback {
-        let _ = writeln!(out, "    {line}");
-    }
-    for line in &plan.notify {
-        let _ = writeln!(out, "  notify: {line}");
+    for (part, lines) in super::plan_parts(&plan) {
+        match part {
+            PlanPart::Run => {
+                let _ = writeln!(out, "  deploy: {}", lines.join(" "));
+            }
+            PlanPart::Notify => {
+                for line in &lines {
+                    let _ = writeln!(out, "  notify: {line}");
+                }
+            }
+            _ => {
+                let label = match part {
+                    PlanPart::BeforeDeploy => "before deploy",
+                    PlanPart::AfterDeploy => "after deploy",
+                    other => other.label(),
+                };
+                let _ = writeln!(out, "  {label}:");
+                for line in &lines {
+                    let _ = writeln!(out, "    {line}");
+                }
+            }
+        }
     }
 }
 
