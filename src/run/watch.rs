@@ -64,9 +64,64 @@ impl Sources {
     }
 }
 
+/// What a deploy put in place, for the watch: the environment, fly, the release fly reported, and
+/// where the metrics are read.
+pub struct Watched<'a> {
+    pub env: &'a Environment,
+    pub fly: &'a crate::fly::Fly,
+    pub version: Option<u64>,
+    pub sources: &'a Sources,
+}
+
+/// Watches the release a deploy made: `logs` rules count the lines of its machines only (read
+/// once, here), every other source as configured.
+pub async fn watch_release(
+    policy: &WatchPolicy,
+    duration: Duration,
+    release: Watched<'_>,
+    clock: &Clock,
+    steps: &mut Steps<'_>,
+    signals: &mut Signals,
+) -> WatchFacts {
+    let Watched {
+        env,
+        fly,
+        version,
+        sources,
+    } = release;
+    let reads_logs = policy
+        .rules
+        .iter()
+        .any(|rule| matches!(rule.metric, Metric::Logs { .. }));
+    let machines = match (reads_logs, version) {
+        (true, Some(version)) => fly
+            .machines(&env.app, super::deploy::steps::FLY_READ_TIMEOUT)
+            .await
+            .map(|all| {
+                all.into_iter()
+                    .filter(|m| m.release_version() == Some(version))
+                    .map(|m| m.id)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let target = Target {
+        app: &env.app,
+        version,
+        base_url: env.url.as_ref(),
+        interval: policy.interval,
+        fly: Some(fly),
+        prometheus_url: sources.prometheus_url.clone(),
+        prometheus_auth: sources.prometheus_auth.clone(),
+        machines,
+    };
+    watch(policy, duration, target, clock, steps, signals).await
+}
+
 /// Watches for `duration` (the policy's, or its emergency duration), stopping early when a rule
 /// is past a limit or a signal arrives.
-pub async fn watch(
+async fn watch(
     policy: &WatchPolicy,
     duration: Duration,
     target: Target<'_>,

@@ -34,10 +34,9 @@ use steps::{
 
 use super::cancel::Signals;
 use super::hooks::{Hooks, Values};
-use super::watch::{watch, Sources};
+use super::watch::{watch_release, Sources, Watched};
 use crate::config::Hook;
 use crate::facts::watch::WatchFacts;
-use crate::metrics::Target;
 
 /// The GitHub budget of a deploy or rollback: writes happen until the rollback is verified.
 pub fn budget(env: &Environment) -> std::time::Duration {
@@ -373,39 +372,16 @@ pub async fn deploy(
     }
     if let (Some(policy), true, None, None) = (&env.watch, healthy, &failure, signals.which()) {
         stage = "during the watch";
-        // `logs` rules count the lines of the new release's machines only.
-        let reads_logs = policy
-            .rules
-            .iter()
-            .any(|rule| matches!(rule.metric, crate::config::Metric::Logs { .. }));
-        let machines = match (reads_logs, values.version) {
-            (true, Some(version)) => fly
-                .machines(&env.app, FLY_READ_TIMEOUT)
-                .await
-                .map(|all| {
-                    all.into_iter()
-                        .filter(|m| m.release_version() == Some(version))
-                        .map(|m| m.id)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        let target = Target {
-            app: &env.app,
-            version: values.version,
-            base_url: env.url.as_ref(),
-            interval: policy.interval,
-            fly: Some(&fly),
-            prometheus_url: sources.prometheus_url.clone(),
-            prometheus_auth: sources.prometheus_auth.clone(),
-            machines,
-        };
         let duration = policy.duration_for(args.emergency);
-        facts.watch = watch(
+        facts.watch = watch_release(
             policy,
             duration,
-            target,
+            Watched {
+                env,
+                fly: &fly,
+                version: values.version,
+                sources: &sources,
+            },
             &context.clock,
             &mut steps,
             &mut signals,
