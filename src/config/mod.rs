@@ -3,6 +3,7 @@
 
 pub mod duration;
 pub mod fly_toml;
+mod issues;
 mod locate;
 mod model;
 pub mod placeholder;

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::duration;
+use super::issues::{parse_duration, suggest, Issues};
 use super::locate::YamlPath;
 use super::placeholder;
 use super::raw::*;
-use super::validate::{parse_duration, suggest, Issues};
 use super::watch::*;
 
 /// The placeholders a step's arguments may name, and what each stands for.

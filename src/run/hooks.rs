@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use tokio::time::Instant;
 
 use super::cancel::Signals;
-use super::deploy::steps::{command_line, ms, Steps};
+use super::progress::{command_line, ms, Steps};
 use super::RunError;
 use crate::config::placeholder::{substitute, Substitution};
 use crate::config::{Environment, Hook, StepCommand};

@@ -22,6 +22,7 @@ mod github;
 mod health;
 mod hooks;
 mod notify;
+mod progress;
 mod rollback;
 mod watch;
 

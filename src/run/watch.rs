@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::cancel::Signals;
-use super::deploy::steps::{ms, Steps};
+use super::progress::{ms, Steps, FLY_READ_TIMEOUT};
 use super::{Clock, RunError};
 use crate::config::{Environment, Metric, WatchPolicy};
 use crate::facts::watch::{Measured, Reading, RuleSeries, WatchEnd, WatchFacts};
@@ -95,7 +95,7 @@ pub async fn watch_release(
         .any(|rule| matches!(rule.metric, Metric::Logs { .. }));
     let machines = match (reads_logs, version) {
         (true, Some(version)) => fly
-            .machines(&env.app, super::deploy::steps::FLY_READ_TIMEOUT)
+            .machines(&env.app, FLY_READ_TIMEOUT)
             .await
             .map(|all| {
                 all.into_iter()

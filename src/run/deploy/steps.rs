@@ -2,8 +2,6 @@
 //! the running release, run `fly deploy`, measure the health of what it put in place. Every step
 //! is timed and told through the reporter.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
@@ -11,7 +9,7 @@ use super::super::cancel::Signals;
 use super::super::health::{environment_base, run_rounds, MachineSource};
 use super::super::RunError;
 use crate::config::Environment;
-use crate::decision::{Decision, Evidence, GateId, ReleaseRef, Report, Status, Step, Verdict};
+use crate::decision::{Decision, GateId, ReleaseRef, Report, Status, Verdict};
 use crate::env::Ambient;
 use crate::facts::fly::Release;
 use crate::facts::health::Expected;
@@ -21,64 +19,7 @@ use crate::gate::{self, health, machines as counted, Policy, Request};
 use crate::probe::Prober;
 use crate::report::Reporter;
 
-/// Timeout of the read-only fly commands (`releases`, `machine list`).
-pub const FLY_READ_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Every step with its duration, in order, and the notes that go with the health verdict.
-pub struct Steps<'a> {
-    reporter: &'a dyn Reporter,
-    pub steps: Vec<Step>,
-    pub notes: Vec<String>,
-}
-
-impl<'a> Steps<'a> {
-    pub fn new(reporter: &'a dyn Reporter) -> Self {
-        Steps {
-            reporter,
-            steps: Vec::new(),
-            notes: Vec::new(),
-        }
-    }
-
-    pub fn done(&mut self, step: &str, started: Instant, detail: impl Into<String>) {
-        let step = Step {
-            name: step.to_owned(),
-            duration_ms: ms(started.elapsed()),
-            detail: detail.into(),
-            command: None,
-        };
-        self.record(step);
-    }
-
-    /// A finished step, told and kept.
-    pub fn record(&mut self, step: Step) {
-        self.reporter.step(&step);
-        self.steps.push(step);
-    }
-
-    pub fn reporter(&self) -> &'a dyn Reporter {
-        self.reporter
-    }
-
-    pub fn note(&mut self, text: impl Into<String>) {
-        let text = text.into();
-        self.reporter.progress(&text);
-        self.notes.push(text);
-    }
-
-    /// The notes, appended to the verdict they explain (the health gate's).
-    pub fn annotate(&mut self, verdict: &mut Verdict) {
-        verdict.evidence.extend(
-            std::mem::take(&mut self.notes)
-                .into_iter()
-                .map(|text| Evidence::Note { text }),
-        );
-    }
-}
-
-pub fn ms(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
-}
+pub use super::super::progress::{command_line, ms, Steps, FLY_READ_TIMEOUT};
 
 pub fn release_ref(release: &Release) -> ReleaseRef {
     ReleaseRef {
@@ -115,20 +56,6 @@ pub fn fly_unavailable(what: &str, error: &FlyError) -> RunError {
         message: format!("{what}: {error}"),
         hints: vec!["nothing was deployed; run it again when Fly answers".to_owned()],
     }
-}
-
-/// The exact command line, for logs and `--dry-run` (arguments with spaces quoted).
-pub fn command_line(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| {
-            if a.is_empty() || a.contains(char::is_whitespace) {
-                format!("'{a}'")
-            } else {
-                a.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// `fly deploy ... --image IMAGE --strategy immediate`: the rollback redeploy.
