@@ -72,6 +72,8 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Redeploy the previous good release (or the one named) and verify its health
     Rollback(RollbackArgs),
+    /// Render a saved Decision again: a deploy record's `.json`, or `--format json` output
+    Report(ReportArgs),
     /// Validate the config, print its JSON Schema, or explain it in plain words
     Config {
         #[command(subcommand)]
@@ -223,6 +225,9 @@ pub struct DeployArgs {
     /// Evaluate the gates and print the fly commands; write nothing, deploy nothing
     #[arg(long)]
     pub dry_run: bool,
+
+    #[command(flatten)]
+    pub record: RecordArg,
 }
 
 #[derive(Debug, Args)]
@@ -238,7 +243,34 @@ pub struct RollbackArgs {
     /// The release version or image to return to [default: the newest complete release before the current one]
     #[arg(long, value_name = "VERSION|IMAGE")]
     pub to: Option<String>,
+
+    #[command(flatten)]
+    pub record: RecordArg,
 }
+
+#[derive(Debug, Args)]
+pub struct RecordArg {
+    /// Write the deploy record to this directory: <date>-<env>-<sha7>.md and .json, even when
+    /// the run fails or is blocked (not on --dry-run)
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+}
+
+/// `report`: a saved record rendered again (`--from-json`); a subcommand may sit beside it.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct ReportArgs {
+    /// The saved Decision (`shipgate.decision/v1`) to render with --format
+    #[arg(long, value_name = "FILE")]
+    pub from_json: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<ReportCommand>,
+}
+
+/// The subcommands of `report`, beside `--from-json`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {}
 
 #[derive(Debug, Args)]
 pub struct WindowArgs {

@@ -4,13 +4,17 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The JSON schema id of `--format json`. Bump only on a breaking change.
 pub const SCHEMA: &str = "shipgate.decision/v1";
 
+/// A `&'static str` field of a Decision (a command name, a hook): spelled as an alias so that the
+/// serde derive does not borrow it from the input; `saved` reads it back as the constant.
+pub type Constant = &'static str;
+
 /// A gate's status, ordered so that the worst decides (`max()` of a list is the overall status).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The gate does not apply here (e.g. `windows: false`).
@@ -35,7 +39,7 @@ impl Status {
 }
 
 /// The gates, in the order they are evaluated and shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum GateId {
     #[serde(rename = "required-checks")]
     RequiredChecks,
@@ -84,7 +88,7 @@ impl fmt::Display for GateId {
 }
 
 /// An instant shown both in the policy's local time zone and in UTC.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct When {
     pub utc: DateTime<Utc>,
     /// RFC 3339 with the local offset, e.g. `2026-11-30T09:00:00-08:00`.
@@ -93,7 +97,7 @@ pub struct When {
 }
 
 /// The state of one required check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckState {
     Passing,
@@ -114,10 +118,11 @@ impl CheckState {
 }
 
 /// One source reporting a check: a check run or a commit status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CheckSource {
     /// `check_run` or `status`.
-    pub kind: &'static str,
+    #[serde(deserialize_with = "saved::source_kind")]
+    pub kind: Constant,
     /// What GitHub said: a conclusion (`success`), a status (`in_progress`) or a state (`error`).
     pub result: String,
     pub state: CheckState,
@@ -128,7 +133,7 @@ pub struct CheckSource {
 }
 
 /// Where a required name came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequiredBy {
     Config,
@@ -137,7 +142,7 @@ pub enum RequiredBy {
 }
 
 /// Whether one source of required names could be read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum SourceState {
     Read {
@@ -153,7 +158,7 @@ pub enum SourceState {
 }
 
 /// Facts a verdict rests on, told apart so that a reader knows what to do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Evidence {
     /// One required check and what each source says about it.
@@ -206,16 +211,17 @@ pub enum Evidence {
 }
 
 /// One reading of a watched rule, as shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleReading {
     pub at: DateTime<Utc>,
     /// `successful`, `failed`, `inconclusive` or `error`.
-    pub phase: &'static str,
+    #[serde(deserialize_with = "saved::phase")]
+    pub phase: Constant,
     /// The value in the rule's unit (`1.2%`, `340ms`), or why there was none.
     pub value: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleKind {
     Allow,
@@ -227,7 +233,7 @@ pub enum RuleKind {
 }
 
 /// An emergency override. It never hides: every renderer shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Override {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
@@ -236,7 +242,7 @@ pub struct Override {
     pub overrode: Status,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verdict {
     pub gate: GateId,
     pub status: Status,
@@ -265,7 +271,7 @@ impl Verdict {
 }
 
 /// What the run ended in. Each maps to one exit code (SPEC section 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Go,
@@ -344,7 +350,7 @@ impl Outcome {
 }
 
 /// What is being decided about.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subject {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repository: Option<String>,
@@ -359,20 +365,20 @@ pub struct Subject {
 }
 
 /// What `deploy` would do: shown by `plan`, followed by `deploy`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployPlan {
     /// The `fly deploy` argument vector (never run through a shell).
     pub deploy_command: Vec<String>,
     pub deploy_timeout: String,
     /// The commands run before `fly deploy` (`steps.before_deploy`), one line each.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub before_deploy: Vec<String>,
     pub health: Vec<String>,
     /// The commands run once healthy (`steps.after_deploy`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after_deploy: Vec<String>,
     /// The watch: its schedule, limits, and each rule with its expanded query.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub watch: Vec<String>,
     pub rollback: Vec<String>,
     pub notify: Vec<String>,
@@ -418,11 +424,13 @@ impl PlanPart {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
-    pub schema: &'static str,
+    #[serde(deserialize_with = "saved::schema")]
+    pub schema: Constant,
     /// The command that produced it: `plan`, `checks`, `window`, ...
-    pub command: &'static str,
+    #[serde(deserialize_with = "saved::command")]
+    pub command: Constant,
     pub outcome: Outcome,
     pub exit_code: u8,
     pub summary: String,
@@ -438,7 +446,7 @@ pub struct Decision {
 }
 
 /// A Fly release as reports name it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReleaseRef {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
@@ -458,7 +466,7 @@ impl fmt::Display for ReleaseRef {
 }
 
 /// One step of a deploy or rollback, timed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
     pub name: String,
     pub duration_ms: u64,
@@ -469,12 +477,14 @@ pub struct Step {
 }
 
 /// How a configured command (`steps:`) ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommandRun {
     /// `before_deploy`, `after_deploy` or `on_rollback`.
-    pub hook: &'static str,
+    #[serde(deserialize_with = "saved::hook")]
+    pub hook: Constant,
     /// `succeeded`, `failed`, `timed_out`, `cancelled` or `not_started`.
-    pub status: &'static str,
+    #[serde(deserialize_with = "saved::command_status")]
+    pub status: Constant,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i32>,
     /// Lines of output, as a count; only the last are kept.
@@ -485,11 +495,18 @@ pub struct CommandRun {
 
 /// What `deploy` and `rollback` did: the GitHub Deployment, the releases before and after, every
 /// step with its duration, and the incident when something failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
-    /// What the run did; the outcome follows from it (not serialized: `outcome` says it).
-    #[serde(skip)]
+    /// What the run did; the outcome follows from it (not serialized: `outcome` says it, and
+    /// [`Decision::from_json`] reads it back from there).
+    #[serde(skip, default = "ReportKind::unread")]
     pub kind: ReportKind,
+    /// Who ran it (`GITHUB_ACTOR`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Why (`--reason`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deployment_id: Option<u64>,
     /// The release running before (the rollback target of a deploy).
@@ -508,6 +525,8 @@ impl Report {
     pub fn new(kind: ReportKind) -> Self {
         Report {
             kind,
+            actor: None,
+            reason: None,
             deployment_id: None,
             previous: None,
             deployed: None,
@@ -532,8 +551,32 @@ pub enum ReportKind {
     Cancelled,
 }
 
+impl ReportKind {
+    /// A placeholder while a saved record is read; [`Decision::from_json`] sets the real kind.
+    fn unread() -> Self {
+        ReportKind::NotStarted
+    }
+
+    /// What a saved `deploy` or `rollback` run did, from its outcome ([`Outcome::derive`] read
+    /// backwards; the kind is not serialized).
+    fn of_saved(command: &str, outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Blocked | Outcome::Invalid | Outcome::Unavailable => ReportKind::NotStarted,
+            Outcome::Go | Outcome::Ready => ReportKind::DryRun,
+            Outcome::Cancelled => ReportKind::Cancelled,
+            Outcome::Deployed | Outcome::RolledBack | Outcome::RollbackFailed => {
+                if command == "rollback" {
+                    ReportKind::Rollback
+                } else {
+                    ReportKind::Deploy
+                }
+            }
+        }
+    }
+}
+
 /// The record of a failed deploy or of a rollback: what, when, why, from and to, how long.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Incident {
     /// `deploy failed` or `manual rollback`.
     pub what: String,
@@ -608,6 +651,117 @@ impl Decision {
         self.verdicts
             .iter()
             .filter_map(|v| v.overridden.as_ref().map(|o| (v, o)))
+    }
+}
+
+/// Why a saved Decision (`--format json`, a deploy record) could not be read back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SavedError {
+    #[error("not JSON: {0}")]
+    NotJson(String),
+    #[error("its `schema` is {found}, not `{SCHEMA}`")]
+    Schema { found: String },
+    #[error("not a `{SCHEMA}` decision: {0}")]
+    Shape(String),
+}
+
+impl Decision {
+    /// A Decision as `--format json` printed it (a deploy record's `.json`), read back. The
+    /// `schema` is checked first, so a file of another kind or version is named as such.
+    pub fn from_json(text: &str) -> Result<Decision, SavedError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| SavedError::NotJson(e.to_string()))?;
+        match value.get("schema") {
+            Some(serde_json::Value::String(schema)) if schema == SCHEMA => {}
+            Some(other) => {
+                return Err(SavedError::Schema {
+                    // As JSON: quoted, control characters escaped.
+                    found: other.to_string(),
+                });
+            }
+            None => {
+                return Err(SavedError::Schema {
+                    found: "missing".to_owned(),
+                })
+            }
+        }
+        let mut decision: Decision =
+            serde_json::from_value(value).map_err(|e| SavedError::Shape(e.to_string()))?;
+        let (command, outcome) = (decision.command, decision.outcome);
+        if let Some(report) = decision.report.as_mut() {
+            report.kind = ReportKind::of_saved(command, outcome);
+        }
+        Ok(decision)
+    }
+}
+
+/// Reading back the fields that are constants in memory (`&'static str`): a known value is that
+/// constant; an unknown one (a record from a newer shipgate) is kept as written, leaked once for
+/// the life of the one-shot process that reads the record.
+mod saved {
+    use serde::{Deserialize, Deserializer};
+
+    fn known<'de, D: Deserializer<'de>>(
+        deserializer: D,
+        values: &[&'static str],
+    ) -> Result<&'static str, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok(values
+            .iter()
+            .find(|v| **v == text)
+            .copied()
+            .unwrap_or_else(|| Box::leak(text.into_boxed_str())))
+    }
+
+    pub(super) fn schema<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == super::SCHEMA {
+            Ok(super::SCHEMA)
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "schema `{text}`, expected `{}`",
+                super::SCHEMA
+            )))
+        }
+    }
+
+    pub(super) fn command<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+        let commands = [
+            "plan",
+            "checks",
+            "window",
+            "gate",
+            "readiness",
+            "health",
+            "deploy",
+            "rollback",
+        ];
+        known(d, &commands)
+    }
+
+    pub(super) fn source_kind<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+        known(d, &["check_run", "status"])
+    }
+
+    pub(super) fn phase<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+        known(d, &["successful", "failed", "inconclusive", "error"])
+    }
+
+    pub(super) fn hook<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+        known(d, &["before_deploy", "after_deploy", "on_rollback"])
+    }
+
+    pub(super) fn command_status<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<&'static str, D::Error> {
+        let statuses = [
+            "succeeded",
+            "failed",
+            "timed_out",
+            "cancelled",
+            "not_started",
+        ];
+        known(d, &statuses)
     }
 }
 

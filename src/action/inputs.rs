@@ -140,6 +140,12 @@ pub const INPUTS: &[Input] = &[
         kind: Kind::Bool,
         used_by: &["deploy"],
     },
+    Input {
+        name: "record",
+        default: "",
+        kind: Kind::Text,
+        used_by: &["deploy", "rollback"],
+    },
 ];
 
 /// The runner's environment name of an input: spaces to `_`, upper case, hyphens kept.
@@ -456,12 +462,18 @@ pub fn arguments(
             if inputs.flag("dry-run")? {
                 args.push("--dry-run".into());
             }
+            if inputs.set("record") {
+                args.push(format!("--record={}", inputs.get("record")).into());
+            }
         }
         "rollback" => {
             push("environment", &required("environment", environment_hint)?);
             args.push(format!("--reason={}", required("reason", reason_hint)?).into());
             if inputs.set("to") {
                 args.push(format!("--to={}", inputs.get("to")).into());
+            }
+            if inputs.set("record") {
+                args.push(format!("--record={}", inputs.get("record")).into());
             }
         }
         _ => unreachable!("checked against COMMANDS above"),
@@ -546,6 +558,69 @@ mod tests {
                 "--dry-run",
             ]
         );
+    }
+
+    #[test]
+    fn record_maps_onto_deploy_and_rollback() {
+        let deploy = argv(
+            &[
+                ("command", "deploy"),
+                ("environment", "production"),
+                ("reason", "INC-1"),
+                ("record", " deploy-records\n"),
+            ],
+            Some("abc123"),
+        )
+        .expect("valid");
+        assert_eq!(
+            deploy.last().map(String::as_str),
+            Some("--record=deploy-records")
+        );
+        let rollback = argv(
+            &[
+                ("command", "rollback"),
+                ("environment", "production"),
+                ("reason", "INC-1"),
+                ("record", "-records"),
+            ],
+            None,
+        )
+        .expect("valid");
+        // A value that starts with `-` stays a value.
+        assert_eq!(
+            rollback.last().map(String::as_str),
+            Some("--record=-records")
+        );
+        let unset = argv(
+            &[
+                ("command", "deploy"),
+                ("environment", "production"),
+                ("reason", "INC-1"),
+            ],
+            Some("abc123"),
+        )
+        .expect("valid");
+        assert!(
+            !unset.iter().any(|a| a.starts_with("--record")),
+            "{unset:?}"
+        );
+        let (_, warnings) = arguments(
+            &inputs(&[
+                ("command", "plan"),
+                ("environment", "production"),
+                ("record", "deploy-records"),
+            ]),
+            Some("abc"),
+        )
+        .expect("valid");
+        assert_eq!(
+            warnings,
+            ["input `record` is not used by `command: plan`; it is ignored"]
+        );
+        for args in [deploy, rollback] {
+            let parsed = <crate::cli::Cli as clap::Parser>::try_parse_from(&args);
+            assert!(parsed.is_ok(), "{args:?}: {:?}", parsed.err());
+        }
     }
 
     #[test]

@@ -135,6 +135,17 @@ pub fn render(decision: &Decision) -> String {
                 let _ = writeln!(out, "> - {}", cell(&line));
             }
         }
+        let who = [
+            ("by", report.actor.as_deref()),
+            ("why", report.reason.as_deref()),
+        ];
+        let who: Vec<String> = who
+            .into_iter()
+            .filter_map(|(name, value)| value.map(|v| format!("{name}: {}", cell(v))))
+            .collect();
+        if !who.is_empty() {
+            let _ = writeln!(out, "\n{}", who.join(" · "));
+        }
         let releases = [
             (
                 "GitHub Deployment",

@@ -91,6 +91,15 @@ pub fn render(decision: &Decision) -> String {
         }
     }
     if let Some(report) = &decision.report {
+        if report.actor.is_some() || report.reason.is_some() {
+            out.push('\n');
+        }
+        if let Some(actor) = &report.actor {
+            let _ = writeln!(out, "  by           {}", one_line(actor));
+        }
+        if let Some(reason) = &report.reason {
+            let _ = writeln!(out, "  why          {}", one_line(reason));
+        }
         if let Some(id) = report.deployment_id {
             let _ = writeln!(out, "\n  GitHub Deployment {id}");
         }

@@ -23,6 +23,7 @@ mod health;
 mod hooks;
 mod notify;
 mod progress;
+mod record_file;
 mod rollback;
 mod watch;
 
@@ -257,12 +258,21 @@ pub fn run_with(
             // Before the Deployment is created: flyctl would refuse this strategy anyway.
             fly_toml::check(env)?;
             let repo = github::repo(repo)?;
+            let record = args.record.record.as_deref();
+            record.map(record_file::check).transpose()?;
             let prepared = deploy::prepare(&context, env, args)?;
             block_on(async {
-                let decision =
+                let mut decision =
                     deploy::deploy(&context, &config, env, &repo, args, prepared).await?;
+                who_and_why(&mut decision, ambient, &args.reason);
                 notify::deploy_ended(&context, env, &decision, &args.reason, Some(&repo)).await;
                 Ok(decision)
+            })
+            .inspect(|d| {
+                // `--dry-run` writes nothing.
+                if let (Some(dir), false) = (record, args.dry_run) {
+                    record_file::write(dir, d, reporter);
+                }
             })
             .map(decision)
         }
@@ -270,12 +280,20 @@ pub fn run_with(
             let config = load(&config_path, explicit)?;
             let env = environment(&config, &args.environment)?;
             let repo = repo.and_then(crate::github::gather::Repo::parse);
+            let record = args.record.record.as_deref();
+            record.map(record_file::check).transpose()?;
             let prepared = rollback::prepare(&context, env, args)?;
             block_on(async {
-                let decision =
+                let mut decision =
                     rollback::rollback(&context, env, repo.as_ref(), args, prepared).await?;
+                who_and_why(&mut decision, ambient, &args.reason);
                 notify::deploy_ended(&context, env, &decision, &args.reason, repo.as_ref()).await;
                 Ok(decision)
+            })
+            .inspect(|d| {
+                if let Some(dir) = record {
+                    record_file::write(dir, d, reporter);
+                }
             })
             .map(decision)
         }
@@ -285,10 +303,26 @@ pub fn run_with(
             fly_toml::check(env)?;
             block_on(decide::plan(&context, &config, env, args, repo)).map(decision)
         }
+        Command::Report(args) => match (&args.from_json, &args.command) {
+            (Some(path), _) => record_file::report(path, cli.global.format),
+            (None, None) => Err(RunError::input(
+                "`report` needs a saved record to render",
+                "pass --from-json FILE, the .json of a deploy record (--record DIR writes it)",
+            )),
+            (None, Some(command)) => match *command {},
+        },
         Command::Action => Err(RunError::input(
             "`action` is the GitHub Action's entrypoint and runs on its own",
             "run a command instead, e.g. `shipgate deploy`",
         )),
+    }
+}
+
+/// Who ran a deploy or rollback and why, in its report (and so in every rendering and record).
+fn who_and_why(decision: &mut Decision, ambient: &Ambient, reason: &str) {
+    if let Some(report) = decision.report.as_mut() {
+        report.actor.clone_from(&ambient.actor);
+        report.reason = Some(reason.to_owned());
     }
 }
 

@@ -133,7 +133,7 @@ environments:
 }
 
 pub(crate) const OPEN: &str = "windows: false";
-const CLOSED: &str = "windows:
+pub(crate) const CLOSED: &str = "windows:
       timezone: UTC
       deny:
         - name: Forever freeze

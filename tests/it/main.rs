@@ -19,6 +19,7 @@ mod metrics;
 mod postgres_selftest;
 mod probe;
 mod properties;
+mod record;
 mod render_snapshots;
 mod runner_selftest;
 mod steps;

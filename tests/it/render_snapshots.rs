@@ -211,6 +211,8 @@ fn deploy_plan() -> DeployPlan {
 fn report(deployed: ReleaseRef, steps: Vec<Step>, incident: Option<Incident>) -> Report {
     Report {
         kind: shipgate::decision::ReportKind::Deploy,
+        actor: None,
+        reason: None,
         deployment_id: Some(DEPLOYMENT_ID),
         previous: Some(release(42, PREVIOUS_IMAGE)),
         deployed: Some(deployed),
@@ -657,4 +659,30 @@ fn notification_rolled_back() {
 #[test]
 fn notification_rollback_failed() {
     insta::assert_json_snapshot!(notification(&rollback_failed()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A saved Decision (a deploy record's .json) reads back as itself
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn every_decision_reads_back_from_its_json_as_itself() {
+    let decisions = [
+        deployed(),
+        rolled_back(),
+        rollback_refused(),
+        rollback_failed(),
+        migration_failed(),
+        readiness_blocked(),
+        readiness_ready(),
+    ];
+    for decision in decisions {
+        let json = render::json::render(&decision);
+        let read = Decision::from_json(&json).unwrap_or_else(|e| panic!("{e}:\n{json}"));
+        assert_eq!(read, decision, "{json}");
+        assert_eq!(
+            render::markdown::render(&read),
+            render::markdown::render(&decision)
+        );
+    }
 }

@@ -198,7 +198,8 @@ fn every_input_of_action_yml_is_passed_with_its_default() {
     assert_eq!(env["INPUT_EMERGENCY"], "false");
     assert_eq!(env["INPUT_REF"], "");
     assert_eq!(env["INPUT_CHECK-NAME"], "shipgate");
-    assert_eq!(env.len(), 16, "{env:?}");
+    assert_eq!(env["INPUT_RECORD"], "");
+    assert_eq!(env.len(), 17, "{env:?}");
     assert!(env.keys().all(|name| name.starts_with("INPUT_")));
     let unknown = action_inputs(&action, &[("dryrun", "true")], "t").expect_err("unknown input");
     assert!(unknown.contains("dryrun"), "{unknown}");
