@@ -83,6 +83,7 @@ pub async fn watch_release(
     steps: &mut Steps<'_>,
     signals: &mut Signals,
 ) -> WatchFacts {
+    let started = Instant::now();
     let Watched {
         env,
         fly,
@@ -116,7 +117,12 @@ pub async fn watch_release(
         prometheus_auth: sources.prometheus_auth.clone(),
         machines,
     };
-    watch(policy, duration, target, clock, steps, signals).await
+    let facts = watch(policy, duration, target, clock, steps, signals).await;
+    // A timed step of the report, as health and the after_deploy steps are: the watch is most of
+    // a deploy's time.
+    let verdict = judged::gate(&facts, Some(policy));
+    steps.done("watch", started, verdict.summary);
+    facts
 }
 
 /// Watches for `duration` (the policy's, or its emergency duration), stopping early when a rule

@@ -23,5 +23,6 @@ mod record;
 mod render_snapshots;
 mod runner_selftest;
 mod steps;
+mod watch;
 mod watch_logs;
 mod window;

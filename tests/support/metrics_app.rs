@@ -5,6 +5,9 @@
 //! - `http_request_duration_seconds`, a histogram with the client libraries' default buckets;
 //! - `app_inflight_requests`, a gauge.
 //!
+//! It also answers `/health` with `{"status":"healthy"}`, so that one environment `url` can serve
+//! both the health gate and a `scrape` watch.
+//!
 //! It makes its own traffic: every 100 ms, in [`Mode::Healthy`], 10 requests answered `200` in
 //! 20 ms; in [`Mode::Failing`], 5 answered `200` in 300 ms and 5 answered `500` in 800 ms (an
 //! error ratio of exactly 0.5). [`Mode::Paused`] makes none, and tests record exactly what they
@@ -100,6 +103,12 @@ impl MetricsApp {
         });
         let app = axum::Router::new()
             .route("/metrics", axum::routing::get(metrics))
+            .route(
+                "/health",
+                axum::routing::get(|| async {
+                    axum::Json(serde_json::json!({"status": "healthy"}))
+                }),
+            )
             .with_state(Arc::clone(&shared));
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
         let traffic = Arc::clone(&shared);
