@@ -257,10 +257,16 @@ pub fn run_with(
             fly_toml::check(env)?;
             let repo = github::repo(repo)?;
             let prepared = deploy::prepare(&context, env, args)?;
+            let notifier = notify::Notifier::prepare(&context, env)?;
             block_on(async {
                 let decision =
-                    deploy::deploy(&context, &config, env, &repo, args, prepared).await?;
-                notify::deploy_ended(&context, env, &decision, &args.reason, Some(&repo)).await;
+                    deploy::deploy(&context, &config, env, &repo, args, prepared, &notifier)
+                        .await?;
+                if !args.dry_run {
+                    notifier
+                        .ended(&context, &decision, &args.reason, Some(&repo))
+                        .await;
+                }
                 Ok(decision)
             })
             .map(decision)
@@ -270,10 +276,14 @@ pub fn run_with(
             let env = environment(&config, &args.environment)?;
             let repo = repo.and_then(crate::github::gather::Repo::parse);
             let prepared = rollback::prepare(&context, env, args)?;
+            let notifier = notify::Notifier::prepare(&context, env)?;
             block_on(async {
                 let decision =
-                    rollback::rollback(&context, env, repo.as_ref(), args, prepared).await?;
-                notify::deploy_ended(&context, env, &decision, &args.reason, repo.as_ref()).await;
+                    rollback::rollback(&context, env, repo.as_ref(), args, prepared, &notifier)
+                        .await?;
+                notifier
+                    .ended(&context, &decision, &args.reason, repo.as_ref())
+                    .await;
                 Ok(decision)
             })
             .map(decision)

@@ -236,6 +236,8 @@ fn failed_deploy_incident() -> Incident {
         rollback_duration_ms: None,
         time_to_recover_ms: None,
         recovered: false,
+        recovery_target_ms: None,
+        recovery_target_met: None,
     }
 }
 
