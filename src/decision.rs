@@ -582,7 +582,10 @@ impl Incident {
         let target_ms = u64::try_from(target.as_millis()).unwrap_or(u64::MAX);
         self.recovery_target_ms = Some(target_ms);
         self.recovery_target_met = Some(
-            self.recovered && self.time_to_recover_ms.is_some_and(|took| took <= target_ms),
+            self.recovered
+                && self
+                    .time_to_recover_ms
+                    .is_some_and(|took| took <= target_ms),
         );
     }
 

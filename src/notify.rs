@@ -102,7 +102,11 @@ fn plural(n: u32) -> &'static str {
 }
 
 /// POSTs `message` to the webhook. The URL is a secret and never printed.
-pub async fn post(webhook: &Secret, message: &serde_json::Value, limits: &Limits) -> Result<u32, String> {
+pub async fn post(
+    webhook: &Secret,
+    message: &serde_json::Value,
+    limits: &Limits,
+) -> Result<u32, String> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .timeout(limits.request_timeout)
@@ -371,7 +375,10 @@ mod tests {
         })
         .await;
         assert_eq!(calls.get(), 1);
-        assert_eq!(result, Err("the webhook answered 404 (1 attempt)".to_owned()));
+        assert_eq!(
+            result,
+            Err("the webhook answered 404 (1 attempt)".to_owned())
+        );
 
         let start = Instant::now();
         let result = deliver(&limits, || async {
@@ -386,8 +393,11 @@ mod tests {
     #[test]
     fn smtp_urls_are_read_without_printing_them() {
         let url = |text: &str| Secret::new(text).expect("non-empty");
-        let smtp = Smtp::parse(&url("smtp://ops%40example.com:s3cr%2Ft@mail.example.com"), None)
-            .expect("valid");
+        let smtp = Smtp::parse(
+            &url("smtp://ops%40example.com:s3cr%2Ft@mail.example.com"),
+            None,
+        )
+        .expect("valid");
         assert_eq!(format!("{smtp:?}"), "Smtp(mail.example.com:587, STARTTLS)");
         assert_eq!(smtp.password().map(Secret::expose), Some("s3cr/t"));
         let smtps = Smtp::parse(&url("smtps://mail.example.com"), None).expect("valid");
@@ -395,11 +405,17 @@ mod tests {
         for (bad, error) in [
             ("smtp://user:hunter2@", "has no host"),
             ("smtp:///path", "has no host"),
-            ("http://user:hunter2@mail.example.com", "has the scheme `http`"),
+            (
+                "http://user:hunter2@mail.example.com",
+                "has the scheme `http`",
+            ),
             ("hunter2", "is not a URL"),
         ] {
             let got = Smtp::parse(&url(bad), None).expect_err(bad);
-            assert!(got.starts_with(error) && !got.contains("hunter2"), "{bad}: {got}");
+            assert!(
+                got.starts_with(error) && !got.contains("hunter2"),
+                "{bad}: {got}"
+            );
         }
     }
 }

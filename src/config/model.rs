@@ -329,9 +329,15 @@ pub struct NotifyChannel {
 pub enum ChannelKind {
     /// `notify.webhook`: Slack-compatible, to `$SHIPGATE_WEBHOOK_URL`.
     Webhook,
-    Slack { url_env: String },
-    Teams { url_env: String },
-    Discord { url_env: String },
+    Slack {
+        url_env: String,
+    },
+    Teams {
+        url_env: String,
+    },
+    Discord {
+        url_env: String,
+    },
     Email {
         /// Checked mailboxes (`a@b.example` or `Name <a@b.example>`).
         to: Vec<String>,

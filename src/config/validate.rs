@@ -1154,9 +1154,10 @@ fn rollback_policy(
         );
     }
     // 0s would be missed by every rollback: a typo, not a target.
-    let recovery_target = raw.recovery_target.as_ref().map(|text| {
-        positive_duration(Some(text), "5m", &path.key("recovery_target"), issues)
-    });
+    let recovery_target = raw
+        .recovery_target
+        .as_ref()
+        .map(|text| positive_duration(Some(text), "5m", &path.key("recovery_target"), issues));
     RollbackPolicy {
         workflow: raw.workflow.clone(),
         git_ref,

@@ -69,19 +69,15 @@ pub fn notice(decision: &Decision, event: NotifyEvent, context: &Context<'_>) ->
         (NotifyEvent::Started, false) => ("Deployment Started", "🚀 deploy started"),
         (NotifyEvent::Started, true) => ("Rollback Started", "↩️ rollback started"),
         (NotifyEvent::Succeeded, _) => ("Deployment Successful", "✅ deployed"),
-        (NotifyEvent::Failed, _) if decision.outcome == Outcome::Cancelled => (
-            "Deployment Failed",
-            "🛑 deploy cancelled: check what runs",
-        ),
-        (NotifyEvent::Failed, _) => ("Deployment Failed", "❌ deploy failed"),
-        (NotifyEvent::RolledBack, false) => {
-            ("Rollback Executed", "⚠️ deploy failed, rolled back")
+        (NotifyEvent::Failed, _) if decision.outcome == Outcome::Cancelled => {
+            ("Deployment Failed", "🛑 deploy cancelled: check what runs")
         }
+        (NotifyEvent::Failed, _) => ("Deployment Failed", "❌ deploy failed"),
+        (NotifyEvent::RolledBack, false) => ("Rollback Executed", "⚠️ deploy failed, rolled back"),
         (NotifyEvent::RolledBack, true) => ("Rollback Executed", "↩️ rolled back, healthy"),
-        (NotifyEvent::RollbackFailed, _) if decision.outcome == Outcome::Cancelled => (
-            "Rollback Failed",
-            "🛑 rollback cancelled: check what runs",
-        ),
+        (NotifyEvent::RollbackFailed, _) if decision.outcome == Outcome::Cancelled => {
+            ("Rollback Failed", "🛑 rollback cancelled: check what runs")
+        }
         (NotifyEvent::RollbackFailed, _) => (
             "Rollback Failed",
             "🚨 the rollback did not recover: act now",
@@ -131,13 +127,18 @@ pub fn notice(decision: &Decision, event: NotifyEvent, context: &Context<'_>) ->
             ),
         );
     }
-    let release = |r: Option<&ReleaseRef>| r.map_or_else(|| "unknown".to_owned(), ToString::to_string);
+    let release =
+        |r: Option<&ReleaseRef>| r.map_or_else(|| "unknown".to_owned(), ToString::to_string);
     let mut alarm = matches!(
         event,
         NotifyEvent::Failed | NotifyEvent::RollbackFailed | NotifyEvent::Blocked
     );
     let mut rollback_run = None;
-    if let Some(report) = decision.report.as_ref().filter(|_| event != NotifyEvent::Started) {
+    if let Some(report) = decision
+        .report
+        .as_ref()
+        .filter(|_| event != NotifyEvent::Started)
+    {
         match &report.incident {
             Some(incident) => {
                 field("Failed version", release(incident.from.as_ref()));
@@ -226,7 +227,11 @@ fn cut(text: &str, max: usize) -> String {
 /// Slack Block Kit: a header, the fields (at most 10 a section), a context line and a button to
 /// the run; `text` is the fallback for notifications and for webhooks that ignore blocks.
 pub fn slack(notice: &Notice) -> Value {
-    let mut text = vec![format!("*{}* — {}", slack_escape(&notice.title), notice.headline)];
+    let mut text = vec![format!(
+        "*{}* — {}",
+        slack_escape(&notice.title),
+        notice.headline
+    )];
     for (label, value) in &notice.fields {
         text.push(format!("{label}: {}", slack_escape(value)));
     }
@@ -333,11 +338,11 @@ pub fn email(notice: &Notice) -> Email {
         .iter()
         .map(|(label, _)| label.chars().count())
         .max()
-        .unwrap_or(0);
+        .unwrap_or(0)
+        + 1;
     let mut text = format!("{}\n{}\n\n", notice.title, notice.headline);
     for (label, value) in &notice.fields {
         text.push_str(&format!("{:width$}  {value}\n", format!("{label}:")));
-        let _ = width;
     }
     text.push_str("\n-- \nshipgate\n");
     let colour = if notice.alarm { "#d93025" } else { "#2eb67d" };
@@ -349,7 +354,11 @@ pub fn email(notice: &Notice) -> Email {
     for (label, value) in &notice.fields {
         let value = if matches!(label.as_str(), "Run" | "Rollback run") {
             match super::link_target(value) {
-                Some(url) => format!("<a href=\"{}\">{}</a>", html_escape(&url), html_escape(value)),
+                Some(url) => format!(
+                    "<a href=\"{}\">{}</a>",
+                    html_escape(&url),
+                    html_escape(value)
+                ),
                 None => html_escape(value),
             }
         } else {
@@ -406,9 +415,14 @@ mod tests {
         );
         for event in NotifyEvent::ALL {
             let notice = notice(&decision, event, &context());
-            let text = slack(&notice)["text"].as_str().unwrap_or_default().to_owned();
+            let text = slack(&notice)["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             assert!(
-                text.contains("Emergency override: staging by octocat: INC-9: checkout down &lt;now&gt;"),
+                text.contains(
+                    "Emergency override: staging by octocat: INC-9: checkout down &lt;now&gt;"
+                ),
                 "{text}"
             );
         }
@@ -420,8 +434,12 @@ mod tests {
             environment: Some("staging".into()),
             ..Subject::default()
         };
-        let decision =
-            Decision::from_gates("deploy", subject, chrono::DateTime::<Utc>::UNIX_EPOCH, vec![]);
+        let decision = Decision::from_gates(
+            "deploy",
+            subject,
+            chrono::DateTime::<Utc>::UNIX_EPOCH,
+            vec![],
+        );
         let titles: Vec<String> = NotifyEvent::ALL
             .iter()
             .map(|e| email(&notice(&decision, *e, &context())).subject)
@@ -441,8 +459,12 @@ mod tests {
 
     #[test]
     fn untrusted_text_is_escaped_per_channel() {
-        let decision =
-            Decision::from_gates("deploy", Subject::default(), chrono::DateTime::<Utc>::UNIX_EPOCH, vec![]);
+        let decision = Decision::from_gates(
+            "deploy",
+            Subject::default(),
+            chrono::DateTime::<Utc>::UNIX_EPOCH,
+            vec![],
+        );
         let notice = notice(&decision, NotifyEvent::Succeeded, &context());
         let slack = slack(&notice).to_string();
         assert!(slack.contains("ship &lt;@channel&gt; v1.2 now"), "{slack}");
@@ -454,8 +476,12 @@ mod tests {
 
     #[test]
     fn a_rolled_back_deploy_is_two_events() {
-        let mut decision =
-            Decision::from_gates("deploy", Subject::default(), chrono::DateTime::<Utc>::UNIX_EPOCH, vec![]);
+        let mut decision = Decision::from_gates(
+            "deploy",
+            Subject::default(),
+            chrono::DateTime::<Utc>::UNIX_EPOCH,
+            vec![],
+        );
         decision.outcome = Outcome::RolledBack;
         assert_eq!(
             events_of(&decision),

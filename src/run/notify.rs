@@ -164,9 +164,7 @@ impl Notifier {
         for (_, value) in &mut notice.fields {
             *value = self.masker.mask(value);
         }
-        notice.run_url = notice
-            .run_url
-            .filter(|url| self.masker.mask(url) == *url);
+        notice.run_url = notice.run_url.filter(|url| self.masker.mask(url) == *url);
         notice
     }
 
@@ -181,7 +179,10 @@ impl Notifier {
         let name = channel.kind.name();
         let event = notice.event.as_str();
         let result = match target {
-            Target::Chat { url: None, variable } => Err(format!("{variable} is not set")),
+            Target::Chat {
+                url: None,
+                variable,
+            } => Err(format!("{variable} is not set")),
             Target::Email {
                 smtp: None,
                 variable,

@@ -265,9 +265,7 @@ pub async fn rollback(
     }
     // Production is about to change.
     let start = crate::decision::Decision::from_gates("rollback", subject.clone(), now, vec![]);
-    notifier
-        .started(context, &start, &args.reason, repo)
-        .await;
+    notifier.started(context, &start, &args.reason, repo).await;
     let program = fly.program().display().to_string();
     let argv = rollback_args(&program, env, &image);
     let started = Instant::now();

@@ -36,10 +36,7 @@ const EMAIL: &str = "      email:
 fn smtp_envs(smtp: &SmtpServer) -> Vec<(&'static str, String)> {
     vec![
         ("SHIPGATE_SMTP_URL", smtp.url()),
-        (
-            "SHIPGATE_SMTP_CA_FILE",
-            smtp.ca_file.display().to_string(),
-        ),
+        ("SHIPGATE_SMTP_CA_FILE", smtp.ca_file.display().to_string()),
         ("GITHUB_ACTOR", "octocat".to_owned()),
         ("GITHUB_RUN_ID", "4242".to_owned()),
     ]
@@ -64,7 +61,10 @@ fn a_healthy_deploy_emails_started_and_succeeded_to_both_recipients_and_posts_bl
     let slack = "      slack: { url_env: TEAM_SLACK_URL }\n";
     with_notify(&path, &format!("{email}{slack}"), "");
     let mut envs = smtp_envs(&smtp);
-    envs.push(("TEAM_SLACK_URL", format!("{}/slack/{SLACK_SECRET}", app.url())));
+    envs.push((
+        "TEAM_SLACK_URL",
+        format!("{}/slack/{SLACK_SECRET}", app.url()),
+    ));
     let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
 
     let out = deploy_with(&fake, &path, &fly, &deploy_args(), &envs);
@@ -77,17 +77,30 @@ fn a_healthy_deploy_emails_started_and_succeeded_to_both_recipients_and_posts_bl
     let subjects: Vec<&str> = messages.iter().map(|m| m.subject.as_str()).collect();
     assert_eq!(
         subjects,
-        ["Production Deployment Started", "Production Deployment Successful"]
+        [
+            "Production Deployment Started",
+            "Production Deployment Successful"
+        ]
     );
     let run_url = "https://github.com/hotdash-dev/hotdash/actions/runs/4242".to_owned();
     for message in &messages {
         assert!(message.tls && message.authenticated, "{message:?}");
         assert_eq!(message.rcpt_tos, ["oncall@example.com", "ops@example.com"]);
         assert_eq!(message.mail_from, "deploys@example.com");
-        assert!(message.to.contains("Ops Team <ops@example.com>"), "{}", message.to);
+        assert!(
+            message.to.contains("Ops Team <ops@example.com>"),
+            "{}",
+            message.to
+        );
         let text = message.text.as_deref().expect("a plain-text part");
         let html = message.html.as_deref().expect("an HTML part");
-        for field in [SHA, "ship the new dashboard", "octocat", APP, run_url.as_str()] {
+        for field in [
+            SHA,
+            "ship the new dashboard",
+            "octocat",
+            APP,
+            run_url.as_str(),
+        ] {
             assert!(text.contains(field), "{field} not in:\n{text}");
             assert!(html.contains(field), "{field} not in:\n{html}");
         }
@@ -95,7 +108,13 @@ fn a_healthy_deploy_emails_started_and_succeeded_to_both_recipients_and_posts_bl
         assert_no_secret("an email", text);
     }
     let done = messages[1].text.as_deref().unwrap_or_default();
-    for field in ["Version:", "Previous version:", "Health:", "pass", "Duration:"] {
+    for field in [
+        "Version:",
+        "Previous version:",
+        "Health:",
+        "pass",
+        "Duration:",
+    ] {
         assert!(done.contains(field), "{field} not in:\n{done}");
     }
 
@@ -106,8 +125,14 @@ fn a_healthy_deploy_emails_started_and_succeeded_to_both_recipients_and_posts_bl
     let message: Value = serde_json::from_str(&bodies[0]).expect("JSON");
     let blocks = message["blocks"].as_array().expect("blocks");
     let kinds: Vec<&str> = blocks.iter().filter_map(|b| b["type"].as_str()).collect();
-    assert_eq!(kinds, ["header", "section", "section", "section", "context", "actions"]);
-    assert_eq!(blocks[0]["text"]["text"], "Production Deployment Successful");
+    assert_eq!(
+        kinds,
+        ["header", "section", "section", "section", "context", "actions"]
+    );
+    assert_eq!(
+        blocks[0]["text"]["text"],
+        "Production Deployment Successful"
+    );
     assert_eq!(blocks[5]["elements"][0]["url"], run_url.as_str());
     assert!(message["text"].as_str().unwrap_or_default().contains(SHA));
 }
@@ -135,7 +160,10 @@ fn a_rolled_back_deploy_emails_failed_and_rollback_executed_with_the_recovery_ti
     let subjects: Vec<&str> = messages.iter().map(|m| m.subject.as_str()).collect();
     assert_eq!(
         subjects,
-        ["Production Deployment Failed", "Production Rollback Executed"]
+        [
+            "Production Deployment Failed",
+            "Production Rollback Executed"
+        ]
     );
     for message in &messages {
         let text = message.text.as_deref().unwrap_or_default();
@@ -143,7 +171,10 @@ fn a_rolled_back_deploy_emails_failed_and_rollback_executed_with_the_recovery_ti
             text.contains("Recovery time:") && text.contains("target 5m: met"),
             "{text}"
         );
-        assert!(text.contains("Incident:") && text.contains("fly deploy failed"), "{text}");
+        assert!(
+            text.contains("Incident:") && text.contains("fly deploy failed"),
+            "{text}"
+        );
         assert_no_secret("an email", &message.raw);
     }
 }
@@ -205,9 +236,11 @@ fn an_smtp_url_without_a_host_is_exit_2_before_anything_changes() {
     );
     assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
     assert!(
-        out.stderr.contains(
-            "$SHIPGATE_SMTP_URL (environments.production.notify.email) has no host"
-        ) && out.stderr.contains("hint: use smtp://USER:PASSWORD@HOST:587"),
+        out.stderr
+            .contains("$SHIPGATE_SMTP_URL (environments.production.notify.email) has no host")
+            && out
+                .stderr
+                .contains("hint: use smtp://USER:PASSWORD@HOST:587"),
         "{}",
         out.stderr
     );
@@ -225,7 +258,10 @@ fn the_smtp_server_refuses_a_wrong_password_and_the_deploy_only_warns() {
     let fly = Fly::new("ok", previous_release());
     let (_dir, path) = config(&app, OPEN);
     with_notify(&path, EMAIL, "");
-    let url = format!("smtp://deployer:wrong-{SMTP_PASSWORD}@127.0.0.1:{}", smtp.port);
+    let url = format!(
+        "smtp://deployer:wrong-{SMTP_PASSWORD}@127.0.0.1:{}",
+        smtp.port
+    );
     let ca = smtp.ca_file.display().to_string();
     let out = deploy_with(
         &fake,
@@ -247,7 +283,13 @@ fn the_smtp_server_refuses_a_wrong_password_and_the_deploy_only_warns() {
 
     // Without the test's CA, the server's certificate is not trusted: nothing is sent.
     let url = smtp.url();
-    let out = deploy_with(&fake, &path, &fly, &deploy_args(), &[("SHIPGATE_SMTP_URL", &url)]);
+    let out = deploy_with(
+        &fake,
+        &path,
+        &fly,
+        &deploy_args(),
+        &[("SHIPGATE_SMTP_URL", &url)],
+    );
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stderr
