@@ -487,8 +487,14 @@ mod tests {
             events_of(&decision),
             [NotifyEvent::Failed, NotifyEvent::RolledBack]
         );
+        decision.outcome = Outcome::Blocked;
+        assert_eq!(events_of(&decision), [NotifyEvent::Blocked]);
+        decision.outcome = Outcome::Go; // a dry run
+        assert!(events_of(&decision).is_empty());
         decision.command = "rollback";
         decision.outcome = Outcome::Deployed;
         assert_eq!(events_of(&decision), [NotifyEvent::RolledBack]);
+        decision.outcome = Outcome::RollbackFailed;
+        assert_eq!(events_of(&decision), [NotifyEvent::RollbackFailed]);
     }
 }

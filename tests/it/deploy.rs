@@ -1015,7 +1015,7 @@ fn the_team_is_notified_and_a_dead_webhook_only_warns() {
         text.contains("✅ deployed")
             && text.contains(&SHA[..12])
             && text.contains("ship the new dashboard")
-            && text.contains("by octocat"),
+            && text.contains("Deployed by: octocat"),
         "{text}"
     );
 

@@ -58,13 +58,20 @@ fn a_healthy_deploy_emails_started_and_succeeded_to_both_recipients_and_posts_bl
     let fly = Fly::new("ok", previous_release());
     let (_dir, path) = config(&app, OPEN);
     let email = format!("{EMAIL}        events: [started, succeeded, failed]\n");
-    let slack = "      slack: { url_env: TEAM_SLACK_URL }\n";
-    with_notify(&path, &format!("{email}{slack}"), "");
+    let chats = "      slack: { url_env: TEAM_SLACK_URL }
+      teams: { url_env: TEAM_TEAMS_URL, events: [succeeded] }
+      discord: { url_env: TEAM_DISCORD_URL, events: [started] }
+";
+    with_notify(&path, &format!("{email}{chats}"), "");
+    app.set("/teams", Behaviour::Status(200));
+    app.set("/discord", Behaviour::Status(204));
     let mut envs = smtp_envs(&smtp);
     envs.push((
         "TEAM_SLACK_URL",
         format!("{}/slack/{SLACK_SECRET}", app.url()),
     ));
+    envs.push(("TEAM_TEAMS_URL", format!("{}/teams", app.url())));
+    envs.push(("TEAM_DISCORD_URL", format!("{}/discord", app.url())));
     let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
 
     let out = deploy_with(&fake, &path, &fly, &deploy_args(), &envs);
@@ -135,6 +142,28 @@ fn a_healthy_deploy_emails_started_and_succeeded_to_both_recipients_and_posts_bl
     );
     assert_eq!(blocks[5]["elements"][0]["url"], run_url.as_str());
     assert!(message["text"].as_str().unwrap_or_default().contains(SHA));
+
+    // Teams: an Adaptive Card for `succeeded`; Discord: an embed for `started`.
+    let teams = app.bodies("/teams");
+    assert_eq!(teams.len(), 1, "{teams:?}");
+    let teams: Value = serde_json::from_str(&teams[0]).expect("JSON");
+    let card = &teams["attachments"][0];
+    assert_eq!(
+        card["contentType"],
+        "application/vnd.microsoft.card.adaptive"
+    );
+    assert_eq!(
+        card["content"]["body"][0]["text"],
+        "Production Deployment Successful"
+    );
+    let discord = app.bodies("/discord");
+    assert_eq!(discord.len(), 1, "{discord:?}");
+    let discord: Value = serde_json::from_str(&discord[0]).expect("JSON");
+    assert_eq!(
+        discord["embeds"][0]["title"],
+        "Production Deployment Started"
+    );
+    assert_eq!(discord["allowed_mentions"]["parse"], serde_json::json!([]));
 }
 
 #[test]
@@ -298,4 +327,47 @@ fn the_smtp_server_refuses_a_wrong_password_and_the_deploy_only_warns() {
         out.stderr
     );
     assert!(smtp.messages().is_empty());
+}
+
+#[test]
+fn a_manual_rollback_emails_started_and_rollback_executed() {
+    let smtp = SmtpServer::start("deployer", SMTP_PASSWORD);
+    let app = HealthApp::start();
+    app.set("/health", Behaviour::Healthy);
+    let fake = github();
+    let fly = Fly::new("ok", crate::deploy::two_releases());
+    let (_dir, path) = config(&app, OPEN);
+    let email = format!("{EMAIL}        events: [started, rolled_back, rollback_failed]\n");
+    with_notify(&path, &email, "      recovery_target: 10m\n");
+    let envs = smtp_envs(&smtp);
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let args = [
+        "rollback",
+        "--environment",
+        "production",
+        "--reason",
+        "INC-7 checkout broken",
+    ];
+    let out = deploy_with(&fake, &path, &fly, &args, &envs);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let messages = smtp.messages();
+    let subjects: Vec<&str> = messages.iter().map(|m| m.subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "Production Rollback Started",
+            "Production Rollback Executed"
+        ]
+    );
+    let done = messages[1].text.as_deref().unwrap_or_default();
+    for field in [
+        "Rolled back by:",
+        "octocat",
+        "INC-7 checkout broken",
+        "target 10m: met",
+        "Rollback version:",
+    ] {
+        assert!(done.contains(field), "{field} not in:\n{done}");
+    }
+    assert_no_secret("an email", &messages[1].raw);
 }
