@@ -608,6 +608,51 @@ pub struct Incident {
     pub time_to_recover_ms: Option<u64>,
     /// Verified healthy on the release rolled back to.
     pub recovered: bool,
+    /// `rollback.recovery_target`, when one is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_target_ms: Option<u64>,
+    /// Whether production was verified healthy within the target (never when not recovered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_target_met: Option<bool>,
+}
+
+impl Incident {
+    /// Holds the time to recover against the target: met only when recovered within it.
+    pub fn judge_recovery(&mut self, target: Option<std::time::Duration>) {
+        let Some(target) = target else {
+            return;
+        };
+        let target_ms = u64::try_from(target.as_millis()).unwrap_or(u64::MAX);
+        self.recovery_target_ms = Some(target_ms);
+        self.recovery_target_met = Some(
+            self.recovered
+                && self
+                    .time_to_recover_ms
+                    .is_some_and(|took| took <= target_ms),
+        );
+    }
+
+    /// "time to recover 72.0s, target 5m: met", or why it was missed; none without a target.
+    pub fn recovery_text(&self) -> Option<String> {
+        let target_ms = self.recovery_target_ms?;
+        let target = match target_ms {
+            ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+            ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+            ms => format!("{ms}ms"),
+        };
+        let took = self.time_to_recover_ms.map_or_else(
+            || "not recovered".to_owned(),
+            // Display only: far below f64's exact range.
+            #[allow(clippy::cast_precision_loss)]
+            |ms| format!("time to recover {:.1}s", ms as f64 / 1000.0),
+        );
+        let verdict = if self.recovery_target_met == Some(true) {
+            "met"
+        } else {
+            "MISSED"
+        };
+        Some(format!("{took}, target {target}: {verdict}"))
+    }
 }
 
 impl Decision {

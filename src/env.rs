@@ -20,15 +20,21 @@ pub const SHIPGATE_CONFIG: &str = "SHIPGATE_CONFIG";
 pub const SHIPGATE_FLY: &str = "SHIPGATE_FLY";
 pub const SHIPGATE_WEBHOOK_URL: &str = "SHIPGATE_WEBHOOK_URL";
 pub const SHIPGATE_LOG: &str = "SHIPGATE_LOG";
+/// Extra PEM roots for the SMTP server's certificate (a private CA).
+pub const SHIPGATE_SMTP_CA_FILE: &str = "SHIPGATE_SMTP_CA_FILE";
 
 /// shipgate's own secrets, never passed to a configured command (`steps:`): a step is given what
 /// it needs through its `env:`.
-pub const WITHHELD_FROM_STEPS: [&str; 6] = [
+pub const WITHHELD_FROM_STEPS: [&str; 10] = [
     GITHUB_TOKEN,
     GH_TOKEN,
     FLY_API_TOKEN,
     FLY_ACCESS_TOKEN,
     SHIPGATE_WEBHOOK_URL,
+    "SHIPGATE_SMTP_URL",
+    "SHIPGATE_SLACK_WEBHOOK_URL",
+    "SHIPGATE_TEAMS_WEBHOOK_URL",
+    "SHIPGATE_DISCORD_WEBHOOK_URL",
     "ACTIONS_RUNTIME_TOKEN",
 ];
 

@@ -108,10 +108,34 @@ pub fn deploy_plan(fly: &str, environment: &Environment, image: Option<&str>) ->
         "refuse automatic rollback after {} in a row",
         rollback.max_consecutive
     ));
+    if let Some(target) = rollback.recovery_target {
+        rollback_lines.push(format!(
+            "recovery target {}: a miss is a warning and in every notification",
+            Human(target)
+        ));
+    }
 
     let mut notify = Vec::new();
-    if environment.notify.webhook {
-        notify.push("POST a Slack-compatible message to $SHIPGATE_WEBHOOK_URL".to_owned());
+    for channel in &environment.notify.channels {
+        let events: Vec<&str> = channel.events.iter().map(|e| e.as_str()).collect();
+        let events = events.join(", ");
+        notify.push(match &channel.kind {
+            crate::config::ChannelKind::Webhook => {
+                format!("POST a Slack-compatible message to $SHIPGATE_WEBHOOK_URL on {events}")
+            }
+            crate::config::ChannelKind::Slack { url_env } => {
+                format!("Slack (Block Kit) to ${url_env} on {events}")
+            }
+            crate::config::ChannelKind::Teams { url_env } => {
+                format!("Teams (Adaptive Card) to ${url_env} on {events}")
+            }
+            crate::config::ChannelKind::Discord { url_env } => {
+                format!("Discord (embed) to ${url_env} on {events}")
+            }
+            crate::config::ChannelKind::Email {
+                to, smtp_url_env, ..
+            } => format!("email {} via ${smtp_url_env} on {events}", to.join(", ")),
+        });
     }
     let steps = &environment.steps;
     rollback_lines.extend(commands(&steps.on_rollback, Some("after the redeploy")));

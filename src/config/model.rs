@@ -308,9 +308,100 @@ pub struct RollbackPolicy {
     pub git_ref: String,
     pub direct: bool,
     pub max_consecutive: u32,
+    /// How soon production should be healthy again after a failure.
+    pub recovery_target: Option<Duration>,
 }
 
-#[derive(Debug, Clone)]
+/// The channels that notify, each with its events. Empty: no notification.
+#[derive(Debug, Clone, Default)]
 pub struct NotifyPolicy {
-    pub webhook: bool,
+    pub channels: Vec<NotifyChannel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyChannel {
+    pub kind: ChannelKind,
+    pub events: Vec<NotifyEvent>,
+}
+
+/// Where a notification goes. URLs are read from the named variables at deploy start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelKind {
+    /// `notify.webhook`: Slack-compatible, to `$SHIPGATE_WEBHOOK_URL`.
+    Webhook,
+    Slack {
+        url_env: String,
+    },
+    Teams {
+        url_env: String,
+    },
+    Discord {
+        url_env: String,
+    },
+    Email {
+        /// Checked mailboxes (`a@b.example` or `Name <a@b.example>`).
+        to: Vec<String>,
+        from: String,
+        smtp_url_env: String,
+    },
+}
+
+impl ChannelKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChannelKind::Webhook => "webhook",
+            ChannelKind::Slack { .. } => "slack",
+            ChannelKind::Teams { .. } => "teams",
+            ChannelKind::Discord { .. } => "discord",
+            ChannelKind::Email { .. } => "email",
+        }
+    }
+}
+
+/// What a notification tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyEvent {
+    /// The gates passed and the Deployment exists: production is about to change.
+    Started,
+    Succeeded,
+    /// The deploy failed (a rolled-back deploy also sends `rolled_back`).
+    Failed,
+    RolledBack,
+    RollbackFailed,
+    /// A gate blocked the deploy (opt-in).
+    Blocked,
+}
+
+impl NotifyEvent {
+    pub const ALL: [NotifyEvent; 6] = [
+        NotifyEvent::Started,
+        NotifyEvent::Succeeded,
+        NotifyEvent::Failed,
+        NotifyEvent::RolledBack,
+        NotifyEvent::RollbackFailed,
+        NotifyEvent::Blocked,
+    ];
+    /// Sent when a channel lists no events.
+    pub const DEFAULT: [NotifyEvent; 4] = [
+        NotifyEvent::Succeeded,
+        NotifyEvent::Failed,
+        NotifyEvent::RolledBack,
+        NotifyEvent::RollbackFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyEvent::Started => "started",
+            NotifyEvent::Succeeded => "succeeded",
+            NotifyEvent::Failed => "failed",
+            NotifyEvent::RolledBack => "rolled_back",
+            NotifyEvent::RollbackFailed => "rollback_failed",
+            NotifyEvent::Blocked => "blocked",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<NotifyEvent> {
+        NotifyEvent::ALL.into_iter().find(|e| e.as_str() == text)
+    }
 }

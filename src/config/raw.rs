@@ -404,14 +404,55 @@ pub struct RawRollback {
     pub direct: Option<bool>,
     /// Refuse automatic rollbacks past this many in a row. Default `3`.
     pub max_consecutive: Option<u32>,
+    /// How soon production should be healthy again after a failure (`5m`); a miss is a warning
+    /// and a field in every notification. Default none.
+    pub recovery_target: Option<DurationText>,
 }
 
-/// Notifications.
+/// Notifications: each channel sends the events it lists.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawNotify {
-    /// POST a Slack-compatible message to `$SHIPGATE_WEBHOOK_URL`. Default `false`.
+    /// POST a Slack-compatible message (Block Kit, with a `text` fallback) to
+    /// `$SHIPGATE_WEBHOOK_URL`. Default `false`.
     pub webhook: Option<bool>,
+    /// The events `webhook` sends: `started`, `succeeded`, `failed`, `rolled_back`,
+    /// `rollback_failed`, `blocked`. Default every event but `started` and `blocked`.
+    pub events: Option<Vec<String>>,
+    /// Email over SMTP (STARTTLS or implicit TLS).
+    pub email: Option<RawEmail>,
+    /// A Slack incoming webhook (Block Kit).
+    pub slack: Option<RawChat>,
+    /// A Microsoft Teams incoming webhook (an Adaptive Card message).
+    pub teams: Option<RawChat>,
+    /// A Discord webhook (embeds).
+    pub discord: Option<RawChat>,
+}
+
+/// Email notifications.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmail {
+    /// Recipients, e.g. `[oncall@example.com, "Ops <ops@example.com>"]`.
+    pub to: Vec<String>,
+    /// The sender, e.g. `shipgate <deploys@example.com>`.
+    pub from: String,
+    /// The variable holding the SMTP URL (`smtp://user:pass@host:587` for STARTTLS,
+    /// `smtps://user:pass@host:465` for implicit TLS). Default `SHIPGATE_SMTP_URL`.
+    pub smtp_url_env: Option<String>,
+    /// The events sent by email. Default every event but `started` and `blocked`.
+    pub events: Option<Vec<String>>,
+}
+
+/// A chat webhook (Slack, Teams, Discord).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawChat {
+    /// The variable holding the webhook URL (a secret). Default `SHIPGATE_SLACK_WEBHOOK_URL`,
+    /// `SHIPGATE_TEAMS_WEBHOOK_URL` or `SHIPGATE_DISCORD_WEBHOOK_URL`.
+    pub url_env: Option<String>,
+    /// The events sent. Default every event but `started` and `blocked`.
+    pub events: Option<Vec<String>>,
 }
 
 /// A duration as written: `90s`, `5m`, `1h30m`, or the number `0`.

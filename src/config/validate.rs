@@ -211,9 +211,7 @@ fn environment(
         );
     }
     let rollback = rollback_policy(raw.rollback.as_ref(), &path.key("rollback"), issues);
-    let notify = NotifyPolicy {
-        webhook: raw.notify.as_ref().and_then(|n| n.webhook).unwrap_or(false),
-    };
+    let notify = notify_policy(raw.notify.as_ref(), &path.key("notify"), issues);
     let steps = super::validate_watch::steps_policy(raw.steps.as_ref(), &path.key("steps"), issues);
     let watch = super::validate_watch::watch_policy(
         raw.watch.as_ref(),
@@ -1096,12 +1094,149 @@ fn rollback_policy(
             "use e.g. `3`; to turn rollbacks off is not supported",
         );
     }
+    // 0s would be missed by every rollback: a typo, not a target.
+    let recovery_target = raw
+        .recovery_target
+        .as_ref()
+        .map(|text| positive_duration(Some(text), "5m", &path.key("recovery_target"), issues));
     RollbackPolicy {
         workflow: raw.workflow.clone(),
         git_ref,
         direct,
         max_consecutive,
+        recovery_target,
     }
+}
+
+fn notify_policy(raw: Option<&RawNotify>, path: &YamlPath, issues: &mut Issues) -> NotifyPolicy {
+    let Some(raw) = raw else {
+        return NotifyPolicy::default();
+    };
+    let mut channels = Vec::new();
+    let webhook_events = events(raw.events.as_ref(), &path.key("events"), issues);
+    if raw.webhook.unwrap_or(false) {
+        channels.push(NotifyChannel {
+            kind: ChannelKind::Webhook,
+            events: webhook_events,
+        });
+    } else if raw.events.is_some() {
+        issues.push(
+            &path.key("events"),
+            "`events` lists the events of `webhook`, which is off",
+            "set `webhook: true`, or list the events under the channel (e.g. `slack: {events: [...]}`)",
+        );
+    }
+    let chats = [
+        ("slack", &raw.slack, "SHIPGATE_SLACK_WEBHOOK_URL"),
+        ("teams", &raw.teams, "SHIPGATE_TEAMS_WEBHOOK_URL"),
+        ("discord", &raw.discord, "SHIPGATE_DISCORD_WEBHOOK_URL"),
+    ];
+    for (key, chat, default) in chats {
+        let Some(chat) = chat else { continue };
+        let here = path.key(key);
+        let url_env = variable_name(chat.url_env.as_ref(), default, &here.key("url_env"), issues);
+        let kind = match key {
+            "slack" => ChannelKind::Slack { url_env },
+            "teams" => ChannelKind::Teams { url_env },
+            _ => ChannelKind::Discord { url_env },
+        };
+        channels.push(NotifyChannel {
+            kind,
+            events: events(chat.events.as_ref(), &here.key("events"), issues),
+        });
+    }
+    if let Some(email) = &raw.email {
+        let here = path.key("email");
+        if email.to.is_empty() {
+            issues.push(
+                &here.key("to"),
+                "no recipients",
+                "list at least one address, e.g. `to: [oncall@example.com]`",
+            );
+        }
+        for (i, to) in email.to.iter().enumerate() {
+            mailbox(to, &here.key("to").index(i), issues);
+        }
+        mailbox(&email.from, &here.key("from"), issues);
+        channels.push(NotifyChannel {
+            kind: ChannelKind::Email {
+                to: email.to.clone(),
+                from: email.from.clone(),
+                smtp_url_env: variable_name(
+                    email.smtp_url_env.as_ref(),
+                    "SHIPGATE_SMTP_URL",
+                    &here.key("smtp_url_env"),
+                    issues,
+                ),
+            },
+            events: events(email.events.as_ref(), &here.key("events"), issues),
+        });
+    }
+    NotifyPolicy { channels }
+}
+
+/// A channel's events: known names, each once; none listed is the default set.
+fn events(raw: Option<&Vec<String>>, path: &YamlPath, issues: &mut Issues) -> Vec<NotifyEvent> {
+    let Some(raw) = raw else {
+        return NotifyEvent::DEFAULT.to_vec();
+    };
+    let known: Vec<&str> = NotifyEvent::ALL.iter().map(|e| e.as_str()).collect();
+    let mut events = Vec::new();
+    for (i, name) in raw.iter().enumerate() {
+        match NotifyEvent::parse(name) {
+            Some(event) if !events.contains(&event) => events.push(event),
+            Some(_) => issues.push(
+                &path.index(i),
+                format!("`{name}` is listed twice"),
+                "list each event once",
+            ),
+            None => issues.push(
+                &path.index(i),
+                format!("unknown event `{name}`"),
+                suggest("use one of", name, &known),
+            ),
+        }
+    }
+    if raw.is_empty() {
+        issues.push(
+            path,
+            "no events: this channel would never send",
+            format!("list some of {}, or remove the channel", known.join(", ")),
+        );
+    }
+    events.sort();
+    events
+}
+
+/// An email address (`a@b.example`) or a mailbox (`Name <a@b.example>`), as SMTP will take it.
+fn mailbox(text: &str, path: &YamlPath, issues: &mut Issues) {
+    if text.parse::<lettre::message::Mailbox>().is_err() {
+        issues.push(
+            path,
+            format!("`{text}` is not an email address"),
+            "write `name@example.com` or `Name <name@example.com>`",
+        );
+    }
+}
+
+/// The name of the variable holding a value (never the value itself).
+fn variable_name(
+    value: Option<&String>,
+    default: &str,
+    path: &YamlPath,
+    issues: &mut Issues,
+) -> String {
+    let Some(value) = value else {
+        return default.to_owned();
+    };
+    if value.is_empty() || !value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        issues.push(
+            path,
+            format!("`{value}` is not an environment variable name"),
+            format!("name the variable that holds it, e.g. `{default}`; never the value itself"),
+        );
+    }
+    value.clone()
 }
 
 fn check_requires_cycles(raw: &RawConfig, issues: &mut Issues) {

@@ -109,10 +109,8 @@ pub fn render(decision: &Decision) -> String {
                         plan.deploy_timeout
                     );
                 }
-                PlanPart::Notify => {
-                    for line in &lines {
-                        let _ = writeln!(out, "{n}. Notify: {}", cell(line));
-                    }
+                PlanPart::Notify if lines.len() == 1 => {
+                    let _ = writeln!(out, "{n}. Notify: {}", cell(&lines[0]));
                 }
                 _ => {
                     let _ = writeln!(out, "{n}. {}:", part.heading());

@@ -85,6 +85,9 @@ pub(crate) fn incident_lines(incident: &Incident) -> Vec<String> {
     if !timings.is_empty() {
         lines.push(timings.join(" · "));
     }
+    if let Some(recovery) = incident.recovery_text() {
+        lines.push(format!("recovery target: {recovery}"));
+    }
     lines.push(if incident.recovered {
         "verified healthy on the release rolled back to".to_owned()
     } else {

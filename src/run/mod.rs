@@ -261,11 +261,17 @@ pub fn run_with(
             let record = args.record.record.as_deref();
             record.map(record_file::check).transpose()?;
             let prepared = deploy::prepare(&context, env, args)?;
+            let notifier = notify::Notifier::prepare(&context, env)?;
             block_on(async {
                 let mut decision =
-                    deploy::deploy(&context, &config, env, &repo, args, prepared).await?;
+                    deploy::deploy(&context, &config, env, &repo, args, prepared, &notifier)
+                        .await?;
                 who_and_why(&mut decision, ambient, &args.reason);
-                notify::deploy_ended(&context, env, &decision, &args.reason, Some(&repo)).await;
+                if !args.dry_run {
+                    notifier
+                        .ended(&context, &decision, &args.reason, Some(&repo))
+                        .await;
+                }
                 Ok(decision)
             })
             .inspect(|d| {
@@ -283,11 +289,15 @@ pub fn run_with(
             let record = args.record.record.as_deref();
             record.map(record_file::check).transpose()?;
             let prepared = rollback::prepare(&context, env, args)?;
+            let notifier = notify::Notifier::prepare(&context, env)?;
             block_on(async {
                 let mut decision =
-                    rollback::rollback(&context, env, repo.as_ref(), args, prepared).await?;
+                    rollback::rollback(&context, env, repo.as_ref(), args, prepared, &notifier)
+                        .await?;
                 who_and_why(&mut decision, ambient, &args.reason);
-                notify::deploy_ended(&context, env, &decision, &args.reason, repo.as_ref()).await;
+                notifier
+                    .ended(&context, &decision, &args.reason, repo.as_ref())
+                    .await;
                 Ok(decision)
             })
             .inspect(|d| {

@@ -59,6 +59,7 @@ pub async fn rollback(
     repo: Option<&Repo>,
     args: &RollbackArgs,
     prepared: Prepared,
+    notifier: &super::notify::Notifier,
 ) -> Result<Decision, RunError> {
     let Prepared { fly, hooks } = prepared;
     let ambient = context.ambient;
@@ -129,6 +130,8 @@ pub async fn rollback(
         rollback_duration_ms: None,
         time_to_recover_ms: None,
         recovered: false,
+        recovery_target_ms: None,
+        recovery_target_met: None,
     };
     let mut report = Report {
         previous: incident.from.clone(),
@@ -260,6 +263,9 @@ pub async fn rollback(
             message: format!("cancelled by {signal} before fly started: nothing was redeployed"),
         });
     }
+    // Production is about to change.
+    let start = crate::decision::Decision::from_gates("rollback", subject.clone(), now, vec![]);
+    notifier.started(context, &start, &args.reason, repo).await;
     let program = fly.program().display().to_string();
     let argv = rollback_args(&program, env, &image);
     let started = Instant::now();
@@ -336,6 +342,19 @@ pub async fn rollback(
     });
     incident.rollback_duration_ms = Some(ms(started.elapsed()));
     incident.recovered = healthy;
+    // A rollback is asked for when production needs it: recovery runs from the redeploy's start.
+    if healthy {
+        incident.time_to_recover_ms = incident.rollback_duration_ms;
+    }
+    incident.judge_recovery(env.rollback.recovery_target);
+    if let Some(missed) = incident
+        .recovery_text()
+        .filter(|_| incident.recovery_target_met == Some(false))
+    {
+        context
+            .reporter
+            .warning(&format!("recovery target missed: {missed}"));
+    }
     if let Some(recorder) = &recorder {
         let (state, text) = match (healthy, &restore_failed) {
             (true, _) => ("success", "rolled back and healthy".to_owned()),

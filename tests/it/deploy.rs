@@ -1015,7 +1015,7 @@ fn the_team_is_notified_and_a_dead_webhook_only_warns() {
         text.contains("✅ deployed")
             && text.contains(&SHA[..12])
             && text.contains("ship the new dashboard")
-            && text.contains("by octocat"),
+            && text.contains("Deployed by: octocat"),
         "{text}"
     );
 
@@ -1025,7 +1025,7 @@ fn the_team_is_notified_and_a_dead_webhook_only_warns() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
         out.stderr.contains(
-            "warning: the deploy notification was not delivered: the webhook answered 500"
+            "warning: the `succeeded` notification (webhook) was not delivered: the webhook answered 500 (3 attempts)"
         ),
         "{}",
         out.stderr

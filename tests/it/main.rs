@@ -16,6 +16,7 @@ mod fly;
 mod github;
 mod github_writes;
 mod metrics;
+mod notify;
 mod postgres_selftest;
 mod probe;
 mod properties;

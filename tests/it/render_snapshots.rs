@@ -238,6 +238,8 @@ fn failed_deploy_incident() -> Incident {
         rollback_duration_ms: None,
         time_to_recover_ms: None,
         recovered: false,
+        recovery_target_ms: None,
+        recovery_target_met: None,
     }
 }
 
@@ -281,6 +283,7 @@ fn notify_context() -> render::notify::Context<'static> {
         reason: "release v2.14.0: faster checkout",
         actor: Some("octocat"),
         run_url: Some(RUN_URL),
+        at: at(18, 9, 30),
     }
 }
 
@@ -362,6 +365,7 @@ fn rolled_back() -> Decision {
     incident.rollback_duration_ms = Some(71_830);
     incident.time_to_recover_ms = Some(72_044);
     incident.recovered = true;
+    incident.judge_recovery(Some(std::time::Duration::from_secs(300)));
     let mut steps = failed_steps();
     steps.extend([
         step(
@@ -410,6 +414,7 @@ fn rollback_failed() -> Decision {
     incident.rollback_run_url = Some(ROLLBACK_RUN_URL.to_owned());
     incident.rollback_started_after_ms = Some(208);
     incident.rollback_duration_ms = Some(301_455);
+    incident.judge_recovery(Some(std::time::Duration::from_secs(300)));
     let mut steps = failed_steps();
     steps.extend([
         step(
@@ -642,8 +647,66 @@ fn check_run_conclusion_of_every_outcome() {
 // The notification
 // ---------------------------------------------------------------------------------------------
 
+/// Every event of the decision, as Slack Block Kit.
 fn notification(decision: &Decision) -> Value {
-    render::notify::message(decision, &notify_context())
+    let context = notify_context();
+    let messages: Vec<Value> = render::notify::events_of(decision)
+        .into_iter()
+        .map(|event| render::notify::slack(&render::notify::notice(decision, event, &context)))
+        .collect();
+    Value::Array(messages)
+}
+
+/// Every event of the decision, as the emails sent: subject, plain text and HTML.
+fn emails(decision: &Decision) -> String {
+    let context = notify_context();
+    render::notify::events_of(decision)
+        .into_iter()
+        .map(|event| {
+            let email = render::notify::email(&render::notify::notice(decision, event, &context));
+            format!(
+                "Subject: {}\n\n{}\n--- html ---\n{}",
+                email.subject, email.text, email.html
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n=====\n")
+}
+
+#[test]
+fn notification_started() {
+    let gates = Decision::from_gates("deploy", subject("main"), at(18, 0, 0), Vec::new());
+    let notice = render::notify::notice(
+        &gates,
+        shipgate::config::NotifyEvent::Started,
+        &notify_context(),
+    );
+    insta::assert_json_snapshot!(render::notify::slack(&notice));
+}
+
+#[test]
+fn notification_emails_deployed() {
+    insta::assert_snapshot!(emails(&deployed()));
+}
+
+#[test]
+fn notification_emails_rolled_back() {
+    insta::assert_snapshot!(emails(&rolled_back()));
+}
+
+#[test]
+fn notification_teams_and_discord_rolled_back() {
+    let context = notify_context();
+    let decision = rolled_back();
+    let notice = render::notify::notice(
+        &decision,
+        shipgate::config::NotifyEvent::RolledBack,
+        &context,
+    );
+    insta::assert_json_snapshot!(serde_json::json!({
+        "teams": render::notify::teams(&notice),
+        "discord": render::notify::discord(&notice),
+    }));
 }
 
 #[test]

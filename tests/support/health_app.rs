@@ -242,6 +242,7 @@ impl axum::serve::Listener for TlsListener {
 /// prober trusts it only when given [`TestCa::der`].
 pub struct TestCa {
     der: Vec<u8>,
+    pem: String,
     issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
 }
 
@@ -267,6 +268,7 @@ impl TestCa {
         let certificate = params.self_signed(&key).expect("a self-signed CA");
         TestCa {
             der: certificate.der().to_vec(),
+            pem: certificate.pem(),
             issuer: rcgen::Issuer::new(params, key),
         }
     }
@@ -274,6 +276,29 @@ impl TestCa {
     /// The CA's certificate (DER), for `Prober::with_extra_roots`.
     pub fn der(&self) -> &[u8] {
         &self.der
+    }
+
+    /// The CA's certificate (PEM), for a PEM roots file (`SHIPGATE_SMTP_CA_FILE`).
+    pub fn pem(&self) -> &str {
+        &self.pem
+    }
+
+    /// A server certificate as [`TestCa::server_certificate`], as PEM: the chain (leaf first)
+    /// and the PKCS#8 key, for servers that read files (the SMTP server).
+    pub fn server_pem(&self, valid_for: Duration) -> (String, String) {
+        let key = rcgen::KeyPair::generate().expect("a server key");
+        let mut params =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+                .expect("server params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "127.0.0.1");
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        validity(&mut params, valid_for.as_secs() as i64);
+        let leaf = params
+            .signed_by(&key, &self.issuer)
+            .expect("a server certificate signed by the CA");
+        (format!("{}{}", leaf.pem(), self.pem), key.serialize_pem())
     }
 
     /// A certificate for `127.0.0.1` and `localhost`, valid from a day ago until `valid_for`

@@ -6,6 +6,7 @@ pub mod metrics_app;
 pub mod metrics_server;
 pub mod postgres;
 pub mod runner;
+pub mod smtp_server;
 
 use std::path::{Path, PathBuf};
 

@@ -120,6 +120,7 @@ pub async fn deploy(
     repo: &Repo,
     args: &DeployArgs,
     prepared: Prepared,
+    notifier: &super::notify::Notifier,
 ) -> Result<Decision, RunError> {
     let Prepared {
         request,
@@ -243,6 +244,16 @@ pub async fn deploy(
         deployment_id: Some(recorder.id),
         ..Report::new(ReportKind::Deploy)
     };
+    // The gates passed and the Deployment exists: production is about to change.
+    let gates_decision = Decision::from_gates(
+        "deploy",
+        facts.subject.clone(),
+        context.clock.now(),
+        gates.clone(),
+    );
+    notifier
+        .started(context, &gates_decision, &args.reason, Some(repo))
+        .await;
 
     // 3. The rollback target, fixed before anything changes.
     let t = Instant::now();
@@ -470,7 +481,7 @@ pub async fn deploy(
         previous,
         recorded,
     };
-    let (incident, detail) = run
+    let (mut incident, detail) = run
         .roll_back(
             &deployer,
             &client,
@@ -505,6 +516,15 @@ pub async fn deploy(
             .await);
     }
     let recovered = incident.recovered;
+    incident.judge_recovery(env.rollback.recovery_target);
+    if let Some(missed) = incident
+        .recovery_text()
+        .filter(|_| incident.recovery_target_met == Some(false))
+    {
+        context
+            .reporter
+            .warning(&format!("recovery target missed: {missed}"));
+    }
     report.incident = Some(incident);
     let mut decision = run.decide(&facts, &mut steps, report);
     decision.summary = match (recovered, &failed.previous) {
@@ -649,6 +669,8 @@ impl Run<'_> {
             rollback_duration_ms: None,
             time_to_recover_ms: None,
             recovered: false,
+            recovery_target_ms: None,
+            recovery_target_met: None,
         });
         incident.recovered = false;
         let settle = async {
@@ -785,6 +807,8 @@ impl Run<'_> {
             rollback_duration_ms: None,
             time_to_recover_ms: None,
             recovered: false,
+            recovery_target_ms: None,
+            recovery_target_met: None,
         };
         let failed_image = report.deployed.as_ref().and_then(|d| d.image.as_deref());
         let refused =
