@@ -231,7 +231,10 @@ pub fn compute(facts: &DeliveryFacts, targets: &DeliveryTargets) -> DeliveryRepo
                 }
                 let first = first_success.entry(record.sha.as_str()).or_insert(at);
                 *first = (*first).min(at);
-                if let Some(week) = weeks.iter_mut().rev().find(|w| w.start <= record.created_at)
+                if let Some(week) = weeks
+                    .iter_mut()
+                    .rev()
+                    .find(|w| w.start <= record.created_at)
                 {
                     week.deploys += 1;
                 }
@@ -271,7 +274,11 @@ pub fn compute(facts: &DeliveryFacts, targets: &DeliveryTargets) -> DeliveryRepo
     lead.p90 = nearest_rank(&leads, 0.9);
 
     let mut restore = Restore::default();
-    let mut restored: Vec<Duration> = restores.iter().copied().filter(|d| *d != Duration::MAX).collect();
+    let mut restored: Vec<Duration> = restores
+        .iter()
+        .copied()
+        .filter(|d| *d != Duration::MAX)
+        .collect();
     restored.sort();
     restore.unrestored = restores.len() - restored.len();
     restore.restored = restored.len();
@@ -284,8 +291,12 @@ pub fn compute(facts: &DeliveryFacts, targets: &DeliveryTargets) -> DeliveryRepo
             name: "Deployment frequency",
             value: Some(deploys_per_week),
             shown: format!("{deploys_per_week:.1}/week"),
-            target: targets.deploys_per_week.map(|t| format!("≥ {}/week", number(t))),
-            status: against(Some(deploys_per_week), targets.deploys_per_week, |v, t| v >= t),
+            target: targets
+                .deploys_per_week
+                .map(|t| format!("≥ {}/week", number(t))),
+            status: against(Some(deploys_per_week), targets.deploys_per_week, |v, t| {
+                v >= t
+            }),
         },
         Measure {
             id: "lead_time",
@@ -309,8 +320,12 @@ pub fn compute(facts: &DeliveryFacts, targets: &DeliveryTargets) -> DeliveryRepo
             name: "Change failure rate",
             value: change_failure_rate,
             shown: change_failure_rate.map_or_else(|| "no finished deploys".to_owned(), percent),
-            target: targets.change_failure_rate.map(|t| format!("≤ {}", percent(t))),
-            status: against(change_failure_rate, targets.change_failure_rate, |v, t| v <= t),
+            target: targets
+                .change_failure_rate
+                .map(|t| format!("≤ {}", percent(t))),
+            status: against(change_failure_rate, targets.change_failure_rate, |v, t| {
+                v <= t
+            }),
         },
         Measure {
             id: "time_to_restore",
@@ -359,7 +374,11 @@ pub fn compute(facts: &DeliveryFacts, targets: &DeliveryTargets) -> DeliveryRepo
     }
 }
 
-fn against(value: Option<f64>, target: Option<f64>, meets: impl Fn(f64, f64) -> bool) -> TargetStatus {
+fn against(
+    value: Option<f64>,
+    target: Option<f64>,
+    meets: impl Fn(f64, f64) -> bool,
+) -> TargetStatus {
     match (value, target) {
         (_, None) => TargetStatus::NoTarget,
         (None, Some(_)) => TargetStatus::NoData,
@@ -436,7 +455,13 @@ mod tests {
     }
 
     /// A record created at `hour`, with (state, minutes after creation) statuses.
-    fn record(id: u64, sha: &str, task: &str, hour: i64, states: &[(&str, i64)]) -> DeploymentRecord {
+    fn record(
+        id: u64,
+        sha: &str,
+        task: &str,
+        hour: i64,
+        states: &[(&str, i64)],
+    ) -> DeploymentRecord {
         DeploymentRecord {
             id,
             sha: sha.to_owned(),
@@ -478,14 +503,22 @@ mod tests {
     }
 
     fn status_of(report: &DeliveryReport, id: &str) -> TargetStatus {
-        report.measures.iter().find(|m| m.id == id).expect("measure").status
+        report
+            .measures
+            .iter()
+            .find(|m| m.id == id)
+            .expect("measure")
+            .status
     }
 
     #[test]
     fn the_outcome_is_the_newest_deciding_status() {
         let cases: &[(&[(&str, i64)], Outcome)] = &[
             (&[("in_progress", 0), ("success", 5)], Outcome::Succeeded),
-            (&[("in_progress", 0), ("success", 5), ("inactive", 60)], Outcome::Succeeded),
+            (
+                &[("in_progress", 0), ("success", 5), ("inactive", 60)],
+                Outcome::Succeeded,
+            ),
             (&[("in_progress", 0), ("failure", 5)], Outcome::Failed),
             (&[("in_progress", 0), ("error", 5)], Outcome::Failed),
             (&[("success", 5), ("failure", 9)], Outcome::Failed),
@@ -505,18 +538,47 @@ mod tests {
         // 4 weeks: 6 deploys, one fails and is rolled back 20 minutes later, one succeeds and is
         // rolled back by hand the next day (no failure status: no time to restore), one pending.
         let deployments = vec![
-            record(1, "s1", TASK_DEPLOY, 10, &[("in_progress", 0), ("success", 10)]),
-            record(2, "s2", TASK_DEPLOY, 7 * 24 + 10, &[("in_progress", 0), ("failure", 10)]),
-            record(3, "s1", TASK_ROLLBACK, 7 * 24 + 10, &[("in_progress", 12), ("success", 30)]),
+            record(
+                1,
+                "s1",
+                TASK_DEPLOY,
+                10,
+                &[("in_progress", 0), ("success", 10)],
+            ),
+            record(
+                2,
+                "s2",
+                TASK_DEPLOY,
+                7 * 24 + 10,
+                &[("in_progress", 0), ("failure", 10)],
+            ),
+            record(
+                3,
+                "s1",
+                TASK_ROLLBACK,
+                7 * 24 + 10,
+                &[("in_progress", 12), ("success", 30)],
+            ),
             record(4, "s3", TASK_DEPLOY, 8 * 24, &[("success", 60)]),
             record(5, "s4", TASK_DEPLOY, 15 * 24, &[("success", 60)]),
             record(6, "s3", TASK_ROLLBACK, 16 * 24, &[("success", 5)]),
-            record(7, "s5", TASK_DEPLOY, 22 * 24, &[("success", 30), ("inactive", 600)]),
+            record(
+                7,
+                "s5",
+                TASK_DEPLOY,
+                22 * 24,
+                &[("success", 30), ("inactive", 600)],
+            ),
             record(8, "s6", TASK_DEPLOY, 27 * 24, &[("in_progress", 0)]),
             record(9, "s6", "deploy:migrations", 27 * 24, &[("success", 1)]),
         ];
         // s1 merged 2h before (lead 2h10m), s3 1h before (2h), s4 none, s5 after its deploy.
-        let merges = [("s1", Some(8)), ("s3", Some(8 * 24 - 1)), ("s4", None), ("s5", Some(23 * 24))];
+        let merges = [
+            ("s1", Some(8)),
+            ("s3", Some(8 * 24 - 1)),
+            ("s4", None),
+            ("s5", Some(23 * 24)),
+        ];
         let report = compute(&facts(deployments, &merges), &DeliveryTargets::default());
         assert_eq!(
             report.counts,
@@ -546,11 +608,20 @@ mod tests {
         assert_eq!(report.lead_time.median, Some(Duration::from_secs(7500)));
         assert_eq!(report.lead_time.p90, Some(Duration::from_secs(7800)));
         // Failed at +10m, the rollback's success at +30m.
-        assert_eq!(report.time_to_restore.median, Some(Duration::from_secs(20 * 60)));
-        assert_eq!(report.time_to_restore.max, Some(Duration::from_secs(20 * 60)));
+        assert_eq!(
+            report.time_to_restore.median,
+            Some(Duration::from_secs(20 * 60))
+        );
+        assert_eq!(
+            report.time_to_restore.max,
+            Some(Duration::from_secs(20 * 60))
+        );
         assert_eq!(report.time_to_restore.unrestored, 0);
         assert_eq!(report.requests, 3);
-        assert!(report.measures.iter().all(|m| m.status == TargetStatus::NoTarget));
+        assert!(report
+            .measures
+            .iter()
+            .all(|m| m.status == TargetStatus::NoTarget));
     }
 
     #[test]
@@ -572,9 +643,21 @@ mod tests {
             deploys_per_week: Some(0.5),
         };
         let report = compute(&facts, &lenient);
-        assert_eq!(report.time_to_restore.median, Some(Duration::from_secs(10 * 3600 + 30 * 60)));
-        assert_eq!(report.lead_time.median, Some(Duration::from_secs(3600 + 25 * 60)));
-        for id in ["deployment_frequency", "lead_time", "change_failure_rate", "time_to_restore", "success_rate"] {
+        assert_eq!(
+            report.time_to_restore.median,
+            Some(Duration::from_secs(10 * 3600 + 30 * 60))
+        );
+        assert_eq!(
+            report.lead_time.median,
+            Some(Duration::from_secs(3600 + 25 * 60))
+        );
+        for id in [
+            "deployment_frequency",
+            "lead_time",
+            "change_failure_rate",
+            "time_to_restore",
+            "success_rate",
+        ] {
             assert_eq!(status_of(&report, id), TargetStatus::Met, "{id}");
         }
         let strict = DeliveryTargets {
@@ -585,7 +668,13 @@ mod tests {
             deploys_per_week: Some(1.0),
         };
         let report = compute(&facts, &strict);
-        for id in ["deployment_frequency", "lead_time", "change_failure_rate", "time_to_restore", "success_rate"] {
+        for id in [
+            "deployment_frequency",
+            "lead_time",
+            "change_failure_rate",
+            "time_to_restore",
+            "success_rate",
+        ] {
             assert_eq!(status_of(&report, id), TargetStatus::Missed, "{id}");
         }
     }
@@ -600,7 +689,10 @@ mod tests {
         let report = compute(&facts(Vec::new(), &[]), &targets);
         assert_eq!(status_of(&report, "success_rate"), TargetStatus::NoData);
         assert_eq!(status_of(&report, "time_to_restore"), TargetStatus::NoData);
-        assert_eq!(status_of(&report, "deployment_frequency"), TargetStatus::NoTarget);
+        assert_eq!(
+            status_of(&report, "deployment_frequency"),
+            TargetStatus::NoTarget
+        );
         assert_eq!(report.deploys_per_week, 0.0);
         // A failure never restored misses a restore target.
         let failed = vec![record(1, "s1", TASK_DEPLOY, 10, &[("failure", 1)])];
@@ -619,7 +711,10 @@ mod tests {
         ];
         let report = compute(&facts(deployments, &[]), &DeliveryTargets::default());
         assert_eq!(report.counts.deploys, 1);
-        assert_eq!(report.time_to_restore.median, Some(Duration::from_secs(2 * 3600)));
+        assert_eq!(
+            report.time_to_restore.median,
+            Some(Duration::from_secs(2 * 3600))
+        );
     }
 
     #[test]

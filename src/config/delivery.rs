@@ -136,19 +136,20 @@ pub(super) fn targets(
     };
     let time_to_restore = span(&raw.time_to_restore, "time_to_restore", "30m");
     let lead_time = span(&raw.lead_time, "lead_time", "2h");
-    let deploys_per_week = raw.deploys_per_week.as_ref().and_then(|text| {
-        match text.0.trim().parse::<f64>() {
-            Ok(n) if n.is_finite() && n > 0.0 => Some(n),
-            _ => {
-                issues.push(
-                    &path.key("deploys_per_week"),
-                    format!("`{}` is not a positive number of deploys", text.0),
-                    "write how many successful deploys a week you aim for, e.g. `1` or `0.5`",
-                );
-                None
-            }
-        }
-    });
+    let deploys_per_week =
+        raw.deploys_per_week
+            .as_ref()
+            .and_then(|text| match text.0.trim().parse::<f64>() {
+                Ok(n) if n.is_finite() && n > 0.0 => Some(n),
+                _ => {
+                    issues.push(
+                        &path.key("deploys_per_week"),
+                        format!("`{}` is not a positive number of deploys", text.0),
+                        "write how many successful deploys a week you aim for, e.g. `1` or `0.5`",
+                    );
+                    None
+                }
+            });
     DeliveryTargets {
         success_rate,
         change_failure_rate,

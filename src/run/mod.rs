@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command, ConfigCommand, ReportCommand};
 use crate::config::{self, Config, ConfigError, Environment};
 use crate::decision::{Decision, Outcome};
 use crate::env::Ambient;
@@ -15,6 +15,7 @@ use crate::report::{self, Reporter};
 
 mod cancel;
 mod decide;
+mod delivery;
 mod deploy;
 mod fly_toml;
 mod gather;
@@ -284,6 +285,23 @@ pub fn run_with(
             fly_toml::check(env)?;
             block_on(decide::plan(&context, &config, env, args, repo)).map(decision)
         }
+        Command::Report(args) => match &args.command {
+            Some(ReportCommand::Metrics(metrics)) => {
+                let config = load(&config_path, explicit)?;
+                let env = environment(&config, &metrics.environment)?;
+                block_on(delivery::metrics(
+                    &context,
+                    env,
+                    repo,
+                    metrics,
+                    cli.global.format,
+                ))
+            }
+            None => Err(RunError::input(
+                "which report?",
+                "run `shipgate report metrics --environment ENV`",
+            )),
+        },
         Command::Action => Err(RunError::input(
             "`action` is the GitHub Action's entrypoint and runs on its own",
             "run a command instead, e.g. `shipgate deploy`",
