@@ -1132,8 +1132,13 @@ fn deployment_history_and_a_commits_pull_requests() {
     let head = get(&api(&fake, &format!("/commits/{other}/pulls"))).json();
     assert_eq!(head[0]["number"], 13);
     assert_eq!(head[0]["merged_at"], Value::Null);
-    let unknown = get(&api(&fake, &format!("/commits/{}/pulls", "c".repeat(40))));
-    assert_github_error(&unknown, 422, "No commit found for SHA");
+    let missing = "c".repeat(40);
+    let unknown = get(&api(&fake, &format!("/commits/{missing}/pulls")));
+    assert_github_error(
+        &unknown,
+        422,
+        &format!("No commit found for SHA: {missing}"),
+    );
 }
 
 fn second_len(answer: &Answer) -> usize {
