@@ -402,3 +402,84 @@ fn bad_targets_are_located_and_hinted() {
         assert!(out.stderr.contains(hint), "{to}: {}", out.stderr);
     }
 }
+
+/// The README's figure: `cargo test --test it delivery::figure_1000 -- --ignored --nocapture`.
+/// Prints requests and wall time; asserts only the request counts.
+#[test]
+#[ignore = "a benchmark figure, run by hand"]
+fn figure_1000_deployments() {
+    let fake = FakeGitHub::start();
+    let start = at() - Duration::days(30);
+    fake.repo(REPO, |repo| {
+        for i in 0..1000u64 {
+            let created = start + Duration::minutes(40 * i as i64 + 10);
+            let commit = sha(i + 1);
+            let id = 10_000 + i;
+            repo.add_deployment(deployment(
+                id,
+                &commit,
+                "production",
+                "deploy",
+                &iso(created),
+            ));
+            let state = if i % 25 == 0 { "failure" } else { "success" };
+            repo.add_deployment_status(
+                id,
+                deployment_status(100_000 + 2 * i, "in_progress", &iso(created)),
+            );
+            repo.add_deployment_status(
+                id,
+                deployment_status(100_001 + 2 * i, state, &iso(created + Duration::minutes(5))),
+            );
+            repo.add_pull(merged_pull_request(
+                REPO,
+                1 + i,
+                &commit,
+                &iso(created - Duration::hours(1)),
+            ));
+        }
+    });
+    let (dir, config) = temp_config(CONFIG);
+    let cache = dir.path().join("etags.json");
+    let cache = cache.to_str().expect("utf-8 path");
+    for run_number in 1..=2 {
+        let started = std::time::Instant::now();
+        let out = run(with_config(&config)
+            .env("GITHUB_API_URL", fake.url())
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("GITHUB_REPOSITORY", REPO)
+            .args([
+                "report",
+                "metrics",
+                "-e",
+                "production",
+                "--since",
+                "30d",
+                "--at",
+                AT,
+            ])
+            .args(["--format", "json", "--cache", cache]));
+        let elapsed = started.elapsed();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let json: Value = serde_json::from_str(&out.stdout).expect("JSON");
+        println!(
+            "run {run_number}: {} deployments, {} requests ({} 304), {:.2}s",
+            json["counts"]["deploys"],
+            json["requests"],
+            json["not_modified"],
+            elapsed.as_secs_f64()
+        );
+        // 10 pages of Deployments, 1,000 statuses lists, 960 commits' pull requests (40 deploys
+        // failed). On the second run every answer is a 304, and the full last page of
+        // Deployments is read again in full: a 304 there could hide a page added after it.
+        let (requests, not_modified) = if run_number == 1 {
+            (1970, 0)
+        } else {
+            (1971, 1970)
+        };
+        assert_eq!(
+            (json["requests"].as_u64(), json["not_modified"].as_u64()),
+            (Some(requests), Some(not_modified))
+        );
+    }
+}
