@@ -181,9 +181,11 @@ mod tests {
         assert_eq!(parse_percent("95%"), Ok(0.95));
         assert_eq!(parse_percent(" 99.5 % "), Ok(0.995));
         assert_eq!(parse_percent("0%"), Ok(0.0));
-        assert!(parse_percent("95").unwrap_err().contains("no `%`"));
+        assert!(parse_percent("95").expect_err("no sign").contains("no `%`"));
         assert!(parse_percent("0.95").is_err());
-        assert!(parse_percent("120%").unwrap_err().contains("between"));
+        assert!(parse_percent("120%")
+            .expect_err("too big")
+            .contains("between"));
         assert!(parse_percent("-1%").is_err());
         assert!(parse_percent("abc%").is_err());
     }
