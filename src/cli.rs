@@ -72,7 +72,8 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Redeploy the previous good release (or the one named) and verify its health
     Rollback(RollbackArgs),
-    /// Render a saved Decision again: a deploy record's `.json`, or `--format json` output
+    /// Reports: a saved Decision rendered again (`--from-json`), or `report metrics` (delivery
+    /// metrics from GitHub Deployments)
     Report(ReportArgs),
     /// Validate the config, print its JSON Schema, or explain it in plain words
     Config {
@@ -268,10 +269,6 @@ pub struct ReportArgs {
     pub command: Option<ReportCommand>,
 }
 
-/// The subcommands of `report`, beside `--from-json`.
-#[derive(Debug, Subcommand)]
-pub enum ReportCommand {}
-
 #[derive(Debug, Args)]
 pub struct WindowArgs {
     /// Environment whose windows apply [default: the top-level block]
@@ -305,6 +302,59 @@ pub enum ConfigCommand {
     Schema,
     /// Explain the config in plain words, with the next 7 days of deploy-window openings
     Explain(AtArg),
+}
+
+// ---- `shipgate report` ------------------------------------------------------------------------
+
+/// The subcommands of `report`, beside `--from-json`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Delivery metrics of an environment from its GitHub Deployments: deployment frequency, lead
+    /// time for changes, change failure rate, time to restore, and the deployment success rate,
+    /// against `delivery_targets`
+    Metrics(MetricsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// The environment whose Deployments to measure
+    #[arg(long, short = 'e', value_name = "ENV")]
+    pub environment: String,
+
+    /// The period measured, up to now (or --at): `30d`, `2w`, `12h`
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_period)]
+    pub since: std::time::Duration,
+
+    /// End the period at this instant instead of now (RFC 3339)
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub at: Option<DateTime<FixedOffset>>,
+
+    /// Keep GitHub's pages (ETags and bodies) in this file: the next run asks conditionally and
+    /// unchanged pages are 304s, which cost no rate limit
+    #[arg(long, value_name = "FILE")]
+    pub cache: Option<PathBuf>,
+}
+
+/// A period for `--since`: a duration with a unit, weeks allowed (`2w`), at most 366 days.
+fn parse_period(text: &str) -> Result<std::time::Duration, String> {
+    let hint = "write a period such as 30d, 2w or 12h";
+    let trimmed = text.trim();
+    let period = match trimmed.strip_suffix('w') {
+        Some(weeks) => weeks
+            .parse::<u64>()
+            .map(|w| std::time::Duration::from_secs(w * 7 * 86_400))
+            .map_err(|_| format!("`{trimmed}` is not a number of weeks; {hint}"))?,
+        None => crate::config::duration::parse(trimmed).map_err(|e| format!("{e}; {hint}"))?,
+    };
+    if period.is_zero() {
+        return Err(format!("the period must be longer than 0; {hint}"));
+    }
+    if period > std::time::Duration::from_secs(366 * 86_400) {
+        return Err(format!(
+            "`{trimmed}` is longer than a year; use at most 366d"
+        ));
+    }
+    Ok(period)
 }
 
 fn parse_time(text: &str) -> Result<DateTime<FixedOffset>, String> {

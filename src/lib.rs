@@ -16,6 +16,7 @@ pub mod workflow_command;
 pub mod cli;
 pub mod config;
 pub mod decision;
+pub mod delivery;
 pub mod env;
 pub mod facts;
 pub mod fly;

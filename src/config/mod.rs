@@ -1,6 +1,7 @@
 //! The configuration file `.github/shipgate.yml`: parsed (`raw`), validated into typed policy
 //! (`validate`, `model`), with every problem reported as `file:line:column: message` + `hint:`.
 
+mod delivery;
 pub mod duration;
 pub mod fly_toml;
 mod issues;
@@ -15,6 +16,7 @@ mod watch;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use delivery::{parse_percent, DeliveryTargets};
 pub use locate::{locate, YamlPath};
 pub use model::*;
 pub use validate::{bound_end, bound_start, closest, suggest};

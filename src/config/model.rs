@@ -49,6 +49,8 @@ pub struct Environment {
     /// Whether this is a production environment (`production_environment:`; default: named
     /// `production`). GitHub's Deployments record it.
     pub production: bool,
+    /// Targets for the delivery measures (`delivery_targets:`); all optional.
+    pub delivery_targets: super::DeliveryTargets,
 }
 
 /// Fly's deploy strategies (`fly deploy --strategy`). flyctl does not validate the flag and falls

@@ -143,6 +143,8 @@ pub struct RawEnvironment {
     pub steps: Option<RawSteps>,
     /// Metrics watched after the deploy is healthy; a failed watch rolls back.
     pub watch: Option<RawWatch>,
+    /// Targets for `shipgate report metrics` (the DORA measures and the success rate).
+    pub delivery_targets: Option<super::delivery::RawDeliveryTargets>,
 }
 
 /// Commands run around the deploy, in order. Never a shell: each is an argument vector.

@@ -219,6 +219,11 @@ fn environment(
         raw.url.is_some(),
         issues,
     );
+    let delivery_targets = super::delivery::targets(
+        raw.delivery_targets.as_ref(),
+        &path.key("delivery_targets"),
+        issues,
+    );
 
     (issues.0.len() == before).then(|| Environment {
         name: name.to_owned(),
@@ -237,6 +242,7 @@ fn environment(
         watch,
         // GitHub's `production_environment` on the Deployments this environment records.
         production: raw.production_environment.unwrap_or(name == "production"),
+        delivery_targets,
     })
 }
 

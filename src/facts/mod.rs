@@ -2,6 +2,7 @@
 //! (from GitHub, fly, probes, or saved answers); the core only reads them.
 
 pub mod checks;
+pub mod delivery;
 pub mod fly;
 pub mod health;
 pub mod watch;

@@ -143,6 +143,27 @@ struct Cached {
     /// A 304 on this page cannot vouch that no page follows it: it is the last page, full, and
     /// carries no `total_count` that would change with the list's length.
     may_hide_next: bool,
+    /// The body as read, kept only when the pages are to be saved ([`Client::with_saved_pages`]).
+    body: Option<Arc<str>>,
+}
+
+/// List pages kept between runs (a file the caller reads and writes): each page's URL, `ETag`,
+/// `Link` relations and body, so a later run asks conditionally and an unchanged page is a 304.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct SavedPages {
+    pub pages: std::collections::BTreeMap<String, SavedPage>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SavedPage {
+    pub etag: String,
+    #[serde(default)]
+    pub next: Option<String>,
+    #[serde(default)]
+    pub last: Option<String>,
+    pub body: String,
+    #[serde(default)]
+    pub may_hide_next: bool,
 }
 
 /// GitHub's JSON media type, asked for unless a request names another.
@@ -170,6 +191,9 @@ pub struct Client {
     deadline: Option<Instant>,
     page_concurrency: usize,
     cache: Mutex<HashMap<String, Cached>>,
+    /// Pages saved by an earlier run, not read yet in this one.
+    saved: Mutex<HashMap<String, SavedPage>>,
+    keep_bodies: bool,
     stats: Mutex<Stats>,
 }
 
@@ -232,6 +256,8 @@ impl Client {
             deadline: None,
             page_concurrency: PAGE_CONCURRENCY,
             cache: Mutex::default(),
+            saved: Mutex::default(),
+            keep_bodies: false,
             stats: Mutex::default(),
         })
     }
@@ -246,6 +272,41 @@ impl Client {
     pub fn with_page_concurrency(mut self, pages: usize) -> Self {
         self.page_concurrency = pages.max(1);
         self
+    }
+
+    /// Starts from pages an earlier run saved, and keeps what it reads for [`Client::saved_pages`].
+    pub fn with_saved_pages(mut self, saved: SavedPages) -> Self {
+        self.saved = Mutex::new(saved.pages.into_iter().collect());
+        self.keep_bodies = true;
+        self
+    }
+
+    /// The list pages to save for the next run: those read now, and those saved before and not
+    /// asked again.
+    pub fn saved_pages(&self) -> SavedPages {
+        let mut pages: std::collections::BTreeMap<String, SavedPage> = self
+            .saved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(url, page)| (url.clone(), page.clone()))
+            .collect();
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        for (url, cached) in cache.iter() {
+            if let Some(body) = &cached.body {
+                pages.insert(
+                    url.clone(),
+                    SavedPage {
+                        etag: cached.etag.clone(),
+                        next: cached.links.next.clone(),
+                        last: cached.links.last.clone(),
+                        body: body.to_string(),
+                        may_hide_next: cached.may_hide_next,
+                    },
+                );
+            }
+        }
+        SavedPages { pages }
     }
 
     pub fn stats(&self) -> Stats {
@@ -567,7 +628,19 @@ impl Client {
             .get(url)
             .cloned()
             .and_then(|c| Some((c.value.clone().downcast::<T>().ok()?, c)));
-        let mut etag = cached.as_ref().map(|(_, c)| c.etag.clone());
+        // A page an earlier run saved: asked with its ETag, decoded from its body on a 304.
+        let saved = match cached {
+            Some(_) => None,
+            None => self
+                .saved
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(url),
+        };
+        let mut etag = cached
+            .as_ref()
+            .map(|(_, c)| c.etag.clone())
+            .or_else(|| saved.as_ref().map(|s| s.etag.clone()));
         let answer = loop {
             let get = Get {
                 etag: etag.as_deref(),
@@ -589,6 +662,35 @@ impl Client {
                 // An ETag covers the body, not the `Link` header: a full last page stays the
                 // same when items are added on a new page after it. Read that page in full.
                 (Some(_), true) => etag = None,
+                (None, true) => match saved.as_ref().filter(|s| !s.may_hide_next) {
+                    Some(saved) => match serde_json::from_str::<T>(&saved.body) {
+                        Ok(decoded) => {
+                            let value: Arc<T> = Arc::new(decoded);
+                            let links = Links {
+                                next: saved.next.clone(),
+                                last: saved.last.clone(),
+                            };
+                            self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(
+                                url.to_owned(),
+                                Cached {
+                                    etag: saved.etag.clone(),
+                                    links: links.clone(),
+                                    value: value.clone(),
+                                    may_hide_next: false,
+                                    body: Some(Arc::from(saved.body.as_str())),
+                                },
+                            );
+                            let page = ListPage {
+                                value,
+                                not_modified: true,
+                            };
+                            return Ok((page, links));
+                        }
+                        // A saved body that no longer decodes: read the page in full.
+                        Err(_) => etag = None,
+                    },
+                    None => etag = None,
+                },
                 _ => {
                     return Err(GitHubError::Decode {
                         path: url_path(url),
@@ -617,6 +719,7 @@ impl Client {
                 links: links.clone(),
                 value: value.clone(),
                 may_hide_next: links.next.is_none() && may_hide_next(&answer.body),
+                body: self.keep_bodies.then(|| Arc::from(answer.body.as_str())),
             });
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         match kept {

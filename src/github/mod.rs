@@ -4,12 +4,14 @@
 //!   open set (adding values is a non-breaking change for GitHub), so unknown values are kept as
 //!   text and never fail deserialization.
 //! - `client`: transport, retries, rate limits, pagination, conditional requests.
-//! - `gather`: one function per endpoint read.
+//! - `gather`: one function per endpoint read; `delivery`: the Deployments history, its statuses
+//!   and the merged pull requests of deployed commits (for `report metrics`).
 //! - `path`: how names go into URLs (path segments and queries, each encoded by one rule).
 
 pub mod path;
 
 pub mod client;
+pub mod delivery;
 pub mod gather;
 pub mod model;
 pub mod saved;

@@ -2,6 +2,7 @@
 //! writing happens at the edges.
 
 pub mod annotations;
+pub mod delivery;
 pub mod explain;
 pub mod github;
 pub mod json;

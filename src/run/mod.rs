@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command, ConfigCommand, ReportCommand};
 use crate::config::{self, Config, ConfigError, Environment};
 use crate::decision::{Decision, Outcome};
 use crate::env::Ambient;
@@ -15,6 +15,7 @@ use crate::report::{self, Reporter};
 
 mod cancel;
 mod decide;
+mod delivery;
 mod deploy;
 mod fly_toml;
 mod gather;
@@ -315,11 +316,21 @@ pub fn run_with(
         }
         Command::Report(args) => match (&args.from_json, &args.command) {
             (Some(path), _) => record_file::report(path, cli.global.format),
+            (None, Some(ReportCommand::Metrics(metrics))) => {
+                let config = load(&config_path, explicit)?;
+                let env = environment(&config, &metrics.environment)?;
+                block_on(delivery::metrics(
+                    &context,
+                    env,
+                    repo,
+                    metrics,
+                    cli.global.format,
+                ))
+            }
             (None, None) => Err(RunError::input(
-                "`report` needs a saved record to render",
-                "pass --from-json FILE, the .json of a deploy record (--record DIR writes it)",
+                "which report?",
+                "pass --from-json FILE (the .json of a deploy record, which --record DIR writes), or run `shipgate report metrics --environment ENV`",
             )),
-            (None, Some(command)) => match *command {},
         },
         Command::Action => Err(RunError::input(
             "`action` is the GitHub Action's entrypoint and runs on its own",

@@ -911,3 +911,102 @@ fn every_request_of_checks_gate_and_readiness_matches_githubs_contract() {
     );
     replay(&recorded);
 }
+
+// Delivery metrics (A6: deployments, their statuses, a commit's pull requests)
+
+#[test]
+fn list_deployments_of_an_environment() {
+    let q = query(&[("environment", "production"), ("per_page", "100")]);
+    let r = get(&format!("{REPO}/deployments?{q}"));
+    assert!(r.json().is_array(), "{}", r.body);
+    get(&format!("{REPO}/deployments?{q}&page=2"));
+}
+
+#[test]
+fn list_deployment_statuses_every_page() {
+    let r = get(&format!("{REPO}/deployments/42/statuses?per_page=100"));
+    assert!(r.json().is_array(), "{}", r.body);
+    get(&format!(
+        "{REPO}/deployments/42/statuses?per_page=100&page=3"
+    ));
+}
+
+#[test]
+fn list_pull_requests_of_a_commit() {
+    let r = get(&format!("{REPO}/commits/{SHA}/pulls?per_page=100"));
+    assert!(r.json().is_array(), "{}", r.body);
+}
+
+#[test]
+fn every_request_of_report_metrics_matches_githubs_contract() {
+    use support::fake_github::*;
+    const RECORDED_REPO: &str = "hotdash-dev/hotdash";
+    let fake = FakeGitHub::start();
+    fake.repo(RECORDED_REPO, |repo| {
+        for (i, task) in ["deploy", "deploy", "deploy:rollback"].iter().enumerate() {
+            let id = 10 + i as u64;
+            let sha = format!("{:0>40x}", i + 1);
+            let at = format!("2026-04-2{i}T10:00:00Z");
+            repo.add_deployment(deployment(id, &sha, "production", task, &at));
+            let state = if i == 1 { "failure" } else { "success" };
+            repo.add_deployment_status(id, deployment_status(100 + id, state, &at));
+            repo.add_pull(merged_pull_request(
+                RECORDED_REPO,
+                7 + i as u64,
+                &sha,
+                "2026-04-19T10:00:00Z",
+            ));
+        }
+    });
+    let dir = std::env::temp_dir().join(format!("shipgate-contract-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let cache = dir.join("etags.json");
+    for _ in 0..2 {
+        #[allow(clippy::disallowed_methods)] // the ambient CI variables must not leak in
+        let ambient: Vec<String> = std::env::vars()
+            .map(|(k, _)| k)
+            .filter(|k| k.starts_with("GITHUB_") || k.starts_with("RUNNER_"))
+            .collect();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_shipgate"));
+        for name in ambient {
+            command.env_remove(name);
+        }
+        let output = command
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["--config", "examples/shipgate.yml", "--repo", RECORDED_REPO])
+            .args(["report", "metrics", "-e", "production", "--since", "30d"])
+            .args(["--at", "2026-05-01T00:00:00Z", "--cache"])
+            .arg(&cache)
+            .env("GITHUB_API_URL", fake.url())
+            .env("GITHUB_TOKEN", "ghs_contract")
+            .output()
+            .expect("shipgate runs");
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let recorded: Vec<RecordedRequest> = fake
+        .requests()
+        .into_iter()
+        .map(|r| {
+            let path = if r.query.is_empty() {
+                r.path.clone()
+            } else {
+                format!("{}?{}", r.path, r.query)
+            };
+            (r.method.clone(), path, r.headers.clone(), r.body.clone())
+        })
+        .collect();
+    let conditional = recorded
+        .iter()
+        .filter(|r| r.2.iter().any(|(k, _)| k == "if-none-match"))
+        .count();
+    // Run 1: the list, 3 statuses, 1 pull-request list (one deploy succeeded); run 2 the same,
+    // each with its ETag.
+    assert_eq!((recorded.len(), conditional), (10, 5), "{recorded:?}");
+    replay(&recorded);
+}

@@ -187,6 +187,13 @@ fn the_core_imports_no_edge_and_the_sequencer_no_runner() {
                 "gate", "github", "fly", "probe", "process", "metrics", "run", "action",
             ],
         ),
+        (
+            "delivery",
+            &[
+                "github", "fly", "probe", "process", "metrics", "run", "action", "gate", "render",
+                "notify",
+            ],
+        ),
         ("time", &["config", "gate", "run", "action"]),
         (
             "render",

@@ -1063,3 +1063,84 @@ fn dropping_the_fake_does_not_wait_for_slow_requests() {
         "{ended:?}"
     );
 }
+
+#[test]
+fn deployment_history_and_a_commits_pull_requests() {
+    let fake = FakeGitHub::start();
+    let other = "b1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
+    fake.repo(REPO, |repo| {
+        for id in 1..=160u64 {
+            let environment = if id % 3 == 0 { "staging" } else { "production" };
+            let task = if id % 10 == 0 {
+                "deploy:rollback"
+            } else {
+                "deploy"
+            };
+            repo.add_deployment(deployment(
+                id,
+                SHA,
+                environment,
+                task,
+                "2026-04-01T10:00:00Z",
+            ));
+        }
+        repo.add_deployment_status(
+            7,
+            deployment_status(9001, "in_progress", "2026-04-01T10:00:00Z"),
+        );
+        repo.add_deployment_status(
+            7,
+            deployment_status(9002, "success", "2026-04-01T10:05:00Z"),
+        );
+        repo.add_pull(merged_pull_request(REPO, 12, SHA, "2026-04-01T09:00:00Z"));
+        repo.add_commit(other, "feature work");
+        repo.add_pull(pull_request(REPO, 13, other, "feature", "main"));
+    });
+    // The environment filter, newest first, 100 a page with GitHub's Link header.
+    let url = api(&fake, "/deployments?environment=production&per_page=100");
+    let first = get(&url);
+    let page: Vec<Value> = first.json().as_array().expect("an array").clone();
+    assert_eq!(page.len(), 100);
+    assert!(page.iter().all(|d| d["environment"] == "production"));
+    assert_eq!(page[0]["id"], 160);
+    assert_eq!(
+        page[0]["statuses_url"],
+        api(&fake, "/deployments/160/statuses")
+    );
+    assert!(first
+        .link("next")
+        .is_some_and(|next| next.ends_with("page=2")));
+    let second = get(&first.link("next").expect("next"));
+    // 107 of the 160 are production (every third is staging): 7 on page 2.
+    assert_eq!(second_len(&second), 7);
+    let etag = first.header("etag").expect("an ETag").to_string();
+    assert_eq!(
+        send("GET", &url, &[("If-None-Match", &etag)], None).status,
+        304
+    );
+    // Statuses newest first, with the environment filled.
+    let statuses = get(&api(&fake, "/deployments/7/statuses")).json();
+    assert_eq!(statuses[0]["state"], "success");
+    assert_eq!(statuses[0]["environment"], "production");
+    assert_eq!(statuses[1]["state"], "in_progress");
+    // A commit's pull requests: the one it merged as, or whose head it is; 422 for no commit.
+    let pulls = get(&api(&fake, &format!("/commits/{SHA}/pulls?per_page=100"))).json();
+    assert_eq!(pulls.as_array().map(Vec::len), Some(1));
+    assert_eq!(pulls[0]["number"], 12);
+    assert_eq!(pulls[0]["merged_at"], "2026-04-01T09:00:00Z");
+    assert_eq!(pulls[0]["merge_commit_sha"], SHA);
+    let head = get(&api(&fake, &format!("/commits/{other}/pulls"))).json();
+    assert_eq!(head[0]["number"], 13);
+    assert_eq!(head[0]["merged_at"], Value::Null);
+    let missing = "c".repeat(40);
+    let unknown = get(&api(&fake, &format!("/commits/{missing}/pulls")));
+    assert_github_error(
+        &unknown,
+        422,
+        &format!("No commit found for SHA: {missing}"),
+    );
+}
+
+fn second_len(answer: &Answer) -> usize {
+    answer.json().as_array().map_or(0, Vec::len)
+}

@@ -9,6 +9,7 @@ mod architecture;
 mod checks;
 mod cli;
 mod config;
+mod delivery;
 mod deploy;
 mod fake_github_selftest;
 mod faults;

@@ -237,3 +237,72 @@ pub(super) fn set_run_state(run: &mut Value, id: u64, status: &str, conclusion: 
         Value::Null
     };
 }
+
+/// A pull request merged at `merged_at` (RFC 3339) as `merge_commit_sha` into `main`.
+pub fn merged_pull_request(
+    repo: &str,
+    number: u64,
+    merge_commit_sha: &str,
+    merged_at: &str,
+) -> Value {
+    let mut pull = pull_request(
+        repo,
+        number,
+        &format!("{:0>40x}", number),
+        &format!("feature-{number}"),
+        "main",
+    );
+    pull["state"] = json!("closed");
+    pull["merged"] = json!(true);
+    pull["merged_at"] = json!(merged_at);
+    pull["closed_at"] = json!(merged_at);
+    pull["merge_commit_sha"] = json!(merge_commit_sha);
+    pull
+}
+
+/// A Deployment of `sha` to `environment` with `task`, created at `created_at` (RFC 3339) by
+/// `github-actions[bot]`, as `GET /deployments` lists it. Add it with [`Repo::add_deployment`].
+pub fn deployment(id: u64, sha: &str, environment: &str, task: &str, created_at: &str) -> Value {
+    json!({
+        "url": "",
+        "id": id,
+        "node_id": format!("DE_kwDOFAKE{id}"),
+        "sha": sha,
+        "ref": sha,
+        "task": task,
+        "payload": {},
+        "original_environment": environment,
+        "environment": environment,
+        "description": null,
+        "creator": user_json(ACTIONS_BOT_LOGIN, 41_898_282, "Bot"),
+        "created_at": created_at,
+        "updated_at": created_at,
+        "statuses_url": "",
+        "repository_url": "",
+        "transient_environment": false,
+        "production_environment": environment == "production",
+        "performed_via_github_app": null,
+    })
+}
+
+/// A Deployment status (`state`: error, failure, inactive, in_progress, queued, pending, success)
+/// created at `created_at`. Add it with [`Repo::add_deployment_status`].
+pub fn deployment_status(id: u64, state: &str, created_at: &str) -> Value {
+    json!({
+        "url": "",
+        "id": id,
+        "node_id": format!("DES_kwDOFAKE{id}"),
+        "state": state,
+        "creator": user_json(ACTIONS_BOT_LOGIN, 41_898_282, "Bot"),
+        "description": "",
+        "environment": "",
+        "target_url": "",
+        "log_url": "",
+        "environment_url": "",
+        "created_at": created_at,
+        "updated_at": created_at,
+        "deployment_url": "",
+        "repository_url": "",
+        "performed_via_github_app": null,
+    })
+}

@@ -331,6 +331,43 @@ impl Repo {
         self
     }
 
+    /// Adds a Deployment (see [`deployment`]), making its commit known and filling its URLs.
+    pub fn add_deployment(&mut self, mut deployment: Value) -> &mut Self {
+        let id = id_of(&deployment);
+        let sha = deployment["sha"].as_str().unwrap_or("").to_string();
+        self.commits
+            .entry(sha.clone())
+            .or_insert_with(|| format!("Commit {}", short(&sha)));
+        let url = format!("{}/deployments/{id}", self.api());
+        fill_if_empty(&mut deployment, "statuses_url", &format!("{url}/statuses"));
+        fill_if_empty(&mut deployment, "repository_url", &self.api());
+        fill_if_empty(&mut deployment, "url", &url);
+        self.deployments.push(deployment);
+        self
+    }
+
+    /// Adds a status (see [`deployment_status`]) to the Deployment `deployment`, with its
+    /// environment and URLs filled in. Panics if there is no such Deployment.
+    pub fn add_deployment_status(&mut self, deployment: u64, mut status: Value) -> &mut Self {
+        let environment = self
+            .deployments
+            .iter()
+            .find(|d| id_of(d) == deployment)
+            .unwrap_or_else(|| panic!("no deployment {deployment}"))["environment"]
+            .clone();
+        let url = format!("{}/deployments/{deployment}", self.api());
+        status["environment"] = environment;
+        let status_url = format!("{url}/statuses/{}", id_of(&status));
+        fill_if_empty(&mut status, "url", &status_url);
+        fill_if_empty(&mut status, "deployment_url", &url);
+        fill_if_empty(&mut status, "repository_url", &self.api());
+        self.deployment_statuses
+            .entry(deployment)
+            .or_default()
+            .push(status);
+        self
+    }
+
     /// Adds a comment by someone else (or the bot) on an issue or PR; returns its id.
     pub fn add_comment(&mut self, issue: u64, body: &str, login: &str, user_type: &str) -> u64 {
         let id = self.next_id();

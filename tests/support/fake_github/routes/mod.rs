@@ -70,6 +70,8 @@ impl State {
                 let sha = repo.sha_of(&git_ref.join("/"))?;
                 repo.combined_status(req, &sha)
             }
+            // A6: the pull requests of a commit (lead time).
+            ("GET", ["commits", sha, "pulls"]) => repo.commit_pulls(req, sha)?,
             ("GET", ["commits", git_ref @ ..]) if !git_ref.is_empty() => {
                 let sha = repo.sha_of(&git_ref.join("/"))?;
                 // E: the `sha` media type answers the bare SHA as text.

@@ -4,8 +4,8 @@ use serde_json::{json, Value};
 
 use super::super::state::Repo;
 use super::super::transport::{
-    created, no_content, not_found, ok, paginated_array, required_str, validation_failed, Answer,
-    Req,
+    created, error, no_content, not_found, ok, paginated_array, required_str, validation_failed,
+    Answer, Req,
 };
 use super::super::util::{id_of, now_iso, parse_time};
 
@@ -16,6 +16,27 @@ impl Repo {
     pub(super) fn pull_answer(&self, number: &str) -> Result<Answer, Answer> {
         let number = number.parse::<u64>().map_err(|_| not_found())?;
         Ok(ok(self.pulls.get(&number).ok_or_else(not_found)?.clone()))
+    }
+
+    /// `GET /commits/{sha}/pulls`: the pull requests whose merge commit or head is the commit,
+    /// by ascending number; 422 for a commit the repository does not have.
+    pub(super) fn commit_pulls(&self, req: &Req, sha: &str) -> Result<Answer, Answer> {
+        let sha = self.resolve(sha).ok_or_else(|| {
+            error(
+                422,
+                &format!("No commit found for SHA: {sha}"),
+                "https://docs.github.com/rest/commits/commits#list-pull-requests-associated-with-a-commit",
+            )
+        })?;
+        let pulls: Vec<Value> = self
+            .pulls
+            .values()
+            .filter(|pull| {
+                pull["merge_commit_sha"] == sha.as_str() || pull["head"]["sha"] == sha.as_str()
+            })
+            .cloned()
+            .collect();
+        Ok(paginated_array(req, pulls))
     }
 
     /// `GET /issues/{number}/comments`, oldest first, with `since`.
