@@ -47,8 +47,8 @@ use serde_json::Value;
 // The public API. Not every crate that includes the support module uses all of it.
 #[allow(unused_imports)]
 pub use builders::{
-    actions_app, branch_protection, bulk_check_runs, check_run, commit_status, pull_request,
-    required_status_checks_rule, rule, workflow_run,
+    actions_app, branch_protection, bulk_check_runs, check_run, commit_status, environment,
+    environment_approval, pull_request, required_status_checks_rule, rule, workflow_run,
 };
 #[allow(unused_imports)]
 pub use state::{ClassicProtection, RateLimit, Repo, State};
