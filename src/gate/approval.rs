@@ -238,15 +238,18 @@ mod tests {
         reviewers_from: crate::config::ReviewersFrom::Environment,
     };
 
+    /// (case, reviews, environment settings, status, part of the summary)
+    type Case = (
+        &'static str,
+        Vec<Review>,
+        Readable<EnvironmentSettings>,
+        Status,
+        &'static str,
+    );
+
     #[test]
     fn the_reviews_decide() {
-        let table: Vec<(
-            &str,
-            Vec<Review>,
-            Readable<EnvironmentSettings>,
-            Status,
-            &str,
-        )> = vec![
+        let table: Vec<Case> = vec![
             (
                 "another reviewer approved",
                 vec![review("approved", "bob", "production")],
