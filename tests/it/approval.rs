@@ -280,3 +280,28 @@ fn plan_shows_the_gate_as_decided_by_deploy() {
         .as_str()
         .is_some_and(|s| s.contains("not checked: ") && s.contains("approval")));
 }
+
+#[test]
+fn config_explain_says_what_approval_asks() {
+    let app = healthy();
+    let (_dir, path) = config(&app, REQUIRED);
+    let out = crate::common::run(crate::common::with_config(&path).args(["config", "explain"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(
+            "  approval: the deploy run approved by the GitHub Environment's required reviewers"
+        ),
+        "{}",
+        out.stdout
+    );
+    let (_dir, path) = config(&app, CLOSED_NEEDS_APPROVAL);
+    let out = crate::common::run(crate::common::with_config(&path).args(["config", "explain"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains(", on an approved run only; always shown"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("  approval:"), "{}", out.stdout);
+}
