@@ -47,6 +47,8 @@ pub enum GateId {
     DeployWindow,
     #[serde(rename = "staging")]
     Staging,
+    #[serde(rename = "approval")]
+    Approval,
     #[serde(rename = "health")]
     Health,
     #[serde(rename = "watch")]
@@ -59,6 +61,7 @@ impl GateId {
             GateId::RequiredChecks => "required-checks",
             GateId::DeployWindow => "deploy-window",
             GateId::Staging => "staging",
+            GateId::Approval => "approval",
             GateId::Health => "health",
             GateId::Watch => "watch",
         }
@@ -70,6 +73,7 @@ impl GateId {
             GateId::RequiredChecks => "#gate-required-checks",
             GateId::DeployWindow => "#gate-deploy-window",
             GateId::Staging => "#gate-staging",
+            GateId::Approval => "#gate-approval",
             GateId::Health => "#gate-health",
             GateId::Watch => "#gate-watch",
         }
@@ -196,6 +200,17 @@ pub enum Evidence {
     },
     Note {
         text: String,
+    },
+    /// A review of the run by the GitHub Environment's required reviewers. GitHub records no
+    /// time for it.
+    Approval {
+        environment: String,
+        /// `approved` or `rejected`.
+        state: String,
+        /// The reviewer's login.
+        by: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
     },
     /// One watched rule: what it reads, its condition, its readings counted, and the last ones.
     Rule {

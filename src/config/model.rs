@@ -51,6 +51,35 @@ pub struct Environment {
     pub production: bool,
     /// Targets for the delivery measures (`delivery_targets:`); all optional.
     pub delivery_targets: super::DeliveryTargets,
+    /// The approval gate.
+    pub approval: ApprovalPolicy,
+}
+
+/// The approval gate's policy (`approval:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ApprovalPolicy {
+    /// `deploy` needs a run approved by `reviewers_from`.
+    pub required: bool,
+    pub reviewers_from: ReviewersFrom,
+}
+
+/// Whose approval counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReviewersFrom {
+    /// The GitHub Environment's required reviewers (its deployment protection rule).
+    #[default]
+    Environment,
+}
+
+impl ReviewersFrom {
+    pub const ALL: [(&'static str, ReviewersFrom); 1] =
+        [("environment", ReviewersFrom::Environment)];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewersFrom::Environment => "environment",
+        }
+    }
 }
 
 /// Fly's deploy strategies (`fly deploy --strategy`). flyctl does not validate the flag and falls
@@ -159,6 +188,8 @@ pub struct EmergencyPolicy {
     pub allowed: bool,
     pub min_reason_length: usize,
     pub actors: Vec<String>,
+    /// The override is valid only on an approved run.
+    pub requires_approval: bool,
 }
 
 /// A set of weekdays.

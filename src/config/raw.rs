@@ -107,6 +107,9 @@ pub struct RawEmergency {
     pub min_reason_length: Option<u32>,
     /// GitHub logins allowed to override; empty means anyone who can run shipgate.
     pub actors: Option<Vec<String>>,
+    /// The override is valid only on a run the GitHub Environment's required reviewers approved
+    /// (see the environment's `approval`). Default `false`.
+    pub requires_approval: Option<bool>,
 }
 
 /// One deploy target: a Fly app.
@@ -145,6 +148,20 @@ pub struct RawEnvironment {
     pub watch: Option<RawWatch>,
     /// Targets for `shipgate report metrics` (the DORA measures and the success rate).
     pub delivery_targets: Option<super::delivery::RawDeliveryTargets>,
+    /// The approval gate: the deploy run must have been approved by the GitHub Environment's
+    /// required reviewers.
+    pub approval: Option<RawApproval>,
+}
+
+/// The approval gate.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawApproval {
+    /// Whether `deploy` needs an approved run. Default `false`.
+    pub required: Option<bool>,
+    /// Whose approval counts: `environment` (the GitHub Environment's required reviewers, the only
+    /// value for now). Default `environment`.
+    pub reviewers_from: Option<String>,
 }
 
 /// Commands run around the deploy, in order. Never a shell: each is an argument vector.

@@ -213,6 +213,7 @@ fn environment(
     let rollback = rollback_policy(raw.rollback.as_ref(), &path.key("rollback"), issues);
     let notify = notify_policy(raw.notify.as_ref(), &path.key("notify"), issues);
     let steps = super::validate_watch::steps_policy(raw.steps.as_ref(), &path.key("steps"), issues);
+    let approval = approval_policy(raw.approval.as_ref(), &path.key("approval"), issues);
     let watch = super::validate_watch::watch_policy(
         raw.watch.as_ref(),
         &path.key("watch"),
@@ -243,7 +244,42 @@ fn environment(
         // GitHub's `production_environment` on the Deployments this environment records.
         production: raw.production_environment.unwrap_or(name == "production"),
         delivery_targets,
+        approval,
     })
+}
+
+/// `approval:`: whether a deploy needs an approved run, and whose approval counts.
+fn approval_policy(
+    raw: Option<&RawApproval>,
+    path: &YamlPath,
+    issues: &mut Issues,
+) -> ApprovalPolicy {
+    let Some(raw) = raw else {
+        return ApprovalPolicy::default();
+    };
+    let reviewers_from = match &raw.reviewers_from {
+        None => ReviewersFrom::Environment,
+        Some(text) => match ReviewersFrom::ALL.iter().find(|(n, _)| n == text) {
+            Some((_, from)) => *from,
+            None => {
+                let names: Vec<&str> = ReviewersFrom::ALL.iter().map(|(n, _)| *n).collect();
+                issues.push(
+                    &path.key("reviewers_from"),
+                    format!("unknown reviewers source `{text}`"),
+                    suggest(
+                        "approvals come from the GitHub Environment's required reviewers; use one of",
+                        text,
+                        &names,
+                    ),
+                );
+                ReviewersFrom::Environment
+            }
+        },
+    };
+    ApprovalPolicy {
+        required: raw.required.unwrap_or(false),
+        reviewers_from,
+    }
 }
 
 fn valid_fly_app_name(name: &str) -> bool {
@@ -493,6 +529,8 @@ fn window_policy(layers: &[(&RawWindows, YamlPath)], issues: &mut Issues) -> Opt
         actors: pick(&emergency_layers, |e| e.actors.as_ref())
             .map(|(v, _)| v.clone())
             .unwrap_or_default(),
+        requires_approval: pick(&emergency_layers, |e| e.requires_approval.as_ref())
+            .is_some_and(|(v, _)| *v),
     };
     (issues.0.len() == before).then_some(WindowPolicy {
         timezone,

@@ -1,6 +1,7 @@
 //! Facts: everything the gates look at, gathered before any gate runs. The edges fill these in
 //! (from GitHub, fly, probes, or saved answers); the core only reads them.
 
+pub mod approval;
 pub mod checks;
 pub mod delivery;
 pub mod fly;
@@ -33,6 +34,8 @@ pub struct Facts {
     pub health: HealthFacts,
     /// What the post-deploy watch measured.
     pub watch: watch::WatchFacts,
+    /// The deploy run's approval by the environment's required reviewers.
+    pub approval: Readable<approval::ApprovalFacts>,
 }
 
 impl Facts {
@@ -46,6 +49,7 @@ impl Facts {
             staging_health: Vec::new(),
             health: HealthFacts::NotMeasured("runs after the deploy; see the plan".to_owned()),
             watch: watch::WatchFacts::NotRun("runs after the deploy is healthy".to_owned()),
+            approval: Readable::NotAsked(why.to_owned()),
         }
     }
 }

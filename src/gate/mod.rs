@@ -7,9 +7,11 @@
 //! | `required-checks` | [`checks`] |
 //! | `deploy-window` | [`window`] |
 //! | `staging` | [`staging`] |
+//! | `approval` | [`approval`] |
 //! | `health` | [`health`] (Fly machines counted by [`machines`]) |
 //! | `watch` | [`watch`] (the post-deploy metrics) |
 
+pub mod approval;
 pub mod checks;
 pub mod health;
 pub mod machines;
@@ -17,7 +19,9 @@ pub mod staging;
 pub mod watch;
 pub mod window;
 
-use crate::config::{ChecksPolicy, Config, Environment, HealthPolicy, WatchPolicy, WindowPolicy};
+use crate::config::{
+    ApprovalPolicy, ChecksPolicy, Config, Environment, HealthPolicy, WatchPolicy, WindowPolicy,
+};
 use crate::decision::{GateId, Verdict};
 use crate::facts::Facts;
 pub use window::EmergencyRequest;
@@ -27,6 +31,7 @@ pub const ALL: &[GateId] = &[
     GateId::RequiredChecks,
     GateId::DeployWindow,
     GateId::Staging,
+    GateId::Approval,
     GateId::Health,
     GateId::Watch,
 ];
@@ -43,6 +48,8 @@ pub struct Policy<'a> {
     pub health: Option<&'a HealthPolicy>,
     /// `None` where no watch is configured.
     pub watch: Option<&'a WatchPolicy>,
+    /// `None` where no environment is named (top-level blocks, `health --url`).
+    pub approval: Option<&'a ApprovalPolicy>,
 }
 
 impl<'a> Policy<'a> {
@@ -53,6 +60,7 @@ impl<'a> Policy<'a> {
             requires: &environment.requires,
             health: Some(&environment.health),
             watch: environment.watch.as_ref(),
+            approval: Some(&environment.approval),
         }
     }
 
@@ -63,6 +71,7 @@ impl<'a> Policy<'a> {
             requires: &[],
             health: None,
             watch: None,
+            approval: None,
         }
     }
 
@@ -82,6 +91,7 @@ impl<'a> Policy<'a> {
             requires: &[],
             health: Some(health),
             watch: None,
+            approval: None,
         }
     }
 
@@ -119,9 +129,20 @@ pub fn evaluate(facts: &Facts, policy: &Policy<'_>, request: &Request) -> Vec<Ve
         .map(|gate| match gate {
             GateId::RequiredChecks => checks::gate(facts, policy.checks),
             GateId::DeployWindow => {
-                window::evaluate(policy.windows, facts.now, request.emergency.as_ref())
+                // `emergency.requires_approval`: the override holds only on an approved run.
+                let approved = request.emergency.as_ref().map(|_| {
+                    let environment = facts.subject.environment.as_deref().unwrap_or_default();
+                    approval::approved(&facts.approval, environment)
+                });
+                window::evaluate_with_approval(
+                    policy.windows,
+                    facts.now,
+                    request.emergency.as_ref(),
+                    approved.as_ref(),
+                )
             }
             GateId::Staging => staging::gate(facts, policy, request),
+            GateId::Approval => approval::gate(facts, policy.approval),
             GateId::Health => health::gate(facts, policy.health),
             GateId::Watch => watch::gate(&facts.watch, policy.watch),
         })

@@ -363,11 +363,23 @@ pub fn openings(policy: &WindowPolicy, from: DateTime<Utc>, days: u32) -> Vec<Op
         .collect()
 }
 
-/// Evaluates the deploy window at `now`. `None` policy: no windows apply.
+/// Evaluates the deploy window at `now`. `None` policy: no windows apply. Without approval
+/// facts, an override that `emergency.requires_approval` is refused.
 pub fn evaluate(
     policy: Option<&WindowPolicy>,
     now: DateTime<Utc>,
     emergency: Option<&EmergencyRequest>,
+) -> Verdict {
+    evaluate_with_approval(policy, now, emergency, None)
+}
+
+/// [`evaluate`] with what the approval facts say of the run: its approvers, or why it is not
+/// approved (`emergency.requires_approval` reads it; `None`: not known).
+pub fn evaluate_with_approval(
+    policy: Option<&WindowPolicy>,
+    now: DateTime<Utc>,
+    emergency: Option<&EmergencyRequest>,
+    approved: Option<&Result<String, String>>,
 ) -> Verdict {
     let Some(policy) = policy else {
         return Verdict::new(
@@ -457,12 +469,17 @@ pub fn evaluate(
     .with_evidence(vec![evidence]);
 
     if let Some(request) = emergency {
-        apply_emergency(&mut verdict, policy, request);
+        apply_emergency(&mut verdict, policy, request, approved);
     }
     verdict
 }
 
-fn apply_emergency(verdict: &mut Verdict, policy: &WindowPolicy, request: &EmergencyRequest) {
+fn apply_emergency(
+    verdict: &mut Verdict,
+    policy: &WindowPolicy,
+    request: &EmergencyRequest,
+    approved: Option<&Result<String, String>>,
+) {
     if verdict.status == Status::Pass {
         verdict.evidence.push(Evidence::Note {
             text: "emergency requested, but the window is open: no override used".to_owned(),
@@ -494,6 +511,20 @@ fn apply_emergency(verdict: &mut Verdict, policy: &WindowPolicy, request: &Emerg
     } else {
         None
     };
+    let refusal = refusal.or_else(|| {
+        if !policy.emergency.requires_approval {
+            return None;
+        }
+        match approved {
+            Some(Ok(_)) => None,
+            Some(Err(why)) => Some(format!(
+                "`emergency.requires_approval`: the run is not approved ({why})"
+            )),
+            None => {
+                Some("`emergency.requires_approval`: the run's approval is not known".to_owned())
+            }
+        }
+    });
     match refusal {
         Some(why) => {
             verdict.summary = format!("{} (emergency override refused)", verdict.summary);
@@ -502,6 +533,11 @@ fn apply_emergency(verdict: &mut Verdict, policy: &WindowPolicy, request: &Emerg
             });
         }
         None => {
+            if let (true, Some(Ok(by))) = (policy.emergency.requires_approval, approved) {
+                verdict.evidence.push(Evidence::Note {
+                    text: format!("emergency override approved by {by}"),
+                });
+            }
             verdict.overridden = Some(Override {
                 actor: request.actor.clone(),
                 reason: request.reason.trim().to_owned(),
@@ -848,6 +884,42 @@ emergency:
                 Status::Fail
             )
         );
+    }
+
+    #[test]
+    fn an_emergency_that_requires_approval_holds_only_on_an_approved_run() {
+        let request = EmergencyRequest {
+            reason: "INC-142 checkout returns 500".to_owned(),
+            actor: Some("octocat".to_owned()),
+        };
+        let closed = at("2026-11-27T10:00:00-08:00");
+        let needs = policy(&format!("{HOTDASH}  requires_approval: true\n"));
+        let table = [
+            (Some(Ok("hubot".to_owned())), Status::Pass, "emergency override approved by hubot"),
+            (
+                Some(Err("rejected by hubot".to_owned())),
+                Status::Fail,
+                "emergency override refused: `emergency.requires_approval`: the run is not approved (rejected by hubot)",
+            ),
+            (None, Status::Fail, "the run's approval is not known"),
+        ];
+        for (approved, status, note) in table {
+            let verdict =
+                evaluate_with_approval(Some(&needs), closed, Some(&request), approved.as_ref());
+            assert_eq!(verdict.status, status, "{approved:?}");
+            assert_eq!(verdict.overridden.is_some(), status == Status::Pass);
+            assert!(
+                verdict
+                    .evidence
+                    .iter()
+                    .any(|e| matches!(e, Evidence::Note { text } if text.contains(note))),
+                "{:?}",
+                verdict.evidence
+            );
+        }
+        // Without `requires_approval` the approval does not matter.
+        let plain = evaluate(Some(&policy(HOTDASH)), closed, Some(&request));
+        assert_eq!(plain.status, Status::Pass);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::model::{
     RequiredStatusChecks,
 };
 use super::path::{query, segment};
+use crate::facts::approval::{EnvironmentSettings, Review};
 use crate::facts::Readable;
 
 /// `owner/name`, already validated by the CLI.
@@ -265,4 +266,38 @@ pub async fn pull_request(
 ) -> Result<PullRequest, GitHubError> {
     let path = repo.path(&format!("/pulls/{number}"));
     decode(&path, &client.get(&path).await?)
+}
+
+/// `GET /repos/{o}/{r}/actions/runs/{run_id}/approvals`: the run's review history (one list, not
+/// paginated). A 403 or 404 is unknown, never "no approval".
+pub async fn run_approvals(
+    client: &Client,
+    repo: &Repo,
+    run_id: &str,
+) -> Result<Readable<Vec<Review>>, GitHubError> {
+    let path = repo.path(&format!("/actions/runs/{}/approvals", segment(run_id)));
+    match client.get(&path).await {
+        Ok(body) => decode(&path, &body).map(Readable::Read),
+        Err(error) if matches!(error.status(), Some(403 | 404)) => {
+            Ok(Readable::Unknown(error.to_string()))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// `GET /repos/{o}/{r}/environments/{environment_name}`: its protection rules. A 404 (no such
+/// GitHub Environment) or 403 is unknown.
+pub async fn environment_settings(
+    client: &Client,
+    repo: &Repo,
+    name: &str,
+) -> Result<Readable<EnvironmentSettings>, GitHubError> {
+    let path = repo.path(&format!("/environments/{}", segment(name)));
+    match client.get(&path).await {
+        Ok(body) => decode(&path, &body).map(Readable::Read),
+        Err(error) if matches!(error.status(), Some(403 | 404)) => {
+            Ok(Readable::Unknown(error.to_string()))
+        }
+        Err(error) => Err(error),
+    }
 }

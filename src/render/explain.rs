@@ -55,6 +55,12 @@ fn environment_text(out: &mut String, env: &Environment, now: DateTime<Utc>, fly
             env.requires.join(", ")
         );
     }
+    if env.approval.required {
+        let _ = writeln!(
+            out,
+            "  approval: the deploy run approved by the GitHub Environment's required reviewers (not by its own actor where the environment forbids self-review)"
+        );
+    }
     let checks = &env.checks;
     let mut required = if checks.required.is_empty() {
         "none listed".to_owned()
@@ -224,7 +230,12 @@ fn windows_text(out: &mut String, policy: &WindowPolicy, now: DateTime<Utc>) {
         } else {
             emergency.actors.join(", ")
         };
-        let _ = writeln!(out, "    emergency override: --emergency with a reason of {}+ characters, by {who}; always shown", emergency.min_reason_length);
+        let approved = if emergency.requires_approval {
+            ", on an approved run only"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "    emergency override: --emergency with a reason of {}+ characters, by {who}{approved}; always shown", emergency.min_reason_length);
     } else {
         let _ = writeln!(out, "    emergency override: disabled");
     }

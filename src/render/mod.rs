@@ -192,6 +192,18 @@ pub(crate) fn evidence_lines(evidence: &Evidence) -> Vec<String> {
             lines
         }
         Evidence::Note { text } => vec![text.clone()],
+        Evidence::Approval {
+            environment,
+            state,
+            by,
+            comment,
+        } => vec![match comment {
+            Some(comment) => format!(
+                "{state} for {environment} by {by}: \"{}\"",
+                one_line(comment)
+            ),
+            None => format!("{state} for {environment} by {by}"),
+        }],
         Evidence::Rule {
             rule,
             metric,

@@ -11,6 +11,7 @@ use crate::config::duration::Human;
 use crate::config::{ChecksPolicy, Config, Environment};
 use crate::decision::{CheckState, Evidence, Status, Subject, Verdict};
 use crate::env::Ambient;
+use crate::facts::approval::ApprovalFacts;
 use crate::facts::checks::{CheckRun, CommitStatus, RequiredContext, Round};
 use crate::facts::health::Expected;
 use crate::facts::{
@@ -486,9 +487,50 @@ impl Session<'_> {
             watch: crate::facts::watch::WatchFacts::NotRun(
                 "runs after the deploy is healthy".to_owned(),
             ),
+            approval: Readable::NotAsked(NOT_DEPLOY.to_owned()),
+        })
+    }
+
+    /// The deploy run's approval: its review history and the environment's settings, read
+    /// concurrently. Read only where `needed` (the gate or the emergency override asks for it)
+    /// and only in Actions, where there is a run to ask about.
+    pub async fn approval(
+        &self,
+        context: &Context<'_>,
+        env: &Environment,
+        needed: bool,
+    ) -> Result<Readable<ApprovalFacts>, RunError> {
+        if !needed {
+            return Ok(Readable::NotAsked("not required".to_owned()));
+        }
+        let Some(run_id) = context.ambient.run_id.clone() else {
+            return Ok(Readable::NotAsked(
+                "outside GitHub Actions: no GITHUB_RUN_ID".to_owned(),
+            ));
+        };
+        let (client, repo) = (&self.client, self.repo);
+        let fail = |e: GitHubError| github_error(e, repo);
+        let (reviews, environment) = tokio::join!(
+            gather::run_approvals(client, repo, &run_id),
+            gather::environment_settings(client, repo, &env.name)
+        );
+        Ok(match reviews.map_err(fail)? {
+            Readable::Read(reviews) => Readable::Read(ApprovalFacts {
+                run_id,
+                actor: context.ambient.actor.clone(),
+                reviews,
+                environment: environment.map_err(fail)?,
+            }),
+            Readable::Unknown(why) => Readable::Unknown(format!(
+                "the approvals of run {run_id} could not be read: {why}"
+            )),
+            Readable::NotAsked(why) => Readable::NotAsked(why),
         })
     }
 }
+
+/// Why a command other than `deploy` does not read the run's approval.
+pub const NOT_DEPLOY: &str = "decided by `deploy`, in the job the reviewers approve";
 
 pub fn subject(
     repo: Option<String>,

@@ -627,6 +627,47 @@ fn list_rollback_runs_created_since_with_offset_and_branch() {
     get(&format!("{REPO}/actions/workflows/rollback.yml/runs?{q}"));
 }
 
+// The approval gate (reference E)
+
+/// How shipgate reads a run's review history; GitHub's example decodes into the facts the
+/// gate reads.
+#[test]
+fn run_approvals() {
+    let r = get(&format!("{REPO}/actions/runs/30433642/approvals"));
+    let reviews: Vec<shipgate::facts::approval::Review> =
+        serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.body));
+    assert!(!reviews.is_empty(), "{}", r.body);
+    assert_eq!(
+        reviews[0].state,
+        shipgate::facts::approval::ReviewState::Approved
+    );
+    assert!(reviews[0].covers("staging"));
+    assert_eq!(reviews[0].login(), "octocat");
+}
+
+/// How shipgate reads an environment's protection rules: the `required_reviewers` rule carries
+/// `prevent_self_review`.
+#[test]
+fn environment_settings() {
+    let r = get(&format!("{REPO}/environments/production"));
+    let settings: shipgate::facts::approval::EnvironmentSettings =
+        serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.body));
+    assert!(settings.has_required_reviewers(), "{}", r.body);
+    assert!(!settings.prevent_self_review(), "{}", r.body);
+}
+
+#[test]
+fn rejected_run_approvals_of_a_run_id_that_is_not_a_number() {
+    assert_rejected(
+        "GET",
+        &format!("{REPO}/actions/runs/latest/approvals"),
+        &gh(),
+        "",
+        422,
+        "run_id",
+    );
+}
+
 #[test]
 fn get_workflow_run() {
     get(&format!("{REPO}/actions/runs/30433642"));

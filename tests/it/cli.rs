@@ -77,6 +77,7 @@ fn plan_renders_json_and_markdown_from_the_same_decision() {
             "required-checks",
             "deploy-window",
             "staging",
+            "approval",
             "health",
             "watch"
         ]
@@ -89,7 +90,14 @@ fn plan_renders_json_and_markdown_from_the_same_decision() {
         .collect();
     assert_eq!(
         statuses,
-        ["not_checked", "pass", "not_checked", "skipped", "skipped"]
+        [
+            "not_checked",
+            "pass",
+            "not_checked",
+            "skipped",
+            "skipped",
+            "skipped"
+        ]
     );
     assert_eq!(
         decision["plan"]["deploy_command"],

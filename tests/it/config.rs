@@ -115,6 +115,10 @@ fn every_bad_config_is_located_named_and_hinted() {
         ("    app: demo\n", "    app: demo\n    steps:\n      before_deploy:\n        - {name: migrate, run: [psql, \"${env.DATABASE_URL}\"]}\n", "16:39", "steps.before_deploy[0].run[1]: unknown variable `${env.DATABASE_URL}`", "allowed in `env:` values only"),
         ("  required: [ci]", "  required: [ci]\n  interval: 1ms", "4:13", "checks.interval: the poll interval must be at least 1s", "`15s`"),
         ("  required: [ci]", "  required: [ci]\n  <<: {wait: 1m}", "4:3", "unknown field `<<`", "merge keys"),
+        ("    requires: [staging]", "    requires: [staging]\n    approval:\n      required: true\n      reviewers_from: codeowners", "17:23", "environments.production.approval.reviewers_from: unknown reviewers source `codeowners`", "the GitHub Environment's required reviewers; use one of: `environment`"),
+        ("    requires: [staging]", "    requires: [staging]\n    approval:\n      requird: true", "16:7", "environments.production.approval: unknown field `requird`", "did you mean `required`?"),
+        ("    requires: [staging]", "    requires: [staging]\n    approval: true", "15:15", "environments.production.approval: invalid type: boolean `true`, expected a block of keys", "write a block of keys here"),
+        ("      hours: \"09:00-17:00\"\n", "      hours: \"09:00-17:00\"\n  emergency:\n    requires_approval: \"yes\"\n", "10:24", "windows.emergency.requires_approval: invalid type: string \"yes\", expected a boolean", "write a boolean here"),
         ("  required: [ci]", "  required: [ci]\nwindows: false", "4:10", "windows: invalid type: boolean `false`, expected a block of keys", "write a block of keys here"),
         ("  required: [ci]", "  required: [ci\nwindows2: x", "4:9", "did not find expected ',' or ']'", "check the YAML syntax here"),
     ];

@@ -1144,3 +1144,84 @@ fn deployment_history_and_a_commits_pull_requests() {
 fn second_len(answer: &Answer) -> usize {
     answer.json().as_array().map_or(0, Vec::len)
 }
+
+#[test]
+fn run_approvals_and_environments_have_github_shapes() {
+    let fake = FakeGitHub::start();
+    fake.repo(REPO, |repo| {
+        repo.set_environment(environment("Production", &["octocat"], true));
+        repo.set_environment(environment("staging", &[], false));
+        repo.add_run_approval(
+            42,
+            environment_approval("approved", "octocat", &["Production"], "Ship it!"),
+        );
+        repo.add_run_approval(
+            42,
+            environment_approval("rejected", "hubot", &["staging"], ""),
+        );
+    });
+
+    // The review history: every entry has the schema's required keys, in the order given.
+    let reviews = get(&api(&fake, "/actions/runs/42/approvals"));
+    assert_eq!(reviews.status, 200, "{}", reviews.body);
+    let reviews = reviews.json();
+    let reviews = reviews.as_array().expect("an array, not a page object");
+    assert_eq!(reviews.len(), 2);
+    for review in reviews {
+        for key in ["environments", "state", "user", "comment"] {
+            assert!(review.get(key).is_some(), "{key} missing from {review}");
+        }
+    }
+    assert_eq!(reviews[0]["state"], "approved");
+    assert_eq!(reviews[0]["user"]["login"], "octocat");
+    assert_eq!(reviews[0]["comment"], "Ship it!");
+    assert_eq!(reviews[0]["environments"][0]["name"], "Production");
+    assert!(reviews[0]["environments"][0]["id"].is_u64());
+    assert_eq!(reviews[1]["state"], "rejected");
+    // A run nobody reviewed has an empty history.
+    assert_eq!(
+        get(&api(&fake, "/actions/runs/43/approvals")).json(),
+        json!([])
+    );
+
+    // An environment: names match case-insensitively; the reviewers rule carries
+    // `prevent_self_review`.
+    let production = get(&api(&fake, "/environments/production"));
+    assert_eq!(production.status, 200, "{}", production.body);
+    let production = production.json();
+    for key in [
+        "id",
+        "node_id",
+        "name",
+        "url",
+        "html_url",
+        "created_at",
+        "updated_at",
+    ] {
+        assert!(
+            production.get(key).is_some(),
+            "{key} missing from {production}"
+        );
+    }
+    assert_eq!(
+        production["url"],
+        format!("{}/repos/{REPO}/environments/Production", fake.url())
+    );
+    let rules = production["protection_rules"].as_array().expect("rules");
+    let reviewers = rules
+        .iter()
+        .find(|r| r["type"] == "required_reviewers")
+        .expect("a required_reviewers rule");
+    assert_eq!(reviewers["prevent_self_review"], true);
+    assert_eq!(reviewers["reviewers"][0]["reviewer"]["login"], "octocat");
+    assert!(rules
+        .iter()
+        .all(|r| r["id"].is_u64() && r["node_id"].is_string()));
+    let staging = get(&api(&fake, "/environments/staging")).json();
+    assert!(staging["protection_rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .all(|r| r["type"] != "required_reviewers"));
+    assert_github_error(&get(&api(&fake, "/environments/qa")), 404, "Not Found");
+}

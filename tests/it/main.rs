@@ -5,6 +5,7 @@ mod common;
 mod support;
 
 mod action;
+mod approval;
 mod architecture;
 mod checks;
 mod cli;

@@ -43,6 +43,50 @@ pub fn budget(env: &Environment) -> std::time::Duration {
     env.checks.wait + env.deploy_timeout * 2 + env.health.deadline * 2
 }
 
+/// The approval the Deployment records (`payload.approval`): the approval gate's verdict and the
+/// reviews it rests on, when the gate applied; else, when the approval was read (for an emergency
+/// override that requires it), who approved.
+fn approval_payload(
+    gates: &[crate::decision::Verdict],
+    facts: &Facts,
+    environment: &str,
+) -> Option<serde_json::Value> {
+    let Some(verdict) = gates
+        .iter()
+        .find(|v| v.gate == crate::decision::GateId::Approval && v.status != Status::Skipped)
+    else {
+        if !matches!(facts.approval, crate::facts::Readable::Read(_)) {
+            return None;
+        }
+        return Some(
+            match gate::approval::approved(&facts.approval, environment) {
+                Ok(by) => json!({"status": "approved", "by": by}),
+                Err(why) => json!({"status": "not approved", "why": why}),
+            },
+        );
+    };
+    let reviews: Vec<serde_json::Value> = verdict
+        .evidence
+        .iter()
+        .filter_map(|e| match e {
+            crate::decision::Evidence::Approval {
+                environment,
+                state,
+                by,
+                comment,
+            } => Some(
+                json!({"environment": environment, "state": state, "by": by, "comment": comment}),
+            ),
+            _ => None,
+        })
+        .collect();
+    Some(json!({
+        "status": verdict.status.as_str(),
+        "summary": verdict.summary,
+        "reviews": reviews,
+    }))
+}
+
 /// The deploy's inputs, checked before anything is read or changed.
 fn request(
     context: &Context<'_>,
@@ -148,11 +192,23 @@ pub async fn deploy(
         pr: None,
         git_ref: Some(args.git_ref.clone()),
     };
+    // The run's approval: for the gate, or for an emergency override that requires it.
+    let approval_needed = env.approval.required
+        || (args.emergency
+            && env
+                .windows
+                .as_ref()
+                .is_some_and(|w| w.emergency.requires_approval));
     let gathered = async {
         let session = gather::session(context, repo, budget(env), &target, Ok(None)).await?;
-        let facts = session
-            .facts(context, Some(env), &env.checks, &poll, Some(config))
-            .await?;
+        let (facts, approval) = tokio::join!(
+            session.facts(context, Some(env), &env.checks, &poll, Some(config)),
+            session.approval(context, env, approval_needed)
+        );
+        let facts = Facts {
+            approval: approval?,
+            ..facts?
+        };
         Ok::<_, RunError>((session, facts))
     };
     let (session, mut facts) = tokio::select! {
@@ -209,7 +265,7 @@ pub async fn deploy(
         })
         .collect();
     let emergency_override = !overrides.is_empty();
-    let payload = json!({
+    let mut payload = json!({
         "reason": args.reason,
         "actor": context.ambient.actor,
         "emergency": args.emergency,
@@ -217,6 +273,9 @@ pub async fn deploy(
         "image": args.image,
         "run_url": run_url,
     });
+    if let Some(approval) = approval_payload(&gates, &facts, &env.name) {
+        payload["approval"] = approval;
+    }
     let recorder = Recorder::create(
         &client,
         repo,

@@ -306,3 +306,72 @@ pub fn deployment_status(id: u64, state: &str, created_at: &str) -> Value {
         "performed_via_github_app": null,
     })
 }
+
+/// One entry of a run's review history (`GET /actions/runs/{id}/approvals`): `state` is
+/// `approved` or `rejected`, by the user `login`, for the environments named. The environment
+/// objects carry ids derived from their names; GitHub records no time for a review.
+pub fn environment_approval(
+    state: &str,
+    login: &str,
+    environments: &[&str],
+    comment: &str,
+) -> Value {
+    let user_id = 5_000_000 + super::util::fnv(login.as_bytes(), 0) % 1_000_000;
+    let environments: Vec<Value> = environments
+        .iter()
+        .map(|name| {
+            let id = 160_000_000 + super::util::fnv(name.as_bytes(), 0) % 1_000_000;
+            json!({
+                "id": id,
+                "node_id": format!("EN_kwDOFAKE{id}"),
+                "name": name,
+                "url": format!("https://api.github.com/repos/o/r/environments/{name}"),
+                "html_url": format!("{WEB}/o/r/deployments/activity_log?environments_filter={name}"),
+                "created_at": iso(FIXTURE_EPOCH),
+                "updated_at": iso(FIXTURE_EPOCH),
+            })
+        })
+        .collect();
+    json!({
+        "state": state,
+        "comment": comment,
+        "environments": environments,
+        "user": user_json(login, user_id, "User"),
+    })
+}
+
+/// A GitHub Environment (`GET /environments/{name}`): a `wait_timer` rule, a
+/// `required_reviewers` rule naming `reviewers` with `prevent_self_review` (none when `reviewers`
+/// is empty), and a `branch_policy` rule. `url` and `html_url` are filled in by
+/// [`Repo::set_environment`].
+pub fn environment(name: &str, reviewers: &[&str], prevent_self_review: bool) -> Value {
+    let id = 160_000_000 + super::util::fnv(name.as_bytes(), 0) % 1_000_000;
+    let mut rules = vec![
+        json!({"id": 3736, "node_id": "MDQ6R2F0ZTM3MzY=", "type": "wait_timer", "wait_timer": 0}),
+    ];
+    if !reviewers.is_empty() {
+        let reviewers: Vec<Value> = reviewers
+            .iter()
+            .map(|login| json!({"type": "User", "reviewer": user_json(login, 5_000_000 + super::util::fnv(login.as_bytes(), 0) % 1_000_000, "User")}))
+            .collect();
+        rules.push(json!({
+            "id": 3755,
+            "node_id": "MDQ6R2F0ZTM3NTU=",
+            "prevent_self_review": prevent_self_review,
+            "type": "required_reviewers",
+            "reviewers": reviewers,
+        }));
+    }
+    rules.push(json!({"id": 3756, "node_id": "MDQ6R2F0ZTM3NTY=", "type": "branch_policy"}));
+    json!({
+        "id": id,
+        "node_id": format!("EN_kwDOFAKE{id}"),
+        "name": name,
+        "url": "",
+        "html_url": "",
+        "created_at": iso(FIXTURE_EPOCH),
+        "updated_at": iso(FIXTURE_EPOCH),
+        "protection_rules": rules,
+        "deployment_branch_policy": {"protected_branches": false, "custom_branch_policies": true},
+    })
+}

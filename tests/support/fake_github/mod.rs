@@ -48,8 +48,8 @@ use serde_json::Value;
 #[allow(unused_imports)]
 pub use builders::{
     actions_app, branch_protection, bulk_check_runs, check_run, commit_status, deployment,
-    deployment_status, merged_pull_request, pull_request, required_status_checks_rule, rule,
-    workflow_run,
+    deployment_status, environment, environment_approval, merged_pull_request, pull_request,
+    required_status_checks_rule, rule, workflow_run,
 };
 #[allow(unused_imports)]
 pub use state::{ClassicProtection, RateLimit, Repo, State};

@@ -160,6 +160,12 @@ pub struct Repo {
     pub pending_runs: Vec<(usize, Value)>,
     /// Bodies of every accepted dispatch, with `workflow_id` added.
     pub dispatches: Vec<Value>,
+    /// Workflow run id → its review history (`GET /actions/runs/{id}/approvals`), in the order
+    /// given (see [`environment_approval`]). A run with no entry answers `[]`.
+    pub run_approvals: BTreeMap<u64, Vec<Value>>,
+    /// Environment name → `GET /environments/{name}` (see [`environment`]); names are matched
+    /// case-insensitively, and a missing one answers 404.
+    pub environments: BTreeMap<String, Value>,
     base_url: String,
     ids: Arc<AtomicU64>,
 }
@@ -185,6 +191,8 @@ impl Repo {
             workflow_runs: Vec::new(),
             pending_runs: Vec::new(),
             dispatches: Vec::new(),
+            run_approvals: BTreeMap::new(),
+            environments: BTreeMap::new(),
             base_url: base_url.to_string(),
             ids,
         }
@@ -208,6 +216,25 @@ impl Repo {
         self.commits
             .entry(sha.to_string())
             .or_insert_with(|| format!("Commit {}", short(sha)));
+        self
+    }
+
+    /// Adds a review to a workflow run's review history.
+    pub fn add_run_approval(&mut self, run_id: u64, review: Value) -> &mut Self {
+        self.run_approvals.entry(run_id).or_default().push(review);
+        self
+    }
+
+    /// Serves `environment` (see [`environment`]) under its `name`, with `url` and `html_url`
+    /// filled in.
+    pub fn set_environment(&mut self, mut environment: Value) -> &mut Self {
+        let name = environment["name"].as_str().unwrap_or_default().to_string();
+        environment["url"] = json!(format!("{}/environments/{name}", self.api()));
+        environment["html_url"] = json!(format!(
+            "{}/deployments/activity_log?environments_filter={name}",
+            self.web()
+        ));
+        self.environments.insert(name, environment);
         self
     }
 

@@ -3,6 +3,7 @@
 //! The fake serves only endpoints that shipgate calls (src/github/gather.rs and write.rs); a
 //! route that shipgate stops calling goes, with its part of the self-test.
 
+mod approvals;
 mod branches;
 mod checks;
 mod deployments;
@@ -113,6 +114,11 @@ impl State {
             ("GET", ["actions", "workflows", workflow, "runs"]) => {
                 repo.list_workflow_runs(req, workflow)?
             }
+            // E: run approvals and environments.
+            ("GET", ["actions", "runs", run_id, "approvals"]) => {
+                repo.run_approvals_answer(run_id)?
+            }
+            ("GET", ["environments", name]) => repo.environment_answer(name)?,
             _ => not_found(),
         };
         Ok(answer)
