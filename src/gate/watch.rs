@@ -171,7 +171,12 @@ pub fn gate(facts: &WatchFacts, policy: Option<&WatchPolicy>) -> Verdict {
             }
         })
         .collect();
-    let minutes = |ms: u64| crate::config::duration::Human(std::time::Duration::from_millis(ms));
+    // Whole seconds: a watch measures in intervals of seconds, not milliseconds.
+    let minutes = |ms: u64| {
+        crate::config::duration::Human(std::time::Duration::from_secs(
+            ms.saturating_add(500) / 1000,
+        ))
+    };
     let (status, summary) = if let Some((rule, why)) = failing(rules, policy) {
         let last = rules
             .iter()

@@ -166,7 +166,7 @@ async fn watch(
             return facts(series, WatchEnd::Decided);
         }
     };
-    steps.note(format!(
+    steps.reporter().progress(&format!(
         "watching {} rule(s) every {} for {}",
         policy.rules.len(),
         crate::config::duration::Human(policy.interval),
