@@ -127,6 +127,33 @@ pub fn notice(decision: &Decision, event: NotifyEvent, context: &Context<'_>) ->
             ),
         );
     }
+    // The approval the run carried (the approval gate's evidence): who, and what they said.
+    let approvals = decision
+        .verdicts
+        .iter()
+        .filter(|v| v.gate == crate::decision::GateId::Approval)
+        .flat_map(|v| &v.evidence);
+    for evidence in approvals {
+        if let crate::decision::Evidence::Approval {
+            environment,
+            state,
+            by,
+            comment,
+        } = evidence
+        {
+            field(
+                "Approval",
+                format!(
+                    "{state} for {environment} by {by}{}",
+                    comment
+                        .as_deref()
+                        .filter(|c| !c.is_empty())
+                        .map(|c| format!(": {c}"))
+                        .unwrap_or_default()
+                ),
+            );
+        }
+    }
     let release =
         |r: Option<&ReleaseRef>| r.map_or_else(|| "unknown".to_owned(), ToString::to_string);
     let mut alarm = matches!(
@@ -423,6 +450,36 @@ mod tests {
                 text.contains(
                     "Emergency override: staging by octocat: INC-9: checkout down &lt;now&gt;"
                 ),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_approval_is_in_every_event() {
+        let approval =
+            Verdict::new(GateId::Approval, Status::Pass, "approved").with_evidence(vec![
+                crate::decision::Evidence::Approval {
+                    environment: "production".into(),
+                    state: "approved".into(),
+                    by: "hubot".into(),
+                    comment: Some("Ship it".into()),
+                },
+            ]);
+        let decision = Decision::from_gates(
+            "deploy",
+            Subject::default(),
+            chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+            vec![approval],
+        );
+        for event in NotifyEvent::ALL {
+            let notice = notice(&decision, event, &context());
+            let text = slack(&notice)["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            assert!(
+                text.contains("Approval: approved for production by hubot: Ship it"),
                 "{text}"
             );
         }
