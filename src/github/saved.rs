@@ -129,3 +129,108 @@ impl SavedChecks {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::SavedChecks;
+    use crate::config::ChecksPolicy;
+    use crate::decision::Status;
+    use crate::gate::checks::{evaluate, Round};
+
+    const HOTDASH: [&str; 5] = [
+        "Docs Policy",
+        "Danger",
+        "Gitleaks",
+        "AI Config",
+        "Health Check",
+    ];
+
+    /// The HotDash checks, and whatever the branch rules require.
+    fn policy() -> ChecksPolicy {
+        ChecksPolicy {
+            required: HOTDASH.iter().map(|name| (*name).to_owned()).collect(),
+            from_branch_rules: true,
+            ignore: Vec::new(),
+            wait: Duration::from_secs(20 * 60),
+            interval: Duration::from_secs(15),
+        }
+    }
+
+    #[test]
+    fn the_saved_fixtures_while_waiting_and_at_the_end() {
+        let table = [
+            (
+                "all-green",
+                include_str!("../../tests/fixtures/checks/all-green.json"),
+                Status::Pass,
+                Status::Pass,
+            ),
+            (
+                "failing-and-missing",
+                include_str!("../../tests/fixtures/checks/failing-and-missing.json"),
+                Status::Fail,
+                Status::Fail,
+            ),
+            (
+                "rerun-passes",
+                include_str!("../../tests/fixtures/checks/rerun-passes.json"),
+                Status::Pass,
+                Status::Pass,
+            ),
+            (
+                "run-and-status-disagree",
+                include_str!("../../tests/fixtures/checks/run-and-status-disagree.json"),
+                Status::Fail,
+                Status::Fail,
+            ),
+            (
+                "pending",
+                include_str!("../../tests/fixtures/checks/pending.json"),
+                Status::Pending,
+                Status::Pending,
+            ),
+            (
+                "impostor-app",
+                include_str!("../../tests/fixtures/checks/impostor-app.json"),
+                Status::Pending,
+                Status::Fail,
+            ),
+            (
+                "two-pages",
+                include_str!("../../tests/fixtures/checks/two-pages.json"),
+                Status::Pass,
+                Status::Pass,
+            ),
+            (
+                "unknown-enums",
+                include_str!("../../tests/fixtures/checks/unknown-enums.json"),
+                Status::Fail,
+                Status::Fail,
+            ),
+            (
+                "protection-unknown",
+                include_str!("../../tests/fixtures/checks/protection-unknown.json"),
+                Status::Pass,
+                Status::Pass,
+            ),
+        ];
+        let policy = policy();
+        for (name, text, waiting, last) in table {
+            let saved: SavedChecks =
+                serde_json::from_str(text).unwrap_or_else(|error| panic!("{name}.json: {error}"));
+            let facts = saved.into_facts();
+            assert_eq!(
+                evaluate(&policy, &facts, Round::Waiting).status,
+                waiting,
+                "{name} while waiting"
+            );
+            assert_eq!(
+                evaluate(&policy, &facts, Round::Final).status,
+                last,
+                "{name} at the end"
+            );
+        }
+    }
+}
