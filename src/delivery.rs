@@ -29,10 +29,7 @@ use serde::Serialize;
 
 use crate::config::DeliveryTargets;
 use crate::facts::delivery::{DeliveryFacts, DeploymentRecord};
-
-/// The task of a deploy record, and of a rollback record.
-pub const TASK_DEPLOY: &str = "deploy";
-pub const TASK_ROLLBACK: &str = "deploy:rollback";
+pub use crate::facts::delivery::{TASK_DEPLOY, TASK_ROLLBACK};
 
 /// The JSON schema id of [`DeliveryReport`].
 pub const SCHEMA: &str = "shipgate.metrics/v1";

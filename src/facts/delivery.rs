@@ -6,6 +6,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+/// The Deployment task of a deploy (GitHub's default).
+pub const TASK_DEPLOY: &str = "deploy";
+/// The Deployment task of a rollback.
+pub const TASK_ROLLBACK: &str = "deploy:rollback";
+
 /// One GitHub Deployment of the environment, with its statuses (oldest first).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct DeploymentRecord {

@@ -291,10 +291,7 @@ pub async fn delete_comments(
 
 /// `POST /repos/{o}/{r}/deployments`: never auto-merges and never re-checks contexts (shipgate
 /// already did); the reason and any override travel in `payload`.
-/// The Deployment task of a deploy (GitHub's default).
-pub const TASK_DEPLOY: &str = "deploy";
-/// The Deployment task of a rollback.
-pub const TASK_ROLLBACK: &str = "deploy:rollback";
+pub use crate::facts::delivery::{TASK_DEPLOY, TASK_ROLLBACK};
 
 /// A Deployment to create.
 pub struct NewDeployment<'a> {
