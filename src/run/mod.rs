@@ -24,6 +24,7 @@ mod health;
 mod hooks;
 mod notify;
 mod progress;
+pub mod protection;
 mod record_file;
 mod rollback;
 mod watch;
