@@ -75,6 +75,9 @@ pub enum Command {
     /// Reports: a saved Decision rendered again (`--from-json`), or `report metrics` (delivery
     /// metrics from GitHub Deployments)
     Report(ReportArgs),
+    /// Set up a repository: write `.github/shipgate.yml` and the four workflows (deploy to
+    /// production and staging, PR readiness, rollback), then say what is left to do
+    Init(InitArgs),
     /// Validate the config, print its JSON Schema, or explain it in plain words
     Config {
         #[command(subcommand)]
@@ -101,6 +104,33 @@ pub struct PlanArgs {
     /// Evaluate only what needs no network; mark the rest "not checked"
     #[arg(long)]
     pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The production Fly app
+    #[arg(long, value_name = "APP")]
+    pub app: String,
+
+    /// The staging Fly app
+    #[arg(long, value_name = "APP")]
+    pub staging_app: String,
+
+    /// IANA time zone of the deploy windows (e.g. America/New_York)
+    #[arg(long, value_name = "ZONE")]
+    pub timezone: String,
+
+    /// Required checks [default: the default branch's, read from GitHub with GITHUB_TOKEN]
+    #[arg(long, value_name = "NAME,...", value_delimiter = ',')]
+    pub checks: Option<Vec<String>>,
+
+    /// The repository's root directory
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub dir: PathBuf,
+
+    /// Overwrite files that exist
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,7 @@ mod gather;
 mod github;
 mod health;
 mod hooks;
+mod init;
 mod notify;
 mod progress;
 pub mod protection;
@@ -315,6 +316,7 @@ pub fn run_with(
             fly_toml::check(env)?;
             block_on(decide::plan(&context, &config, env, args, repo)).map(decision)
         }
+        Command::Init(args) => init::init(&context, args, repo),
         Command::Report(args) => match (&args.from_json, &args.command) {
             (Some(path), _) => record_file::report(path, cli.global.format),
             (None, Some(ReportCommand::Metrics(metrics))) => {

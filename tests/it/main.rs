@@ -17,6 +17,7 @@ mod faults;
 mod fly;
 mod github;
 mod github_writes;
+mod init;
 mod metrics;
 mod notify;
 mod postgres_selftest;

@@ -124,6 +124,8 @@ impl State {
 /// [`commit_status`], ... and change any field), so tests can also serve odd shapes.
 pub struct Repo {
     pub full_name: String,
+    /// `default_branch` of `GET /repos/{o}/{r}`; `main` unless a test says otherwise.
+    pub default_branch: String,
     /// Ref name → SHA. A ref is looked up as given, then without `refs/`, `heads/`, `tags/`.
     pub refs: BTreeMap<String, String>,
     /// SHA → commit message, for every known commit.
@@ -174,6 +176,7 @@ impl Repo {
     pub(super) fn new(full_name: &str, base_url: &str, ids: Arc<AtomicU64>) -> Self {
         Repo {
             full_name: full_name.to_string(),
+            default_branch: "main".to_string(),
             refs: BTreeMap::new(),
             commits: BTreeMap::new(),
             check_runs: BTreeMap::new(),

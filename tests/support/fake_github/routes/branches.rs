@@ -17,6 +17,15 @@ impl Repo {
         paginated_array(req, rules)
     }
 
+    /// `GET /repos/{o}/{r}`: the fields shipgate reads.
+    pub(super) fn repository_answer(&self) -> Answer {
+        ok(json!({
+            "full_name": self.full_name,
+            "default_branch": self.default_branch,
+            "html_url": self.web(),
+        }))
+    }
+
     pub(super) fn branch_answer(&self, branch: &str) -> Answer {
         let Some(sha) = self.branch_sha(branch) else {
             return error(

@@ -83,6 +83,7 @@ impl State {
                 }
             }
             // A3: what is required.
+            ("GET", []) => repo.repository_answer(),
             ("GET", ["rules", "branches", branch @ ..]) if !branch.is_empty() => {
                 repo.rules_answer(req, &branch.join("/"))
             }
