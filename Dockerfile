@@ -35,35 +35,47 @@ ARG TARGETARCH
 # To move to another version, set FLYCTL_VERSION and both sums from that release's checksums.txt
 # (https://github.com/superfly/flyctl/releases/download/vX.Y.Z/checksums.txt, the lines for
 # flyctl_X.Y.Z_Linux_x86_64.tar.gz and flyctl_X.Y.Z_Linux_arm64.tar.gz):
-#   tools/release/flyctl-checksums.sh X.Y.Z   prints the three ARG lines
+#   tools/release/flyctl-checksums.sh X.Y.Z   sets the three ARG lines
 # An empty sum fails the build: an archive is never used unverified.
 ARG FLYCTL_VERSION=0.4.87
 ARG FLYCTL_SHA256_AMD64=""
 ARG FLYCTL_SHA256_ARM64=""
-SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# Where the archives are downloaded from: https, or http on 127.0.0.1 for the test that builds
+# this stage against a fake release (.ci/release-rehearsal).
+ARG FLYCTL_RELEASES_URL=https://github.com/superfly/flyctl/releases/download
 # curl and ca-certificates are not version-pinned (see the runtime stage); this stage is not in
-# the image.
+# the image. The RUN lines are POSIX sh: podman's OCI builds ignore SHELL.
 # hadolint ignore=DL3008
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl \
  && rm -rf /var/lib/apt/lists/*
 RUN arch="${TARGETARCH:-$(dpkg --print-architecture)}" \
  && case "$arch" in \
-      amd64) asset_arch=x86_64; sum="$FLYCTL_SHA256_AMD64" ;; \
-      arm64) asset_arch=arm64; sum="$FLYCTL_SHA256_ARM64" ;; \
+      amd64) asset_arch=x86_64; sum="$FLYCTL_SHA256_AMD64"; sum_arg=FLYCTL_SHA256_AMD64 ;; \
+      arm64) asset_arch=arm64; sum="$FLYCTL_SHA256_ARM64"; sum_arg=FLYCTL_SHA256_ARM64 ;; \
       *) echo "error: flyctl has no Linux release archive for architecture '$arch' (amd64, arm64)" >&2; exit 1 ;; \
     esac \
  && asset="flyctl_${FLYCTL_VERSION}_Linux_${asset_arch}.tar.gz" \
- && if ! [[ "$sum" =~ ^[0-9a-f]{64}$ ]]; then \
-      echo "error: no SHA-256 pinned for $asset (ARG FLYCTL_SHA256_${arch^^} is '$sum')" >&2; \
-      echo "hint: copy its line from https://github.com/superfly/flyctl/releases/download/v${FLYCTL_VERSION}/checksums.txt (tools/release/flyctl-checksums.sh ${FLYCTL_VERSION})" >&2; \
+ && case "$sum" in \
+      *[!0-9a-f]* | "") sum_ok=no ;; \
+      *) if [ "${#sum}" -eq 64 ]; then sum_ok=yes; else sum_ok=no; fi ;; \
+    esac \
+ && if [ "$sum_ok" != yes ]; then \
+      echo "error: no SHA-256 pinned for $asset (ARG $sum_arg is '$sum')" >&2; \
+      echo "hint: take its line from https://github.com/superfly/flyctl/releases/download/v${FLYCTL_VERSION}/checksums.txt (tools/release/flyctl-checksums.sh ${FLYCTL_VERSION} sets all three ARGs)" >&2; \
       exit 1; \
     fi \
- && curl --fail --silent --show-error --location --proto '=https' --tlsv1.2 --retry 3 \
-      --output "/tmp/$asset" "https://github.com/superfly/flyctl/releases/download/v${FLYCTL_VERSION}/$asset" \
- && echo "$sum  /tmp/$asset" | sha256sum --check --strict - \
+ && case "$FLYCTL_RELEASES_URL" in \
+      https://*) protocol='=https' ;; \
+      http://127.0.0.1:*) protocol='=http' ;; \
+      *) echo "error: FLYCTL_RELEASES_URL must be https (or http on 127.0.0.1), not '$FLYCTL_RELEASES_URL'" >&2; exit 1 ;; \
+    esac \
+ && curl --fail --silent --show-error --location --proto "$protocol" --proto-redir '=https' --tlsv1.2 --retry 3 \
+      --output "/tmp/$asset" "$FLYCTL_RELEASES_URL/v${FLYCTL_VERSION}/$asset" \
+ && printf '%s  %s\n' "$sum" "/tmp/$asset" >/tmp/flyctl.sha256 \
+ && sha256sum --check --strict /tmp/flyctl.sha256 \
  && tar -xzf "/tmp/$asset" -C / flyctl \
- && rm "/tmp/$asset" \
+ && rm "/tmp/$asset" /tmp/flyctl.sha256 \
  && /flyctl version
 
 FROM debian:bookworm-slim AS runtime
