@@ -32,14 +32,17 @@ FROM debian:bookworm-slim AS flyctl
 ARG TARGETARCH
 # flyctl's image is published for linux/amd64 only, so flyctl comes from its per-architecture
 # release archive, verified against the SHA-256 pinned here before it is unpacked.
-# To move to another version, set FLYCTL_VERSION and both sums from that release's checksums.txt
-# (https://github.com/superfly/flyctl/releases/download/vX.Y.Z/checksums.txt, the lines for
+# To move to another version, set FLYCTL_VERSION and both sums from that release's checksums file
+# (https://github.com/superfly/flyctl/releases/download/vX.Y.Z/flyctl_X.Y.Z_checksums.txt, the lines for
 # flyctl_X.Y.Z_Linux_x86_64.tar.gz and flyctl_X.Y.Z_Linux_arm64.tar.gz):
 #   tools/release/flyctl-checksums.sh X.Y.Z   sets the three ARG lines
-# An empty sum fails the build: an archive is never used unverified.
-ARG FLYCTL_VERSION=0.4.87
-ARG FLYCTL_SHA256_AMD64=""
-ARG FLYCTL_SHA256_ARM64=""
+# An empty or wrong sum fails the build: an archive is never used unverified. The sums below are
+# the lines of v0.4.105's checksums file (flyctl_0.4.105_checksums.txt) as a public pin list
+# quotes them; they were not downloaded from github.com here (no route to it): run the script on
+# a machine that reaches github.com to confirm them (it leaves no diff when they agree).
+ARG FLYCTL_VERSION=0.4.105
+ARG FLYCTL_SHA256_AMD64=6e78298d82503f2aff2c6f41ede1178463ed286ce910c6be946a4b994ee68f29
+ARG FLYCTL_SHA256_ARM64=6ec0dc3656ecbe281231994080ec00238cecaa11aa65a121f53c51e3d2a69940
 # Where the archives are downloaded from: https, or http on 127.0.0.1 for the test that builds
 # this stage against a fake release (.ci/release-rehearsal).
 ARG FLYCTL_RELEASES_URL=https://github.com/superfly/flyctl/releases/download
@@ -62,7 +65,7 @@ RUN arch="${TARGETARCH:-$(dpkg --print-architecture)}" \
     esac \
  && if [ "$sum_ok" != yes ]; then \
       echo "error: no SHA-256 pinned for $asset (ARG $sum_arg is '$sum')" >&2; \
-      echo "hint: take its line from https://github.com/superfly/flyctl/releases/download/v${FLYCTL_VERSION}/checksums.txt (tools/release/flyctl-checksums.sh ${FLYCTL_VERSION} sets all three ARGs)" >&2; \
+      echo "hint: take its line from https://github.com/superfly/flyctl/releases/download/v${FLYCTL_VERSION}/flyctl_${FLYCTL_VERSION}_checksums.txt (tools/release/flyctl-checksums.sh ${FLYCTL_VERSION} sets all three ARGs)" >&2; \
       exit 1; \
     fi \
  && case "$FLYCTL_RELEASES_URL" in \

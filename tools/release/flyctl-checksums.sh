@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Pins the flyctl the image ships: sets FLYCTL_VERSION and the per-architecture SHA-256 ARGs of
-# the Dockerfile's flyctl stage from that flyctl release's checksums.txt.
+# the Dockerfile's flyctl stage from that flyctl release's checksums file.
 #
 #   tools/release/flyctl-checksums.sh X.Y.Z [DOCKERFILE]
 #
@@ -24,8 +24,16 @@ fi
 base=${FLYCTL_RELEASES_URL:-https://github.com/superfly/flyctl/releases/download}
 base=${base%/}
 
-sums=$(curl --fail --silent --show-error --location --retry 3 "$base/v$version/checksums.txt") ||
-  { echo "error: could not download $base/v$version/checksums.txt" >&2; exit 1; }
+# goreleaser names the file flyctl_X.Y.Z_checksums.txt in recent releases, checksums.txt in
+# older ones: the first that downloads is used.
+sums=
+for name in "flyctl_${version}_checksums.txt" checksums.txt; do
+  if sums=$(curl --fail --silent --show-error --location --retry 3 "$base/v$version/$name" 2>/dev/null); then
+    break
+  fi
+  sums=
+done
+[ -n "$sums" ] || { echo "error: could not download the checksums file of flyctl v$version from $base" >&2; exit 1; }
 sum_of() { # ASSET: its SHA-256 from checksums.txt, exactly one line
   local found
   found=$(awk -v name="$1" '$2 == name { print $1 }' <<<"$sums")
