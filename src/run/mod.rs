@@ -258,19 +258,23 @@ pub fn run_with(
             let env = environment(&config, &args.environment)?;
             // Before the Deployment is created: flyctl would refuse this strategy anyway.
             fly_toml::check(env)?;
-            let repo = github::repo(repo)?;
+            // A dry run without a repository decides what needs none.
+            let repo = match (args.dry_run, repo) {
+                (true, None) => None,
+                (_, repo) => Some(github::repo(repo)?),
+            };
             let record = args.record.record.as_deref();
             record.map(record_file::check).transpose()?;
             let prepared = deploy::prepare(&context, env, args)?;
             let notifier = notify::Notifier::prepare(&context, env)?;
             block_on(async {
                 let mut decision =
-                    deploy::deploy(&context, &config, env, &repo, args, prepared, &notifier)
+                    deploy::deploy(&context, &config, env, repo.as_ref(), args, prepared, &notifier)
                         .await?;
                 who_and_why(&mut decision, ambient, &args.reason);
                 if !args.dry_run {
                     notifier
-                        .ended(&context, &decision, &args.reason, Some(&repo))
+                        .ended(&context, &decision, &args.reason, repo.as_ref())
                         .await;
                 }
                 Ok(decision)

@@ -896,6 +896,46 @@ fn a_dry_run_writes_nothing_and_deploys_nothing() {
 }
 
 #[test]
+fn a_dry_run_needs_no_flyctl_repository_or_token_and_says_what_it_did_not_check() {
+    let app = HealthApp::start();
+    let (dir, path) = config(&app, OPEN);
+    // No flyctl (PATH is a directory without one), no repository, no GitHub or Fly token.
+    let out = run(with_config(&path)
+        .env("PATH", dir.path())
+        .args(["--format", "json"])
+        .args(deploy_args())
+        .arg("--dry-run"));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let decision = decision(&out);
+    let status = |gate: &str| {
+        decision["verdicts"]
+            .as_array()
+            .and_then(|v| v.iter().find(|v| v["gate"] == gate))
+            .map(|v| v["status"].clone())
+    };
+    assert_eq!(status("required-checks"), Some(json!("not_checked")));
+    assert_eq!(status("deploy-window"), Some(json!("skipped")));
+    let summary = decision["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("not checked: required-checks")
+            && summary.contains("not checked here: the rollback target"),
+        "{summary}"
+    );
+    assert!(
+        out.stderr
+            .contains("not checked: the rollback target (no fly binary found"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("would run flyctl deploy --app"),
+        "{}",
+        out.stderr
+    );
+    assert!(decision["plan"]["deploy_command"].is_array(), "{decision}");
+}
+
+#[test]
 fn skip_staging_needs_emergency() {
     let app = HealthApp::start();
     let fake = github();
