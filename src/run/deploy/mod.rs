@@ -1,4 +1,4 @@
-//! `deploy`: the only command that changes production (SPEC section 5). Sequencing only: the
+//! `deploy`: the only command that changes production. Sequencing only: the
 //! facts are gathered once, `gate::evaluate` decides, and the steps run in order: record the
 //! GitHub Deployment, record the running release, `fly deploy`, verify, roll back on failure.
 //! Each step returns a typed result, collected in the report.
@@ -162,7 +162,7 @@ pub fn prepare(
     })
 }
 
-/// `deploy`: SPEC section 5, steps 1 to 7.
+/// `deploy`: the steps of the README's "Deploy and rollback", 1 to 7.
 pub async fn deploy(
     context: &Context<'_>,
     config: &Config,
