@@ -53,10 +53,12 @@ pub fn window(
         emergency.as_ref(),
         "say what is broken and link the incident, e.g. --reason \"INC-142: checkout 500s, hotfix a1b2c3\"",
     )?;
-    let now = args
-        .at
-        .at
-        .map_or_else(|| context.clock.now(), |t| t.with_timezone(&Utc));
+    let now = super::instant_at(
+        args.at.at,
+        policy.windows.map(|w| w.timezone),
+        "no deploy windows apply here to give a time zone",
+        context,
+    )?;
     let facts = Facts::nothing_gathered(
         now,
         gather::subject(repo.map(str::to_owned), env, None, None),
@@ -486,11 +488,15 @@ pub async fn plan(
     args: &PlanArgs,
     repo: Option<&str>,
 ) -> Result<Decision, RunError> {
-    let now = args
-        .at
-        .at
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| context.clock.now());
+    let now = super::instant_at(
+        args.at.at,
+        env.windows.as_ref().map(|w| w.timezone),
+        &format!(
+            "environment `{}` has no deploy windows to give a time zone",
+            env.name
+        ),
+        context,
+    )?;
     let why_offline = if args.offline {
         Some("--offline")
     } else if context.ambient.github_token.is_none() {

@@ -178,6 +178,46 @@ fn plan_says_why_github_was_not_asked() {
 }
 
 #[test]
+fn at_without_an_offset_is_read_in_the_config_time_zone_and_echoed() {
+    // The example's production windows are in America/Los_Angeles: PST in November, PDT in July.
+    for (local, exact) in [
+        ("2026-11-27T10:00", BLACK_FRIDAY_10_PT),
+        ("2026-11-24T10:00:00", TUESDAY_10_PT),
+        ("2026-07-07T10:00", "2026-07-07T10:00:00-07:00"),
+    ] {
+        let read = plan(local, &["--format", "json"]);
+        let given = plan(exact, &["--format", "json"]);
+        assert_eq!(read.code, given.code, "{local}: {}", read.stderr);
+        assert_eq!(read.stdout, given.stdout, "{local}");
+        assert!(
+            read.stderr
+                .contains(&format!("read in America/Los_Angeles: {exact}")),
+            "{local}: {}",
+            read.stderr
+        );
+    }
+    // Without windows there is no time zone to read it in: the offset is asked for.
+    let (_dir, path) = temp_config(
+        "version: 1\nenvironments:\n  production:\n    app: demo\n    windows: false\n    health: { machines: true }\n",
+    );
+    let out = run(with_config(&path).args([
+        "plan",
+        "-e",
+        "production",
+        "--offline",
+        "--at",
+        "2026-11-27T10:00",
+    ]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--at 2026-11-27T10:00:00 has no offset, and environment `production` has no deploy windows")
+            && out.stderr.contains("hint: write the offset"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn quiet_prints_nothing_and_keeps_the_exit_code() {
     let out = plan(BLACK_FRIDAY_10_PT, &["-q"]);
     assert_eq!(
@@ -191,8 +231,8 @@ fn bad_flags_exit_2_with_a_message_that_names_the_fix() {
     let cases: &[(&[&str], &str)] = &[
         (&["plan", "--environment", "prod", "--offline"], "error: unknown environment `prod`\nhint: use one defined under `environments`: `production`, `staging` (did you mean `production`?)"),
         (&["plan", "--offline"], "the following required arguments were not provided"),
-        (&["plan", "-e", "production", "--at", "tomorrow"], "write an RFC 3339 time with an offset, e.g. 2026-11-27T10:00:00-08:00"),
-        (&["plan", "-e", "production", "--at", "2026-11-27T10:00:00"], "write an RFC 3339 time with an offset"),
+        (&["plan", "-e", "production", "--at", "tomorrow"], "`tomorrow` is not a time; write RFC 3339 with an offset (2026-11-27T10:00:00-08:00"),
+        (&["plan", "-e", "production", "--at", "2026-11-27T25:00"], "or a local time (2026-11-27T10:00) read in the config's time zone"),
         (&["plan", "-e", "production", "--offlline"], "unexpected argument '--offlline'"),
         (&["--repo", "not a repo", "plan", "-e", "production"], "write the repository as OWNER/NAME"),
         (&["--format", "yaml", "plan", "-e", "production"], "invalid value 'yaml' for '--format <FORMAT>'"),
