@@ -161,6 +161,10 @@ pub struct ChecksArgs {
     /// Evaluate saved GitHub API answers (JSON) instead of asking GitHub
     #[arg(long, value_name = "FILE")]
     pub from_file: Option<PathBuf>,
+
+    /// Write GitHub's answers, as read, to FILE in the --from-file format
+    #[arg(long, value_name = "FILE", conflicts_with = "from_file")]
+    pub save: Option<PathBuf>,
 }
 
 /// What to look at: a PR, a ref, or (in Actions) the event's commit.

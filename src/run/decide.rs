@@ -118,12 +118,36 @@ pub async fn checks(
     let facts = session
         .facts(context, env, policy.checks, &poll, None)
         .await?;
+    if let Some(path) = &args.save {
+        save_answers(path, &facts)?;
+    }
     Ok(decide(
         "checks",
         &facts,
         &policy,
         &Request::of(gates_of("checks")),
     ))
+}
+
+/// `checks --save FILE`: the answers read, in the `--from-file` format.
+fn save_answers(path: &Path, facts: &Facts) -> Result<(), RunError> {
+    let Readable::Read(checks) = &facts.checks else {
+        return Err(RunError::input(
+            format!(
+                "nothing to save to {}: the checks were not read",
+                path.display()
+            ),
+            "run it again when GitHub answers",
+        ));
+    };
+    let saved = crate::github::saved::encode(facts.subject.sha.as_deref(), checks);
+    let text = serde_json::to_string_pretty(&saved).unwrap_or_default() + "\n";
+    std::fs::write(path, text).map_err(|error| {
+        RunError::input(
+            format!("cannot write {}: {error}", path.display()),
+            "pass --save a path in a directory that exists and is writable",
+        )
+    })
 }
 
 /// `checks --from-file`: saved GitHub answers are one final round.
