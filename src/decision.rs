@@ -486,9 +486,25 @@ pub struct Step {
     pub name: String,
     pub duration_ms: u64,
     pub detail: String,
+    /// When it started, in ms after the run started ([`Report::started_at`]). Records written
+    /// before this field existed lack it: their steps are drawn back to back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_ms: Option<u64>,
+    /// A `health` step's rounds: when each started and whether it was healthy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<RoundMark>,
     /// For a configured command (`steps:`): how it ended and its last lines of output.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandRun>,
+}
+
+/// One health round of a step, as the timeline draws it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundMark {
+    /// When the round started, in ms after its step started.
+    pub offset_ms: u64,
+    /// Every endpoint answered as expected and every counted machine was healthy.
+    pub healthy: bool,
 }
 
 /// How a configured command (`steps:`) ended.
@@ -522,6 +538,9 @@ pub struct Report {
     /// Why (`--reason`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// When the run started: the origin of every step's `started_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deployment_id: Option<u64>,
     /// The release running before (the rollback target of a deploy).
@@ -542,6 +561,7 @@ impl Report {
             kind,
             actor: None,
             reason: None,
+            started_at: None,
             deployment_id: None,
             previous: None,
             deployed: None,

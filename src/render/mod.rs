@@ -10,6 +10,7 @@ pub mod markdown;
 pub mod notify;
 pub mod outputs;
 pub mod text;
+pub mod timeline;
 
 use crate::decision::{CheckSource, Evidence, Incident, When};
 

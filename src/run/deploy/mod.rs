@@ -179,7 +179,7 @@ pub async fn deploy(
         sources,
     } = prepared;
     let policy = Policy::of(env);
-    let mut steps = Steps::new(context.reporter);
+    let mut steps = Steps::new(context.reporter, context.clock.now());
     let run_started = Instant::now();
     // From here a signal no longer ends the process: every step below settles what it started.
     let mut signals = Signals::listen()?;
