@@ -237,7 +237,11 @@ pub fn run_with(
                 "this config has no one time zone (no top-level `windows`; its environments' differ or have none)",
                 &context,
             )?;
-            let text = render::explain::render(
+            let explain = match cli.global.format {
+                Format::Markdown => render::explain::render_markdown,
+                Format::Text | Format::Json => render::explain::render,
+            };
+            let text = explain(
                 &config,
                 &config_path.display().to_string(),
                 now,
