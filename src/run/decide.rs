@@ -569,7 +569,9 @@ pub async fn plan(
         }
     }
     let mut decision = decide("plan", &facts, &Policy::of(env), &Request::of(DEPLOY_GATES));
-    decision.plan = Some(crate::plan::deploy_plan(&context.ambient.fly, env, None));
+    let mut plan = crate::plan::deploy_plan(&context.ambient.fly, env, None);
+    plan.checked = Some(crate::decision::Checked::of(&decision.verdicts));
+    decision.plan = Some(plan);
     Ok(decision)
 }
 

@@ -218,6 +218,43 @@ fn at_without_an_offset_is_read_in_the_config_time_zone_and_echoed() {
 }
 
 #[test]
+fn plan_json_gives_health_and_rollback_as_data_and_says_what_was_not_checked() {
+    let out = plan(TUESDAY_10_PT, &["--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let decision: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let plan = &decision["plan"];
+    assert_eq!(plan["checked"]["all"], false);
+    let not_checked: Vec<&str> = plan["checked"]["not_checked"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|n| n["gate"].as_str())
+        .collect();
+    assert_eq!(not_checked, ["required-checks", "staging"]);
+    let health = &plan["health_gate"];
+    assert_eq!(health["consecutive_successes"], 3);
+    assert_eq!(health["deadline_seconds"], 300);
+    assert_eq!(health["machines"], true);
+    assert_eq!(
+        health["endpoints"][0]["url"],
+        "https://hotdash-production.fly.dev/health"
+    );
+    let rollback = &plan["rollback_path"];
+    assert_eq!(rollback["workflow"]["file"], "rollback-production.yml");
+    assert_eq!(rollback["max_consecutive"], 3);
+    let direct: Vec<&str> = rollback["direct_command"]
+        .as_array()
+        .expect("argv")
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert!(
+        direct.ends_with(&["--image", "PREVIOUS_IMAGE"]) && direct.contains(&"immediate"),
+        "{direct:?}"
+    );
+}
+
+#[test]
 fn quiet_prints_nothing_and_keeps_the_exit_code() {
     let out = plan(BLACK_FRIDAY_10_PT, &["-q"]);
     assert_eq!(

@@ -530,6 +530,11 @@ fn plan_online_reads_the_checks_and_the_staging_deployments() {
         verdicts[2]["summary"],
         "staging: this commit was never deployed there"
     );
+    // Online, every gate before the deploy was checked (one of them failed).
+    assert_eq!(
+        decision["plan"]["checked"],
+        serde_json::json!({"all": true})
+    );
     assert!(fake
         .requests()
         .iter()

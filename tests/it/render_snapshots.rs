@@ -226,6 +226,9 @@ fn deploy_plan() -> DeployPlan {
             "on failure: dispatch `rollback-production.yml` on `main`".to_owned(),
         ],
         notify: vec!["POST a Slack-compatible message to $SHIPGATE_WEBHOOK_URL".to_owned()],
+        health_gate: None,
+        rollback_path: None,
+        checked: None,
     }
 }
 

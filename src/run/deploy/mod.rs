@@ -678,8 +678,9 @@ impl Run<'_> {
         let would_run = matches!(report.kind, ReportKind::NotStarted | ReportKind::DryRun);
         let mut decision =
             steps::decision("deploy", facts, &self.policy, &self.request, steps, report);
-        decision.plan = would_run.then(|| {
-            crate::plan::deploy_plan(
+        decision.plan = would_run.then(|| crate::decision::DeployPlan {
+            checked: Some(crate::decision::Checked::of(&decision.verdicts)),
+            ..crate::plan::deploy_plan(
                 &self.context.ambient.fly,
                 self.env,
                 self.args.image.as_deref(),
