@@ -134,7 +134,7 @@ fn plan_on_black_friday_is_blocked_and_says_when_it_opens() {
     );
     assert!(
         out.stdout.contains(
-            "next opening: 2026-12-01T09:00:00-08:00 America/Los_Angeles (2026-12-01 17:00 UTC)"
+            "next opening: 2026-12-01T09:00:00-08:00 America/Los_Angeles (2026-12-01 17:00:00 UTC)"
         ),
         "{}",
         out.stdout
