@@ -289,3 +289,24 @@ fn bad_flags_exit_2_with_a_message_that_names_the_fix() {
         assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
+
+#[test]
+fn the_license_matches_cargo_toml_and_the_readme_cites_only_the_repository() {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).expect("Cargo.toml");
+    assert!(
+        manifest.contains("\nlicense = \"MIT\"\n"),
+        "Cargo.toml's license changed"
+    );
+    let license = std::fs::read_to_string(root().join("LICENSE")).expect("a LICENSE file");
+    assert!(
+        license.starts_with("MIT License\n\nCopyright (c) ")
+            && license.contains("the shipgate authors")
+            && license.contains("THE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND"),
+        "{license}"
+    );
+    // Documents outside the repository are not cited: no SPEC, no shared reference files.
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    for outside in ["SPEC", "reference/", "../shared", "STYLE.md"] {
+        assert!(!readme.contains(outside), "README.md cites {outside}");
+    }
+}

@@ -261,6 +261,35 @@ fn a_healthy_deploy_exits_0_and_marks_the_deployment_successful() {
     assert_eq!(report["deployed"]["version"], 2);
     assert_eq!(report["deployment_id"], deployments[0]["id"]);
     assert!(report.get("incident").is_none());
+    // Where each step ran, for the timeline: in order, none before the one before it ended.
+    assert!(report["started_at"].is_string(), "{report}");
+    let starts: Vec<u64> = report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["started_ms"].as_u64().expect("started_ms"))
+        .collect();
+    for (n, pair) in starts.windows(2).enumerate() {
+        let ended = pair[0] + report["steps"][n]["duration_ms"].as_u64().unwrap_or(0);
+        assert!(pair[1] + 1 >= ended, "{report}");
+    }
+    // The health step's rounds: two healthy ones (consecutive_successes: 2).
+    assert_eq!(
+        report["steps"][4]["rounds"]
+            .as_array()
+            .map(|r| r.iter().map(|r| r["healthy"].clone()).collect::<Vec<_>>()),
+        Some(vec![json!(true), json!(true)]),
+        "{report}"
+    );
+    // The Markdown of the same decision draws them.
+    let saved = shipgate::decision::Decision::from_json(&out.stdout).expect("reads back");
+    let markdown = shipgate::render::markdown::render(&saved);
+    assert!(
+        markdown.contains("```mermaid\ngantt\n")
+            && markdown.contains("    section Health\n    health :done, t5, ")
+            && markdown.contains("    round 2 :done, t7, "),
+        "{markdown}"
+    );
 }
 
 /// The body of the deployment status POST with this state.
