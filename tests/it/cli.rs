@@ -252,6 +252,9 @@ fn plan_json_gives_health_and_rollback_as_data_and_says_what_was_not_checked() {
         direct.ends_with(&["--image", "PREVIOUS_IMAGE"]) && direct.contains(&"immediate"),
         "{direct:?}"
     );
+    // The new fields read back: `report --from-json` draws the same JSON.
+    let read = shipgate::decision::Decision::from_json(&out.stdout).expect("reads back");
+    assert_eq!(shipgate::render::json::render(&read), out.stdout);
 }
 
 #[test]
