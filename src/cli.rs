@@ -135,9 +135,35 @@ pub struct InitArgs {
 
 #[derive(Debug, Args)]
 pub struct AtArg {
-    /// Evaluate at this instant instead of now (RFC 3339, e.g. 2026-11-27T10:00:00-08:00)
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub at: Option<DateTime<FixedOffset>>,
+    /// Evaluate at this instant instead of now: RFC 3339 (2026-11-27T10:00:00-08:00), or a local
+    /// time without an offset (2026-11-27T10:00), read in the config's time zone
+    #[arg(long, value_name = "TIME", value_parser = parse_at)]
+    pub at: Option<At>,
+}
+
+/// `--at`: an instant with its offset, or a wall-clock time that the config's time zone places.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum At {
+    Instant(DateTime<FixedOffset>),
+    /// No offset given: read in the time zone of the deploy windows that apply.
+    Local(chrono::NaiveDateTime),
+}
+
+fn parse_at(text: &str) -> Result<At, String> {
+    let text = text.trim();
+    if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
+        return Ok(At::Instant(instant));
+    }
+    ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|format| chrono::NaiveDateTime::parse_from_str(text, format).ok())
+        .map(At::Local)
+        .ok_or_else(|| {
+            format!(
+                "`{text}` is not a time; write RFC 3339 with an offset (2026-11-27T10:00:00-08:00, \
+                 2026-11-27T18:00:00Z), or a local time (2026-11-27T10:00) read in the config's time zone"
+            )
+        })
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +191,10 @@ pub struct ChecksArgs {
     /// Evaluate saved GitHub API answers (JSON) instead of asking GitHub
     #[arg(long, value_name = "FILE")]
     pub from_file: Option<PathBuf>,
+
+    /// Write GitHub's answers, as read, to FILE in the --from-file format
+    #[arg(long, value_name = "FILE", conflicts_with = "from_file")]
+    pub save: Option<PathBuf>,
 }
 
 /// What to look at: a PR, a ref, or (in Actions) the event's commit.
@@ -355,9 +385,10 @@ pub struct MetricsArgs {
     #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_period)]
     pub since: std::time::Duration,
 
-    /// End the period at this instant instead of now (RFC 3339)
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub at: Option<DateTime<FixedOffset>>,
+    /// End the period at this instant instead of now (RFC 3339, or a local time read in the
+    /// environment's time zone)
+    #[arg(long, value_name = "TIME", value_parser = parse_at)]
+    pub at: Option<At>,
 
     /// Keep GitHub's pages (ETags and bodies) in this file: the next run asks conditionally and
     /// unchanged pages are 304s, which cost no rate limit
@@ -385,11 +416,6 @@ fn parse_period(text: &str) -> Result<std::time::Duration, String> {
         ));
     }
     Ok(period)
-}
-
-fn parse_time(text: &str) -> Result<DateTime<FixedOffset>, String> {
-    DateTime::parse_from_rfc3339(text.trim())
-        .map_err(|error| format!("{error}; write an RFC 3339 time with an offset, e.g. 2026-11-27T10:00:00-08:00 or 2026-11-27T18:00:00Z"))
 }
 
 fn parse_duration_flag(text: &str) -> Result<std::time::Duration, String> {

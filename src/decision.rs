@@ -397,6 +397,123 @@ pub struct DeployPlan {
     pub watch: Vec<String>,
     pub rollback: Vec<String>,
     pub notify: Vec<String>,
+    /// The health gate as data: what `health` says in sentences.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_gate: Option<HealthPlan>,
+    /// The rollback path as data: what `rollback` says in sentences.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_path: Option<RollbackPlan>,
+    /// Whether every gate that decides before a deploy was checked, and which were not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked: Option<Checked>,
+}
+
+/// The health gate of a plan: its schedule, limits and what each round reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthPlan {
+    pub initial_delay_seconds: u64,
+    pub interval_seconds: u64,
+    pub deadline_seconds: u64,
+    pub consecutive_successes: u32,
+    pub failure_limit: u32,
+    pub consecutive_error_limit: u32,
+    pub request_timeout_seconds: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p95_latency_ms: Option<u64>,
+    /// Fly machine state is counted (the app's serving machines of the new release).
+    pub machines: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_min_days: Option<u32>,
+    /// Response headers every answer must carry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<String>,
+    pub endpoints: Vec<EndpointPlan>,
+}
+
+/// One probed endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointPlan {
+    /// The full URL probed, when the environment has a `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub path: String,
+    pub status: Vec<u16>,
+    /// JSON Pointer -> expected value (placeholders as written).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub json: std::collections::BTreeMap<String, serde_json::Value>,
+    /// The body must be Prometheus text.
+    pub prometheus: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<FallbackPlan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FallbackPlan {
+    pub path: String,
+    pub status: Vec<u16>,
+    /// The endpoint's answers that hand the probe to the fallback.
+    pub when: Vec<u16>,
+}
+
+/// The rollback path of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackPlan {
+    /// The direct redeploy of the release running before (`PREVIOUS_IMAGE` stands for its image,
+    /// read before deploying), then the health gate; absent when `direct: false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct_command: Option<Vec<String>>,
+    /// The workflow dispatched on failure, when configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<RollbackWorkflow>,
+    /// Automatic rollbacks in a row after which the next is refused.
+    pub max_consecutive: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_target_seconds: Option<u64>,
+    /// The configured commands run after the redeploy (`steps.on_rollback`), by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on_rollback: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackWorkflow {
+    pub file: String,
+    #[serde(rename = "ref")]
+    pub git_ref: String,
+    pub inputs: Vec<String>,
+}
+
+/// Whether the gates a deploy waits on were all checked in this run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checked {
+    /// Every gate that decides before a deploy was evaluated (none is `not_checked`).
+    pub all: bool,
+    /// Those that were not, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_checked: Vec<NotChecked>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotChecked {
+    pub gate: GateId,
+    pub why: String,
+}
+
+impl Checked {
+    /// From the verdicts: the gates judged before a deploy that are `not_checked`.
+    pub fn of(verdicts: &[Verdict]) -> Checked {
+        let not_checked: Vec<NotChecked> = verdicts
+            .iter()
+            .filter(|v| !v.gate.after_deploy() && v.status == Status::NotChecked)
+            .map(|v| NotChecked {
+                gate: v.gate,
+                why: v.summary.clone(),
+            })
+            .collect();
+        Checked {
+            all: not_checked.is_empty(),
+            not_checked,
+        }
+    }
 }
 
 /// One part of a [`DeployPlan`], in the order deploy runs them.
@@ -486,9 +603,25 @@ pub struct Step {
     pub name: String,
     pub duration_ms: u64,
     pub detail: String,
+    /// When it started, in ms after the run started ([`Report::started_at`]). Records written
+    /// before this field existed lack it: their steps are drawn back to back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_ms: Option<u64>,
+    /// A `health` step's rounds: when each started and whether it was healthy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rounds: Vec<RoundMark>,
     /// For a configured command (`steps:`): how it ended and its last lines of output.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<CommandRun>,
+}
+
+/// One health round of a step, as the timeline draws it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundMark {
+    /// When the round started, in ms after its step started.
+    pub offset_ms: u64,
+    /// Every endpoint answered as expected and every counted machine was healthy.
+    pub healthy: bool,
 }
 
 /// How a configured command (`steps:`) ended.
@@ -522,6 +655,9 @@ pub struct Report {
     /// Why (`--reason`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// When the run started: the origin of every step's `started_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deployment_id: Option<u64>,
     /// The release running before (the rollback target of a deploy).
@@ -542,6 +678,7 @@ impl Report {
             kind,
             actor: None,
             reason: None,
+            started_at: None,
             deployment_id: None,
             previous: None,
             deployed: None,

@@ -3,7 +3,9 @@
 
 use crate::config::duration::Human;
 use crate::config::{Environment, Metric, StepCommand, WatchPolicy};
-use crate::decision::DeployPlan;
+use crate::decision::{
+    DeployPlan, EndpointPlan, FallbackPlan, HealthPlan, RollbackPlan, RollbackWorkflow,
+};
 
 /// The `fly deploy` argument vector for `environment` (program name first). It is passed to the
 /// process directly; no shell ever sees it.
@@ -152,6 +154,75 @@ pub fn deploy_plan(fly: &str, environment: &Environment, image: Option<&str>) ->
             .unwrap_or_default(),
         rollback: rollback_lines,
         notify,
+        health_gate: Some(health_plan(environment, base.as_deref())),
+        rollback_path: Some(rollback_plan(fly, environment)),
+        checked: None,
+    }
+}
+
+/// The health gate as data.
+fn health_plan(environment: &Environment, base: Option<&str>) -> HealthPlan {
+    let health = &environment.health;
+    let ms = |d: std::time::Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    HealthPlan {
+        initial_delay_seconds: health.initial_delay.as_secs(),
+        interval_seconds: health.interval.as_secs(),
+        deadline_seconds: health.deadline.as_secs(),
+        consecutive_successes: health.consecutive_successes,
+        failure_limit: health.failure_limit,
+        consecutive_error_limit: health.consecutive_error_limit,
+        request_timeout_seconds: health.request_timeout.as_secs(),
+        p95_latency_ms: health.p95_latency.map(ms),
+        machines: health.machines,
+        tls_min_days: health.tls_min_days,
+        headers: health.headers.clone(),
+        endpoints: health
+            .endpoints
+            .iter()
+            .map(|endpoint| EndpointPlan {
+                url: base.map(|base| format!("{base}{}", endpoint.path)),
+                path: endpoint.path.clone(),
+                status: endpoint.status.clone(),
+                json: endpoint.json.clone(),
+                prometheus: endpoint.prometheus,
+                fallback: endpoint.fallback.as_ref().map(|f| FallbackPlan {
+                    path: f.path.clone(),
+                    status: f.status.clone(),
+                    when: f.when.clone(),
+                }),
+            })
+            .collect(),
+    }
+}
+
+/// The rollback path as data.
+fn rollback_plan(fly: &str, environment: &Environment) -> RollbackPlan {
+    let rollback = &environment.rollback;
+    RollbackPlan {
+        direct_command: rollback.direct.then(|| {
+            let mut argv = fly_deploy_args(fly, environment, Some("PREVIOUS_IMAGE"));
+            if let Some(at) = argv.iter().position(|a| a == "--strategy") {
+                if let Some(value) = argv.get_mut(at + 1) {
+                    "immediate".clone_into(value);
+                }
+            }
+            argv
+        }),
+        workflow: rollback.workflow.as_ref().map(|file| RollbackWorkflow {
+            file: file.clone(),
+            git_ref: rollback.git_ref.clone(),
+            inputs: ["reason", "failed_sha", "target_image", "correlation_id"]
+                .map(str::to_owned)
+                .to_vec(),
+        }),
+        max_consecutive: rollback.max_consecutive,
+        recovery_target_seconds: rollback.recovery_target.map(|t| t.as_secs()),
+        on_rollback: environment
+            .steps
+            .on_rollback
+            .iter()
+            .map(|c| c.name.clone())
+            .collect(),
     }
 }
 

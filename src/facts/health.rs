@@ -199,6 +199,17 @@ pub struct Round {
     pub tls: Tls,
 }
 
+impl Round {
+    /// At a glance, as the deploy timeline draws it: every probe succeeded and the machines,
+    /// when read, were healthy. (The gate also judges the certificate's days and pending checks.)
+    pub fn healthy(&self) -> bool {
+        self.samples
+            .iter()
+            .all(|sample| sample.outcome == Outcome::Success)
+            && self.machines.as_ref().is_none_or(MachineState::healthy)
+    }
+}
+
 /// What a round saw of the TLS certificate of `url`, for `tls_min_days`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Tls {

@@ -130,6 +130,87 @@ impl SavedChecks {
     }
 }
 
+/// The answers a live read turned into `facts`, written back in the shape [`SavedChecks`] reads
+/// (`checks --save`): the check runs as one page, the statuses as the full list, the required
+/// sets as one `required_status_checks` branch rule and the protection's `required_status_checks`.
+/// A required set that could not be read is written so that it reads back as unknown; one not
+/// asked is left out. Decoding the result gives the same facts as one final round.
+pub fn encode(sha: Option<&str>, facts: &ChecksFacts) -> serde_json::Value {
+    use serde_json::json;
+    let required = |contexts: &[crate::facts::checks::RequiredContext]| -> Vec<serde_json::Value> {
+        contexts
+            .iter()
+            .map(|c| match c.app_id {
+                Some(id) => json!({"context": c.context, "integration_id": id}),
+                None => json!({"context": c.context}),
+            })
+            .collect()
+    };
+    let check_runs: Vec<serde_json::Value> = facts
+        .check_runs
+        .iter()
+        .map(|run| {
+            json!({
+                "id": run.id,
+                "name": run.name,
+                "head_sha": run.head_sha,
+                "status": run.status.as_str(),
+                "conclusion": run.conclusion.as_ref().map(|c| c.as_str()),
+                "started_at": run.started_at,
+                "completed_at": run.completed_at,
+                "html_url": run.html_url,
+                "details_url": run.details_url,
+                "app": run.app.as_ref().map(|app| json!({"id": app.id, "slug": app.slug})),
+            })
+        })
+        .collect();
+    let statuses: Vec<serde_json::Value> = facts
+        .statuses
+        .iter()
+        .map(|status| {
+            json!({
+                "id": status.id,
+                "context": status.context,
+                "state": status.state.as_str(),
+                "target_url": status.target_url,
+                "description": status.description,
+                "created_at": status.created_at,
+                "updated_at": status.updated_at,
+            })
+        })
+        .collect();
+    let mut saved = json!({
+        "sha": sha,
+        "check_runs": {"total_count": check_runs.len(), "check_runs": check_runs},
+        "statuses": statuses,
+        "own_check_run_ids": facts.own.check_run_ids,
+    });
+    match &facts.rulesets {
+        Readable::Read(contexts) => {
+            saved["branch_rules"] = json!([{
+                "type": "required_status_checks",
+                "parameters": {"required_status_checks": required(contexts)},
+            }]);
+        }
+        // A rule whose list cannot be read: the required set reads back as unknown.
+        Readable::Unknown(_) => {
+            saved["branch_rules"] = json!([{"type": "required_status_checks", "parameters": {}}]);
+        }
+        Readable::NotAsked(_) => {}
+    }
+    match &facts.protection {
+        Readable::Read(contexts) => {
+            saved["required_status_checks"] = json!({"checks": required(contexts)});
+        }
+        // A protected branch whose required checks are not visible: unknown again.
+        Readable::Unknown(_) => {
+            saved["branch"] = json!({"name": "unknown", "protected": true});
+        }
+        Readable::NotAsked(_) => {}
+    }
+    saved
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

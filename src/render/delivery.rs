@@ -28,8 +28,8 @@ fn status_word(status: TargetStatus) -> &'static str {
 fn period(report: &DeliveryReport) -> String {
     format!(
         "{} to {}",
-        report.since.format("%Y-%m-%d %H:%M UTC"),
-        report.until.format("%Y-%m-%d %H:%M UTC")
+        report.since.format("%Y-%m-%d %H:%M:%S UTC"),
+        report.until.format("%Y-%m-%d %H:%M:%S UTC")
     )
 }
 

@@ -27,13 +27,81 @@ pub fn render(config: &Config, source: &str, now: DateTime<Utc>, fly: &str) -> S
     let _ = writeln!(
         out,
         "explained at {} (pass --at to explain another instant)",
-        now.format("%Y-%m-%d %H:%M UTC")
+        now.format("%Y-%m-%d %H:%M:%S UTC")
     );
     for environment in config.environments.values() {
         out.push('\n');
         environment_text(&mut out, environment, now, fly);
     }
     out
+}
+
+/// `config explain --format markdown`: the explanation as it reads in the terminal, then the
+/// openings of the next days of each environment with windows as a Mermaid gantt (in the
+/// window's local time: the chart shows wall-clock times as written).
+pub fn render_markdown(config: &Config, source: &str, now: DateTime<Utc>, fly: &str) -> String {
+    let text = render(config, source, now, fly).replace("```", "` ` `");
+    let mut out = format!("### shipgate config explain\n\n```text\n{text}```\n");
+    for env in config.environments.values() {
+        let Some(policy) = &env.windows else { continue };
+        let _ = write!(
+            out,
+            "\n#### `{}`: openings in the next {OPENING_DAYS} days ({})\n\n{}",
+            super::markdown::cell(&env.name),
+            policy.timezone.name(),
+            openings_chart(&env.name, policy, now)
+        );
+    }
+    out
+}
+
+/// The openings as bars in local time: from the opening to the last start (`deploys start`),
+/// then the runway (`runway`, drawn red: no deploy starts then), one section per day.
+pub fn openings_chart(name: &str, policy: &WindowPolicy, now: DateTime<Utc>) -> String {
+    use super::timeline::{gantt, Bar};
+    let tz = policy.timezone;
+    // Wall-clock time written as if UTC: the chart prints instants as written.
+    let local = |at: DateTime<Utc>| at.with_timezone(&tz).naive_local().and_utc();
+    let mut bars = Vec::new();
+    for opening in openings(policy, now, OPENING_DAYS) {
+        let (opens, closes) = (opening.opens.utc, opening.closes.utc);
+        let last_start = if opening.open_after {
+            closes
+        } else {
+            opening.last_start.utc.clamp(opens, closes)
+        };
+        let section = opens.with_timezone(&tz).format("%a %m-%d").to_string();
+        bars.push(Bar {
+            section: section.clone(),
+            name: format!(
+                "deploys start {}-{}",
+                opens.with_timezone(&tz).format("%H:%M"),
+                last_start.with_timezone(&tz).format("%H:%M")
+            ),
+            start: local(opens),
+            end: local(last_start),
+            failed: false,
+            done: false,
+        });
+        if last_start < closes {
+            bars.push(Bar {
+                section,
+                name: format!("runway to {}", closes.with_timezone(&tz).format("%H:%M")),
+                start: local(last_start),
+                end: local(closes),
+                failed: true,
+                done: false,
+            });
+        }
+    }
+    if bars.is_empty() {
+        return format!("No opening in the next {OPENING_DAYS} days.\n");
+    }
+    gantt(
+        &format!("{name}: deploy window openings ({})", tz.name()),
+        "%a %H:%M",
+        &bars,
+    )
 }
 
 fn environment_text(out: &mut String, env: &Environment, now: DateTime<Utc>, fly: &str) {

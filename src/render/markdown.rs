@@ -165,6 +165,12 @@ pub fn render(decision: &Decision) -> String {
         if !releases.is_empty() {
             let _ = writeln!(out, "\n{}", releases.join(" · "));
         }
+        // The timeline, where there is more than the gates to draw.
+        if report.steps.len() > 1 {
+            if let Some(chart) = super::timeline::deploy(decision) {
+                let _ = write!(out, "\n{chart}");
+            }
+        }
         if !report.steps.is_empty() {
             let _ = writeln!(out, "\n| step | took | detail |\n|---|---|---|");
             for step in &report.steps {

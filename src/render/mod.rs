@@ -10,6 +10,7 @@ pub mod markdown;
 pub mod notify;
 pub mod outputs;
 pub mod text;
+pub mod timeline;
 
 use crate::decision::{CheckSource, Evidence, Incident, When};
 
@@ -106,13 +107,14 @@ pub(crate) fn link_target(text: &str) -> Option<String> {
     Some(url.as_str().replace('(', "%28").replace(')', "%29"))
 }
 
-/// `2026-11-30T09:00:00-08:00 (17:00 UTC)`: local first, UTC beside it.
+/// `2026-11-30T09:00:00-08:00 America/Los_Angeles (2026-11-30 17:00:00 UTC)`: local first, UTC
+/// beside it, both to the second.
 pub(crate) fn when_text(when: &When) -> String {
     format!(
         "{} {} ({})",
         when.local,
         when.timezone,
-        when.utc.format("%Y-%m-%d %H:%M UTC")
+        when.utc.format("%Y-%m-%d %H:%M:%S UTC")
     )
 }
 

@@ -53,10 +53,12 @@ pub fn window(
         emergency.as_ref(),
         "say what is broken and link the incident, e.g. --reason \"INC-142: checkout 500s, hotfix a1b2c3\"",
     )?;
-    let now = args
-        .at
-        .at
-        .map_or_else(|| context.clock.now(), |t| t.with_timezone(&Utc));
+    let now = super::instant_at(
+        args.at.at,
+        policy.windows.map(|w| w.timezone),
+        "no deploy windows apply here to give a time zone",
+        context,
+    )?;
     let facts = Facts::nothing_gathered(
         now,
         gather::subject(repo.map(str::to_owned), env, None, None),
@@ -116,12 +118,36 @@ pub async fn checks(
     let facts = session
         .facts(context, env, policy.checks, &poll, None)
         .await?;
+    if let Some(path) = &args.save {
+        save_answers(path, &facts)?;
+    }
     Ok(decide(
         "checks",
         &facts,
         &policy,
         &Request::of(gates_of("checks")),
     ))
+}
+
+/// `checks --save FILE`: the answers read, in the `--from-file` format.
+fn save_answers(path: &Path, facts: &Facts) -> Result<(), RunError> {
+    let Readable::Read(checks) = &facts.checks else {
+        return Err(RunError::input(
+            format!(
+                "nothing to save to {}: the checks were not read",
+                path.display()
+            ),
+            "run it again when GitHub answers",
+        ));
+    };
+    let saved = crate::github::saved::encode(facts.subject.sha.as_deref(), checks);
+    let text = serde_json::to_string_pretty(&saved).unwrap_or_default() + "\n";
+    std::fs::write(path, text).map_err(|error| {
+        RunError::input(
+            format!("cannot write {}: {error}", path.display()),
+            "pass --save a path in a directory that exists and is writable",
+        )
+    })
 }
 
 /// `checks --from-file`: saved GitHub answers are one final round.
@@ -486,11 +512,15 @@ pub async fn plan(
     args: &PlanArgs,
     repo: Option<&str>,
 ) -> Result<Decision, RunError> {
-    let now = args
-        .at
-        .at
-        .map(|t| t.with_timezone(&Utc))
-        .unwrap_or_else(|| context.clock.now());
+    let now = super::instant_at(
+        args.at.at,
+        env.windows.as_ref().map(|w| w.timezone),
+        &format!(
+            "environment `{}` has no deploy windows to give a time zone",
+            env.name
+        ),
+        context,
+    )?;
     let why_offline = if args.offline {
         Some("--offline")
     } else if context.ambient.github_token.is_none() {
@@ -539,7 +569,9 @@ pub async fn plan(
         }
     }
     let mut decision = decide("plan", &facts, &Policy::of(env), &Request::of(DEPLOY_GATES));
-    decision.plan = Some(crate::plan::deploy_plan(&context.ambient.fly, env, None));
+    let mut plan = crate::plan::deploy_plan(&context.ambient.fly, env, None);
+    plan.checked = Some(crate::decision::Checked::of(&decision.verdicts));
+    decision.plan = Some(plan);
     Ok(decision)
 }
 

@@ -27,9 +27,15 @@ pub async fn metrics(
     format: Format,
 ) -> Result<Output, RunError> {
     let repo = github::repo(repo)?;
-    let until = args
-        .at
-        .map_or_else(|| context.clock.now(), |at| at.with_timezone(&Utc));
+    let until = super::instant_at(
+        args.at,
+        env.windows.as_ref().map(|w| w.timezone),
+        &format!(
+            "environment `{}` has no deploy windows to give a time zone",
+            env.name
+        ),
+        context,
+    )?;
     let since = until
         - chrono::Duration::from_std(args.since)
             .map_err(|_| RunError::input("--since is too long", "use at most 366d"))?;

@@ -7,8 +7,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::{Context, RunError};
+use crate::config::duration::Human;
 use crate::config::{Endpoint, Environment, HealthPolicy};
-use crate::decision::{Decision, Evidence};
+use crate::decision::Decision;
 use crate::facts::health::{self as measured, Expected, Round};
 use crate::facts::{Facts, HealthFacts};
 use crate::fly::Fly;
@@ -73,7 +74,6 @@ pub struct Measure {
     policy: HealthPolicy,
     base: url::Url,
     fly: Option<Fly>,
-    notes: Vec<String>,
 }
 
 pub fn prepare(
@@ -81,7 +81,7 @@ pub fn prepare(
     env: Option<&Environment>,
     url: Option<&url::Url>,
 ) -> Result<Measure, RunError> {
-    let (mut policy, base) = match (env, url) {
+    let (policy, base) = match (env, url) {
         (Some(env), Some(url)) => (env.health.clone(), url.clone()),
         (Some(env), None) => (
             env.health.clone(),
@@ -102,33 +102,42 @@ pub fn prepare(
             ))
         }
     };
-    let mut notes = Vec::new();
+    // Machine state is read with flyctl and a token: without either, say so now (no round could
+    // read it, and a gate that cannot count machines must not pass or time out in silence).
     let fly = match (policy.machines, env) {
-        (true, Some(_)) => match Fly::locate(context.ambient.fly_override.as_deref()) {
-            Ok(fly) => Some(
+        (true, Some(env)) => {
+            let fly = Fly::locate(context.ambient.fly_override.as_deref()).map_err(|error| {
+                RunError::Input {
+                    message: format!(
+                        "environment `{}` counts Fly machines (`health.machines: true`), but {error}",
+                        env.name
+                    ),
+                    hints: vec![
+                        "install flyctl (https://fly.io/docs/flyctl/install/) or set SHIPGATE_FLY to its path".to_owned(),
+                        "or probe the endpoints alone: `--url URL`".to_owned(),
+                    ],
+                }
+            })?;
+            if context.ambient.fly_token.is_none() {
+                return Err(RunError::Input {
+                    message: format!(
+                        "environment `{}` counts Fly machines (`health.machines: true`), but FLY_API_TOKEN is not set: fly cannot read them",
+                        env.name
+                    ),
+                    hints: vec![
+                        "set FLY_API_TOKEN from a secret (a deploy token: `fly tokens create deploy`)".to_owned(),
+                        "or probe the endpoints alone: `--url URL`".to_owned(),
+                    ],
+                });
+            }
+            Some(
                 fly.with_token(context.ambient.fly_token.clone())
                     .with_masked(context.ambient.other_secrets()),
-            ),
-            Err(error) => {
-                notes.push(format!("machine state not checked: {error}"));
-                policy.machines = false;
-                None
-            }
-        },
+            )
+        }
         _ => None,
     };
-    if policy.endpoints.is_empty() && !policy.machines {
-        return Err(RunError::input(
-            "nothing to probe: no endpoints, and machine state cannot be read here",
-            "set the environment's `url` (and `health.endpoints`), or make fly available (SHIPGATE_FLY)",
-        ));
-    }
-    Ok(Measure {
-        policy,
-        base,
-        fly,
-        notes,
-    })
+    Ok(Measure { policy, base, fly })
 }
 
 /// `health`: the health gate alone, against the live app.
@@ -137,12 +146,7 @@ pub async fn health(
     env: Option<&Environment>,
     measure: Measure,
 ) -> Result<Decision, RunError> {
-    let Measure {
-        policy,
-        base,
-        fly,
-        notes,
-    } = measure;
+    let Measure { policy, base, fly } = measure;
     let prober = Prober::new(policy.request_timeout).map_err(|e| RunError::Unavailable {
         message: e.to_string(),
         hints: Vec::new(),
@@ -176,18 +180,12 @@ pub async fn health(
             "not gathered by this command",
         )
     };
-    let mut decision = super::decide::decide(
+    Ok(super::decide::decide(
         "health",
         &facts,
         &Policy::health_only(&policy),
         &Request::of(super::decide::gates_of("health")),
-    );
-    if let Some(verdict) = decision.verdicts.first_mut() {
-        verdict
-            .evidence
-            .extend(notes.into_iter().map(|text| Evidence::Note { text }));
-    }
-    Ok(decision)
+    ))
 }
 
 /// Rounds on a fixed schedule (every `interval` after `initial_delay`) until the gate decides or
@@ -205,6 +203,14 @@ pub async fn run_rounds(
     now: DateTime<Utc>,
 ) -> Vec<Round> {
     let started = tokio::time::Instant::now();
+    if !policy.initial_delay.is_zero() {
+        reporter.progress(&format!(
+            "health: first round in {} (initial_delay), then every {} for up to {}",
+            Human(policy.initial_delay),
+            Human(policy.interval),
+            Human(policy.deadline)
+        ));
+    }
     tokio::time::sleep(policy.initial_delay).await;
     let mut rounds: Vec<Round> = Vec::new();
     loop {

@@ -193,6 +193,8 @@ impl Hooks {
                 name: command.name.clone(),
                 duration_ms: 0,
                 detail: format!("{}: not started: {why}", hook.as_str()),
+                started_ms: None,
+                rounds: Vec::new(),
                 command: Some(CommandRun {
                     hook: hook.as_str(),
                     status: "not_started",
@@ -293,6 +295,8 @@ impl Hooks {
             name: command.name.clone(),
             duration_ms: ms(started.elapsed()),
             detail,
+            started_ms: None,
+            rounds: Vec::new(),
             command: Some(CommandRun {
                 hook: hook.as_str(),
                 status,

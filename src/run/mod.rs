@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use crate::cli::{Cli, Command, ConfigCommand, ReportCommand};
+use crate::cli::{At, Cli, Command, ConfigCommand, ReportCommand};
 use crate::config::{self, Config, ConfigError, Environment};
 use crate::decision::{Decision, Outcome};
 use crate::env::Ambient;
@@ -114,6 +114,41 @@ impl Clock {
     }
 }
 
+/// The instant `--at` names, or now. A local time (no offset) is read in `timezone`, the time
+/// zone of the deploy windows that apply, and echoed with the offset it got; `whose` says why
+/// there is none, for the error.
+pub fn instant_at(
+    at: Option<At>,
+    timezone: Option<chrono_tz::Tz>,
+    whose: &str,
+    context: &Context<'_>,
+) -> Result<DateTime<Utc>, RunError> {
+    match at {
+        None => Ok(context.clock.now()),
+        Some(At::Instant(instant)) => Ok(instant.with_timezone(&Utc)),
+        Some(At::Local(local)) => {
+            let Some(timezone) = timezone else {
+                return Err(RunError::input(
+                    format!(
+                        "--at {} has no offset, and {whose}",
+                        local.format("%Y-%m-%dT%H:%M:%S")
+                    ),
+                    "write the offset: e.g. 2026-11-27T10:00:00-08:00, or 2026-11-27T18:00:00Z",
+                ));
+            };
+            let instant = crate::time::local_instant(timezone, local.date(), local.time());
+            context.reporter.progress(&format!(
+                "--at {} read in {timezone}: {}",
+                local.format("%Y-%m-%dT%H:%M:%S"),
+                instant
+                    .with_timezone(&timezone)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ));
+            Ok(instant)
+        }
+    }
+}
+
 /// What every command's IO needs: the ambient values, the reporter, the clock.
 pub struct Context<'a> {
     pub ambient: &'a Ambient,
@@ -187,8 +222,28 @@ pub fn run_with(
             action: ConfigCommand::Explain(at),
         } => {
             let config = load(&config_path, explicit)?;
-            let now = at.at.map_or(now, |t| t.with_timezone(&Utc));
-            let text = render::explain::render(
+            // The top-level windows' zone, else the one every environment's windows share.
+            let mut zones = config
+                .windows
+                .iter()
+                .chain(config.environments.values().filter_map(|e| e.windows.as_ref()))
+                .map(|w| w.timezone);
+            let first = zones.next();
+            let timezone = match config.windows.as_ref() {
+                Some(windows) => Some(windows.timezone),
+                None => first.filter(|tz| zones.all(|other| other == *tz)),
+            };
+            let now = instant_at(
+                at.at,
+                timezone,
+                "this config has no one time zone (no top-level `windows`; its environments' differ or have none)",
+                &context,
+            )?;
+            let explain = match cli.global.format {
+                Format::Markdown => render::explain::render_markdown,
+                Format::Text | Format::Json => render::explain::render,
+            };
+            let text = explain(
                 &config,
                 &config_path.display().to_string(),
                 now,
@@ -260,19 +315,23 @@ pub fn run_with(
             let env = environment(&config, &args.environment)?;
             // Before the Deployment is created: flyctl would refuse this strategy anyway.
             fly_toml::check(env)?;
-            let repo = github::repo(repo)?;
+            // A dry run without a repository decides what needs none.
+            let repo = match (args.dry_run, repo) {
+                (true, None) => None,
+                (_, repo) => Some(github::repo(repo)?),
+            };
             let record = args.record.record.as_deref();
             record.map(record_file::check).transpose()?;
             let prepared = deploy::prepare(&context, env, args)?;
             let notifier = notify::Notifier::prepare(&context, env)?;
             block_on(async {
                 let mut decision =
-                    deploy::deploy(&context, &config, env, &repo, args, prepared, &notifier)
+                    deploy::deploy(&context, &config, env, repo.as_ref(), args, prepared, &notifier)
                         .await?;
                 who_and_why(&mut decision, ambient, &args.reason);
                 if !args.dry_run {
                     notifier
-                        .ended(&context, &decision, &args.reason, Some(&repo))
+                        .ended(&context, &decision, &args.reason, repo.as_ref())
                         .await;
                 }
                 Ok(decision)

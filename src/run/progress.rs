@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio::time::Instant;
 
 use crate::decision::{Evidence, Step, Verdict};
@@ -15,14 +16,21 @@ pub const FLY_READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// Every step with its duration, in order, and the notes that go with the health verdict.
 pub struct Steps<'a> {
     reporter: &'a dyn Reporter,
+    /// When the run started, on the wall clock and on the monotonic one: each step's start is
+    /// kept as an offset from it.
+    pub started_at: DateTime<Utc>,
+    origin: Instant,
     pub steps: Vec<Step>,
     pub notes: Vec<String>,
 }
 
 impl<'a> Steps<'a> {
-    pub fn new(reporter: &'a dyn Reporter) -> Self {
+    /// Steps of a run that started at `started_at` (the run's clock reading), counted from now.
+    pub fn new(reporter: &'a dyn Reporter, started_at: DateTime<Utc>) -> Self {
         Steps {
             reporter,
+            started_at,
+            origin: Instant::now(),
             steps: Vec::new(),
             notes: Vec::new(),
         }
@@ -33,13 +41,18 @@ impl<'a> Steps<'a> {
             name: step.to_owned(),
             duration_ms: ms(started.elapsed()),
             detail: detail.into(),
+            started_ms: None,
+            rounds: Vec::new(),
             command: None,
         };
         self.record(step);
     }
 
-    /// A finished step, told and kept.
-    pub fn record(&mut self, step: Step) {
+    /// A finished step, told and kept. Its start, unless set, is now less its duration.
+    pub fn record(&mut self, mut step: Step) {
+        if step.started_ms.is_none() {
+            step.started_ms = Some(ms(self.origin.elapsed()).saturating_sub(step.duration_ms));
+        }
         self.reporter.step(&step);
         self.steps.push(step);
     }

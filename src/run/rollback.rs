@@ -70,7 +70,7 @@ pub async fn rollback(
         fly: &fly,
         env,
     };
-    let mut steps = Steps::new(context.reporter);
+    let mut steps = Steps::new(context.reporter, context.clock.now());
     let now = context.clock.now();
     let subject = super::gather::subject(repo.map(ToString::to_string), Some(env), None, None);
     let decide = |health: HealthFacts, steps: &mut Steps<'_>, report: Report, summary: String| {

@@ -134,7 +134,7 @@ fn plan_on_black_friday_is_blocked_and_says_when_it_opens() {
     );
     assert!(
         out.stdout.contains(
-            "next opening: 2026-12-01T09:00:00-08:00 America/Los_Angeles (2026-12-01 17:00 UTC)"
+            "next opening: 2026-12-01T09:00:00-08:00 America/Los_Angeles (2026-12-01 17:00:00 UTC)"
         ),
         "{}",
         out.stdout
@@ -178,6 +178,86 @@ fn plan_says_why_github_was_not_asked() {
 }
 
 #[test]
+fn at_without_an_offset_is_read_in_the_config_time_zone_and_echoed() {
+    // The example's production windows are in America/Los_Angeles: PST in November, PDT in July.
+    for (local, exact) in [
+        ("2026-11-27T10:00", BLACK_FRIDAY_10_PT),
+        ("2026-11-24T10:00:00", TUESDAY_10_PT),
+        ("2026-07-07T10:00", "2026-07-07T10:00:00-07:00"),
+    ] {
+        let read = plan(local, &["--format", "json"]);
+        let given = plan(exact, &["--format", "json"]);
+        assert_eq!(read.code, given.code, "{local}: {}", read.stderr);
+        assert_eq!(read.stdout, given.stdout, "{local}");
+        assert!(
+            read.stderr
+                .contains(&format!("read in America/Los_Angeles: {exact}")),
+            "{local}: {}",
+            read.stderr
+        );
+    }
+    // Without windows there is no time zone to read it in: the offset is asked for.
+    let (_dir, path) = temp_config(
+        "version: 1\nenvironments:\n  production:\n    app: demo\n    windows: false\n    health: { machines: true }\n",
+    );
+    let out = run(with_config(&path).args([
+        "plan",
+        "-e",
+        "production",
+        "--offline",
+        "--at",
+        "2026-11-27T10:00",
+    ]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--at 2026-11-27T10:00:00 has no offset, and environment `production` has no deploy windows")
+            && out.stderr.contains("hint: write the offset"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn plan_json_gives_health_and_rollback_as_data_and_says_what_was_not_checked() {
+    let out = plan(TUESDAY_10_PT, &["--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let decision: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let plan = &decision["plan"];
+    assert_eq!(plan["checked"]["all"], false);
+    let not_checked: Vec<&str> = plan["checked"]["not_checked"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|n| n["gate"].as_str())
+        .collect();
+    assert_eq!(not_checked, ["required-checks", "staging"]);
+    let health = &plan["health_gate"];
+    assert_eq!(health["consecutive_successes"], 3);
+    assert_eq!(health["deadline_seconds"], 300);
+    assert_eq!(health["machines"], true);
+    assert_eq!(
+        health["endpoints"][0]["url"],
+        "https://hotdash-production.fly.dev/health"
+    );
+    let rollback = &plan["rollback_path"];
+    assert_eq!(rollback["workflow"]["file"], "rollback-production.yml");
+    assert_eq!(rollback["max_consecutive"], 3);
+    let direct: Vec<&str> = rollback["direct_command"]
+        .as_array()
+        .expect("argv")
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert!(
+        direct.ends_with(&["--image", "PREVIOUS_IMAGE"]) && direct.contains(&"immediate"),
+        "{direct:?}"
+    );
+    // The new fields read back: `report --from-json` draws the same JSON.
+    let read = shipgate::decision::Decision::from_json(&out.stdout).expect("reads back");
+    assert_eq!(shipgate::render::json::render(&read), out.stdout);
+}
+
+#[test]
 fn quiet_prints_nothing_and_keeps_the_exit_code() {
     let out = plan(BLACK_FRIDAY_10_PT, &["-q"]);
     assert_eq!(
@@ -191,8 +271,8 @@ fn bad_flags_exit_2_with_a_message_that_names_the_fix() {
     let cases: &[(&[&str], &str)] = &[
         (&["plan", "--environment", "prod", "--offline"], "error: unknown environment `prod`\nhint: use one defined under `environments`: `production`, `staging` (did you mean `production`?)"),
         (&["plan", "--offline"], "the following required arguments were not provided"),
-        (&["plan", "-e", "production", "--at", "tomorrow"], "write an RFC 3339 time with an offset, e.g. 2026-11-27T10:00:00-08:00"),
-        (&["plan", "-e", "production", "--at", "2026-11-27T10:00:00"], "write an RFC 3339 time with an offset"),
+        (&["plan", "-e", "production", "--at", "tomorrow"], "`tomorrow` is not a time; write RFC 3339 with an offset (2026-11-27T10:00:00-08:00"),
+        (&["plan", "-e", "production", "--at", "2026-11-27T25:00"], "or a local time (2026-11-27T10:00) read in the config's time zone"),
         (&["plan", "-e", "production", "--offlline"], "unexpected argument '--offlline'"),
         (&["--repo", "not a repo", "plan", "-e", "production"], "write the repository as OWNER/NAME"),
         (&["--format", "yaml", "plan", "-e", "production"], "invalid value 'yaml' for '--format <FORMAT>'"),
@@ -210,5 +290,26 @@ fn bad_flags_exit_2_with_a_message_that_names_the_fix() {
             out.stderr
         );
         assert!(out.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn the_license_matches_cargo_toml_and_the_readme_cites_only_the_repository() {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).expect("Cargo.toml");
+    assert!(
+        manifest.contains("\nlicense = \"MIT\"\n"),
+        "Cargo.toml's license changed"
+    );
+    let license = std::fs::read_to_string(root().join("LICENSE")).expect("a LICENSE file");
+    assert!(
+        license.starts_with("MIT License\n\nCopyright (c) ")
+            && license.contains("the shipgate authors")
+            && license.contains("THE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF ANY KIND"),
+        "{license}"
+    );
+    // Documents outside the repository are not cited: no SPEC, no shared reference files.
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    for outside in ["SPEC", "reference/", "../shared", "STYLE.md"] {
+        assert!(!readme.contains(outside), "README.md cites {outside}");
     }
 }

@@ -310,6 +310,45 @@ fn explain_lists_only_openings_long_enough_for_the_runway() {
 }
 
 #[test]
+fn explain_as_markdown_draws_the_week_of_openings_as_a_gantt() {
+    // The example: business hours 09:00-17:00 PT on weekdays, a 30m runway, Thanksgiving week's
+    // freeze from Thursday on.
+    let out = run(with_config(&example_config()).args([
+        "config",
+        "explain",
+        "--format",
+        "markdown",
+        "--at",
+        "2026-11-23T00:00:00-08:00",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let chart = out
+        .stdout
+        .split("```mermaid\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap_or_else(|| panic!("no mermaid chart:\n{}", out.stdout));
+    assert!(chart.starts_with("gantt\n"), "{chart}");
+    assert!(
+        chart.contains("    dateFormat YYYY-MM-DD HH:mm:ss\n"),
+        "{chart}"
+    );
+    let days: Vec<&str> = chart
+        .lines()
+        .filter_map(|line| line.strip_prefix("    section "))
+        .collect();
+    assert_eq!(days, ["Mon 11-23", "Tue 11-24", "Wed 11-25"], "{chart}");
+    assert!(
+        chart.contains(
+            "    deploys start 09#58;00-16#58;30 :t1, 2026-11-23 09:00:00, 2026-11-23 16:30:00\n"
+        ) && chart.contains(
+            "    runway to 17#58;00 :crit, t2, 2026-11-23 16:30:00, 2026-11-23 17:00:00\n"
+        ),
+        "{chart}"
+    );
+}
+
+#[test]
 fn a_config_from_a_pull_request_is_bounded_in_size_depth_and_durations() {
     // Size: read no further than 1 MiB.
     let huge = format!("{GOOD}# {}\n", "x".repeat(2 * 1024 * 1024));

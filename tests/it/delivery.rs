@@ -259,7 +259,7 @@ fn text_and_markdown_show_each_measure_met_or_missed() {
     let text = metrics(&fake, &config, &[]);
     assert_eq!(text.code, 0, "{}", text.stderr);
     for line in [
-        "Delivery metrics for production (2026-04-03 00:00 UTC to 2026-05-01 00:00 UTC)",
+        "Delivery metrics for production (2026-04-03 00:00:00 UTC to 2026-05-01 00:00:00 UTC)",
         "12 deploys: 10 succeeded, 2 failed, 2 rolled back, 0 unfinished; 2 rollback records",
         "2.5/week  target ≥ 3/week: MISSED",
         "1h (p90 3h)  target ≤ 2h: met",

@@ -261,6 +261,35 @@ fn a_healthy_deploy_exits_0_and_marks_the_deployment_successful() {
     assert_eq!(report["deployed"]["version"], 2);
     assert_eq!(report["deployment_id"], deployments[0]["id"]);
     assert!(report.get("incident").is_none());
+    // Where each step ran, for the timeline: in order, none before the one before it ended.
+    assert!(report["started_at"].is_string(), "{report}");
+    let starts: Vec<u64> = report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| s["started_ms"].as_u64().expect("started_ms"))
+        .collect();
+    for (n, pair) in starts.windows(2).enumerate() {
+        let ended = pair[0] + report["steps"][n]["duration_ms"].as_u64().unwrap_or(0);
+        assert!(pair[1] + 1 >= ended, "{report}");
+    }
+    // The health step's rounds: two healthy ones (consecutive_successes: 2).
+    assert_eq!(
+        report["steps"][4]["rounds"]
+            .as_array()
+            .map(|r| r.iter().map(|r| r["healthy"].clone()).collect::<Vec<_>>()),
+        Some(vec![json!(true), json!(true)]),
+        "{report}"
+    );
+    // The Markdown of the same decision draws them.
+    let saved = shipgate::decision::Decision::from_json(&out.stdout).expect("reads back");
+    let markdown = shipgate::render::markdown::render(&saved);
+    assert!(
+        markdown.contains("```mermaid\ngantt\n")
+            && markdown.contains("    section Health\n    health :done, t5, ")
+            && markdown.contains("    round 2 :done, t7, "),
+        "{markdown}"
+    );
 }
 
 /// The body of the deployment status POST with this state.
@@ -893,6 +922,46 @@ fn a_dry_run_writes_nothing_and_deploys_nothing() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn a_dry_run_needs_no_flyctl_repository_or_token_and_says_what_it_did_not_check() {
+    let app = HealthApp::start();
+    let (dir, path) = config(&app, OPEN);
+    // No flyctl (PATH is a directory without one), no repository, no GitHub or Fly token.
+    let out = run(with_config(&path)
+        .env("PATH", dir.path())
+        .args(["--format", "json"])
+        .args(deploy_args())
+        .arg("--dry-run"));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let decision = decision(&out);
+    let status = |gate: &str| {
+        decision["verdicts"]
+            .as_array()
+            .and_then(|v| v.iter().find(|v| v["gate"] == gate))
+            .map(|v| v["status"].clone())
+    };
+    assert_eq!(status("required-checks"), Some(json!("not_checked")));
+    assert_eq!(status("deploy-window"), Some(json!("skipped")));
+    let summary = decision["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("not checked: required-checks")
+            && summary.contains("not checked here: the rollback target"),
+        "{summary}"
+    );
+    assert!(
+        out.stderr
+            .contains("not checked: the rollback target (no fly binary found"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("would run flyctl deploy --app"),
+        "{}",
+        out.stderr
+    );
+    assert!(decision["plan"]["deploy_command"].is_array(), "{decision}");
 }
 
 #[test]

@@ -63,6 +63,67 @@ fn json_out(out: &Run) -> serde_json::Value {
 }
 
 #[test]
+fn checks_save_writes_answers_that_from_file_decides_the_same_way() {
+    let fake = FakeGitHub::start();
+    hotdash(&fake);
+    // One source disagrees: a failing status for a check whose run passed, and one required
+    // check of the ruleset that never ran.
+    fake.add_statuses(REPO, SHA, [commit_status(300, "Gitleaks", "failure")]);
+    fake.repo(REPO, |repo| {
+        repo.set_rules(
+            "main",
+            vec![required_status_checks_rule(
+                REPO,
+                7,
+                &[("build", None), ("deploy-preview", Some(15368))],
+                true,
+            )],
+        );
+    });
+    let dir = tempfile::tempdir().expect("temp dir");
+    let saved = dir.path().join("answers.json");
+    let saved_arg = saved.to_str().expect("UTF-8 path");
+    let live = run(shipgate_against(&fake).args([
+        "checks", "--ref", "main", "--wait", "0", "--save", saved_arg, "--format", "json",
+    ]));
+    assert_eq!(live.code, 1, "{}\n{}", live.stdout, live.stderr);
+    let requests = fake.requests().len();
+    let offline = run(with_config(&example_config()).args([
+        "checks",
+        "--from-file",
+        saved_arg,
+        "--format",
+        "json",
+    ]));
+    assert_eq!(fake.requests().len(), requests, "--from-file asks nothing");
+    assert_eq!(offline.code, live.code, "{}", offline.stderr);
+    let (live, offline) = (json_out(&live), json_out(&offline));
+    assert_eq!(offline["subject"]["sha"], SHA);
+    let (live, offline) = (&live["verdicts"][0], &offline["verdicts"][0]);
+    assert_eq!(offline["status"], live["status"]);
+    assert_eq!(offline["summary"], live["summary"]);
+    let checks = |verdict: &serde_json::Value| -> Vec<serde_json::Value> {
+        verdict["evidence"]
+            .as_array()
+            .expect("evidence")
+            .iter()
+            .filter(|e| e["kind"] == "check")
+            .cloned()
+            .collect()
+    };
+    assert_eq!(checks(offline), checks(live));
+    assert!(
+        checks(live)
+            .iter()
+            .any(|c| c["name"] == "Gitleaks" && c["state"] == "failing")
+            && checks(live)
+                .iter()
+                .any(|c| c["name"] == "deploy-preview" && c["state"] == "missing"),
+        "{live}"
+    );
+}
+
+#[test]
 fn checks_on_a_ref_read_github_and_pass() {
     let fake = FakeGitHub::start();
     hotdash(&fake);
@@ -468,6 +529,11 @@ fn plan_online_reads_the_checks_and_the_staging_deployments() {
     assert_eq!(
         verdicts[2]["summary"],
         "staging: this commit was never deployed there"
+    );
+    // Online, every gate before the deploy was checked (one of them failed).
+    assert_eq!(
+        decision["plan"]["checked"],
+        serde_json::json!({"all": true})
     );
     assert!(fake
         .requests()

@@ -695,6 +695,94 @@ environments:
         );
     }
 
+    /// A config whose `production` counts machines and probes `app`'s `/health`, starting
+    /// after 1 s.
+    fn machines_config(app: &HealthApp) -> (tempfile::TempDir, std::path::PathBuf) {
+        temp_config(&format!(
+            "version: 1
+environments:
+  production:
+    app: hotdash-production
+    url: {url}
+    windows: false
+    health:
+      initial_delay: 1s
+      interval: 1s
+      consecutive_successes: 1
+      deadline: 10s
+      machines: true
+      endpoints:
+        - path: /health
+",
+            url = app.url()
+        ))
+    }
+
+    #[test]
+    fn counting_machines_without_flyctl_or_a_token_is_refused_at_once() {
+        let app = HealthApp::start();
+        app.set("/health", Behaviour::Healthy);
+        let (dir, path) = machines_config(&app);
+        // No flyctl: an empty PATH, no SHIPGATE_FLY.
+        let out = run(with_config(&path)
+            .env("PATH", dir.path())
+            .env("FLY_API_TOKEN", "FlyV1 fm2_test")
+            .args(["health", "--environment", "production"]));
+        assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("`health.machines: true`")
+                && out.stderr.contains("neither `flyctl` nor `fly` is on PATH"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("hint: install flyctl"),
+            "{}",
+            out.stderr
+        );
+        // flyctl, but no token.
+        let out = run(with_config(&path).env("SHIPGATE_FLY", fake_flyctl()).args([
+            "health",
+            "--environment",
+            "production",
+        ]));
+        assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+        assert!(
+            out.stderr.contains("FLY_API_TOKEN is not set"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("hint: set FLY_API_TOKEN"),
+            "{}",
+            out.stderr
+        );
+        // Refused before any probe.
+        assert_eq!(app.count("/health"), 0);
+    }
+
+    #[test]
+    fn the_initial_delay_is_told_before_the_first_round() {
+        let app = HealthApp::start();
+        app.set("/health", Behaviour::Healthy);
+        let (dir, path) = machines_config(&app);
+        let config = std::fs::read_to_string(&path).expect("config");
+        std::fs::write(&path, config.replace("machines: true", "machines: false")).expect("write");
+        let out = run(with_config(&path).args(["health", "--environment", "production"]));
+        drop(dir);
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+        let lines: Vec<&str> = out.stderr.lines().collect();
+        let waiting = lines
+            .iter()
+            .position(|l| l.contains("health: first round in 1s (initial_delay)"))
+            .unwrap_or_else(|| panic!("no initial_delay line:\n{}", out.stderr));
+        let first = lines
+            .iter()
+            .position(|l| l.contains("health round 1:"))
+            .unwrap_or_else(|| panic!("no round:\n{}", out.stderr));
+        assert!(waiting < first, "{}", out.stderr);
+    }
+
     #[test]
     fn health_needs_something_to_probe() {
         let out = run(shipgate().args(["health"]));

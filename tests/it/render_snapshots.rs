@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use shipgate::decision::{
     CheckSource, CheckState, Decision, DeployPlan, Evidence, GateId, Incident, Outcome, ReleaseRef,
-    Report, RequiredBy, RuleKind, SourceState, Status, Step, Subject, Verdict, When,
+    Report, RequiredBy, RoundMark, RuleKind, SourceState, Status, Step, Subject, Verdict, When,
 };
 use shipgate::render;
 
@@ -56,8 +56,29 @@ fn step(name: &str, duration_ms: u64, detail: &str) -> Step {
         name: name.to_owned(),
         duration_ms,
         detail: detail.to_owned(),
+        started_ms: None,
+        rounds: Vec::new(),
         command: None,
     }
+}
+
+/// Steps as deploy records them: each started where it did, 50 ms after the one before ended.
+fn started(mut steps: Vec<Step>) -> Vec<Step> {
+    let mut at = 0;
+    for step in &mut steps {
+        step.started_ms = Some(at);
+        at += step.duration_ms + 50;
+    }
+    steps
+}
+
+/// A `health` step's rounds: `(ms after the step started, healthy)`.
+fn with_rounds(mut step: Step, rounds: &[(u64, bool)]) -> Step {
+    step.rounds = rounds
+        .iter()
+        .map(|&(offset_ms, healthy)| RoundMark { offset_ms, healthy })
+        .collect();
+    step
 }
 
 fn note(text: &str) -> Evidence {
@@ -205,6 +226,9 @@ fn deploy_plan() -> DeployPlan {
             "on failure: dispatch `rollback-production.yml` on `main`".to_owned(),
         ],
         notify: vec!["POST a Slack-compatible message to $SHIPGATE_WEBHOOK_URL".to_owned()],
+        health_gate: None,
+        rollback_path: None,
+        checked: None,
     }
 }
 
@@ -213,6 +237,8 @@ fn report(deployed: ReleaseRef, steps: Vec<Step>, incident: Option<Incident>) ->
         kind: shipgate::decision::ReportKind::Deploy,
         actor: None,
         reason: None,
+        // The run started as the gates began gathering: 1.204 s before the clock was read.
+        started_at: Some(at(17, 59, 58) + chrono::Duration::milliseconds(796)),
         deployment_id: Some(DEPLOYMENT_ID),
         previous: Some(release(42, PREVIOUS_IMAGE)),
         deployed: Some(deployed),
@@ -298,7 +324,7 @@ fn deployed() -> Decision {
         "3 rounds in a row healthy (p95 212ms)",
     )
     .with_evidence(vec![note("total 142.6s")]);
-    let steps = vec![
+    let steps = started(vec![
         step("gates", 1_204, "every gate passed"),
         step(
             "deployment",
@@ -315,12 +341,20 @@ fn deployed() -> Decision {
             98_415,
             &format!("fly deploy succeeded: v43 ({NEW_IMAGE})"),
         ),
-        step(
-            "health",
-            40_662,
-            "pass: 3 rounds in a row healthy (p95 212ms)",
+        with_rounds(
+            step(
+                "health",
+                40_662,
+                "pass: 3 rounds in a row healthy (p95 212ms)",
+            ),
+            &[
+                (10_000, false),
+                (20_000, true),
+                (30_000, true),
+                (40_000, true),
+            ],
         ),
-    ];
+    ]);
     deploy_decision(
         health,
         report(release(43, NEW_IMAGE), steps, None),
@@ -351,7 +385,16 @@ fn failed_steps() -> Vec<Step> {
             97_870,
             &format!("fly deploy succeeded: v43 ({NEW_IMAGE})"),
         ),
-        step("health", 33_507, &format!("fail: {HEALTH_FAILED}")),
+        with_rounds(
+            step("health", 33_507, &format!("fail: {HEALTH_FAILED}")),
+            &[
+                (10_000, false),
+                (16_000, true),
+                (22_000, false),
+                (28_000, true),
+                (33_000, false),
+            ],
+        ),
     ]
 }
 

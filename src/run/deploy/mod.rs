@@ -1,4 +1,4 @@
-//! `deploy`: the only command that changes production (SPEC section 5). Sequencing only: the
+//! `deploy`: the only command that changes production. Sequencing only: the
 //! facts are gathered once, `gate::evaluate` decides, and the steps run in order: record the
 //! GitHub Deployment, record the running release, `fly deploy`, verify, roll back on failure.
 //! Each step returns a typed result, collected in the report.
@@ -129,7 +129,8 @@ fn request(
 /// before any async work: finding it reads the file system).
 pub struct Prepared {
     request: Request,
-    fly: Fly,
+    /// fly, found; a dry run goes on without it, saying why it was not found.
+    fly: Result<Fly, String>,
     /// The steps around the deploy, their secrets resolved.
     hooks: Hooks,
     /// Where the watch reads its metrics.
@@ -143,7 +144,12 @@ pub fn prepare(
 ) -> Result<Prepared, RunError> {
     let request = request(context, env, args)?;
     let sources = Sources::prepare(env)?;
-    let fly = locate_fly(context.ambient, !args.dry_run)?.with_masked(sources.secrets());
+    // A dry run changes nothing: it goes on without fly, and says what that left unchecked.
+    let fly = match locate_fly(context.ambient, !args.dry_run) {
+        Ok(fly) => Ok(fly.with_masked(sources.secrets())),
+        Err(RunError::Input { message, .. }) if args.dry_run => Err(message),
+        Err(error) => return Err(error),
+    };
     let mut secrets = context.ambient.other_secrets();
     secrets.extend(context.ambient.fly_token.clone());
     secrets.extend(sources.secrets());
@@ -156,12 +162,12 @@ pub fn prepare(
     })
 }
 
-/// `deploy`: SPEC section 5, steps 1 to 7.
+/// `deploy`: the steps of the README's "Deploy and rollback", 1 to 7.
 pub async fn deploy(
     context: &Context<'_>,
     config: &Config,
     env: &Environment,
-    repo: &Repo,
+    repo: Option<&Repo>,
     args: &DeployArgs,
     prepared: Prepared,
     notifier: &super::notify::Notifier,
@@ -173,7 +179,7 @@ pub async fn deploy(
         sources,
     } = prepared;
     let policy = Policy::of(env);
-    let mut steps = Steps::new(context.reporter);
+    let mut steps = Steps::new(context.reporter, context.clock.now());
     let run_started = Instant::now();
     // From here a signal no longer ends the process: every step below settles what it started.
     let mut signals = Signals::listen()?;
@@ -199,7 +205,31 @@ pub async fn deploy(
                 .windows
                 .as_ref()
                 .is_some_and(|w| w.emergency.requires_approval));
+    // A dry run without a repository or a token still decides what it can (the window, the
+    // plan); the GitHub gates are `not checked`, saying why.
+    let offline = match (args.dry_run, repo) {
+        (false, _) => None,
+        (true, None) => Some("no --repo or GITHUB_REPOSITORY"),
+        (true, Some(_)) if context.ambient.github_token.is_none() => {
+            Some("no GITHUB_TOKEN or GH_TOKEN")
+        }
+        (true, Some(_)) => None,
+    };
     let gathered = async {
+        let repo = match (offline, repo) {
+            (None, Some(repo)) => repo,
+            (why, repo) => {
+                let subject = gather::subject(
+                    repo.map(ToString::to_string),
+                    Some(env),
+                    Some(args.git_ref.clone()),
+                    None,
+                );
+                let why = why.unwrap_or("no --repo or GITHUB_REPOSITORY");
+                let facts = Facts::nothing_gathered(context.clock.now(), subject, why);
+                return Ok::<_, RunError>((None, facts));
+            }
+        };
         let session = gather::session(context, repo, budget(env), &target, Ok(None)).await?;
         let (facts, approval) = tokio::join!(
             session.facts(context, Some(env), &env.checks, &poll, Some(config)),
@@ -209,17 +239,23 @@ pub async fn deploy(
             approval: approval?,
             ..facts?
         };
-        Ok::<_, RunError>((session, facts))
+        Ok::<_, RunError>((Some(session), facts))
     };
     let (session, mut facts) = tokio::select! {
         gathered = gathered => gathered?,
         signal = signals.received() => return Err(cancelled_before_anything(signal)),
     };
-    let (client, target) = (session.client, session.target);
+    let sha = session
+        .as_ref()
+        .map_or_else(|| args.git_ref.clone(), |s| s.target.sha.clone());
     let gates = gate::evaluate(&facts, &policy, &request);
-    let blocked = gates
-        .iter()
-        .any(|v| !v.gate.after_deploy() && v.status > Status::Pass);
+    // A deploy goes only on gates that passed; a dry run goes on past what it could not check
+    // here, and says so.
+    let blocked = gates.iter().any(|v| {
+        !v.gate.after_deploy()
+            && v.status > Status::Pass
+            && !(args.dry_run && v.status == Status::NotChecked)
+    });
     steps.done(
         "gates",
         t,
@@ -235,7 +271,7 @@ pub async fn deploy(
         args,
         policy,
         request,
-        sha: target.sha.clone(),
+        sha,
         hooks: &hooks,
     };
     if blocked {
@@ -251,8 +287,16 @@ pub async fn deploy(
         return Ok(decision);
     }
     if args.dry_run {
-        return Ok(run.dry_run(&fly, facts, steps).await);
+        return Ok(run.dry_run(fly.as_ref(), facts, steps).await);
     }
+    let (Some(session), Some(repo), Ok(fly)) = (session, repo, fly) else {
+        // `prepare` and the command refuse a deploy without fly or a repository.
+        return Err(RunError::input(
+            "deploy needs flyctl, a repository and a GitHub token",
+            "pass --repo OWNER/NAME with GITHUB_TOKEN set, and put flyctl on PATH",
+        ));
+    };
+    let client = session.client;
 
     // 2. The GitHub Deployment.
     let t = Instant::now();
@@ -634,8 +678,9 @@ impl Run<'_> {
         let would_run = matches!(report.kind, ReportKind::NotStarted | ReportKind::DryRun);
         let mut decision =
             steps::decision("deploy", facts, &self.policy, &self.request, steps, report);
-        decision.plan = would_run.then(|| {
-            crate::plan::deploy_plan(
+        decision.plan = would_run.then(|| crate::decision::DeployPlan {
+            checked: Some(crate::decision::Checked::of(&decision.verdicts)),
+            ..crate::plan::deploy_plan(
                 &self.context.ambient.fly,
                 self.env,
                 self.args.image.as_deref(),
@@ -644,15 +689,44 @@ impl Run<'_> {
         decision
     }
 
-    /// `--dry-run`: what would run, and the rollback it would have; nothing changes.
-    async fn dry_run(&self, fly: &Fly, mut facts: Facts, mut steps: Steps<'_>) -> Decision {
+    /// `--dry-run`: what would run, and the rollback it would have; nothing changes. What it
+    /// could not check here (no fly, no token) is said, each as `not checked: WHAT (WHY)`.
+    async fn dry_run(
+        &self,
+        fly: Result<&Fly, &String>,
+        mut facts: Facts,
+        mut steps: Steps<'_>,
+    ) -> Decision {
         let (env, args) = (self.env, self.args);
-        let program = fly.program().display().to_string();
+        let program = match fly {
+            Ok(fly) => fly.program().display().to_string(),
+            Err(_) => self.context.ambient.fly.clone(),
+        };
         let deploy_argv = crate::plan::fly_deploy_args(&program, env, args.image.as_deref());
-        let releases = if self.context.ambient.fly_token.is_some() {
-            fly.releases(&env.app, FLY_READ_TIMEOUT).await.ok()
-        } else {
-            None
+        let mut not_checked: Vec<&str> = Vec::new();
+        let releases = match fly {
+            Err(why) => {
+                steps.note(format!("not checked: the rollback target ({why})"));
+                not_checked.push("the rollback target");
+                None
+            }
+            Ok(_) if self.context.ambient.fly_token.is_none() => {
+                steps.note(
+                    "not checked: the rollback target (no FLY_API_TOKEN: fly cannot read the releases)",
+                );
+                not_checked.push("the rollback target");
+                None
+            }
+            Ok(fly) => match fly.releases(&env.app, FLY_READ_TIMEOUT).await {
+                Ok(releases) => Some(releases),
+                Err(error) => {
+                    steps.note(format!(
+                        "not checked: the rollback target (fly releases failed: {error})"
+                    ));
+                    not_checked.push("the rollback target");
+                    None
+                }
+            },
         };
         let previous = releases.as_deref().and_then(rollback::running);
         steps.note(format!("dry run: would run {}", command_line(&deploy_argv)));
@@ -664,8 +738,7 @@ impl Run<'_> {
             None if releases.is_some() => {
                 steps.note("dry run: no complete release with an image to roll back to")
             }
-            None => steps
-                .note("dry run: rollback target not read (no FLY_API_TOKEN or fly did not answer)"),
+            None => {}
         }
         if let (Some(releases), Some(_)) = (&releases, previous) {
             let image = args.image.as_deref();
@@ -683,6 +756,11 @@ impl Run<'_> {
         let mut decision = self.decide(&facts, &mut steps, report);
         let gates = crate::decision::summarize(Outcome::Go, &decision.verdicts);
         decision.summary = format!("dry run: {gates}; nothing deployed");
+        if !not_checked.is_empty() {
+            decision
+                .summary
+                .push_str(&format!("; not checked here: {}", not_checked.join(", ")));
+        }
         decision
     }
 

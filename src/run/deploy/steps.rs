@@ -9,7 +9,7 @@ use super::super::cancel::Signals;
 use super::super::health::{environment_base, run_rounds, MachineSource};
 use super::super::RunError;
 use crate::config::Environment;
-use crate::decision::{Decision, GateId, ReleaseRef, Report, Status, Verdict};
+use crate::decision::{Decision, GateId, ReleaseRef, Report, RoundMark, Status, Step, Verdict};
 use crate::env::Ambient;
 use crate::facts::fly::Release;
 use crate::facts::health::Expected;
@@ -172,11 +172,24 @@ impl Deployer<'_> {
             }
         };
         let (measured, verdict) = self.judged(measured, now);
-        steps.done(
-            "health",
-            started,
-            format!("{}: {}", verdict.status.as_str(), verdict.summary),
-        );
+        let rounds = match &measured {
+            HealthFacts::Rounds(rounds) => rounds
+                .iter()
+                .map(|round| RoundMark {
+                    offset_ms: ms(round.offset),
+                    healthy: round.healthy(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        steps.record(Step {
+            name: "health".to_owned(),
+            duration_ms: ms(started.elapsed()),
+            detail: format!("{}: {}", verdict.status.as_str(), verdict.summary),
+            started_ms: None,
+            rounds,
+            command: None,
+        });
         (measured, verdict)
     }
 
@@ -222,6 +235,7 @@ pub fn decision(
         steps.annotate(health);
     }
     let report = Report {
+        started_at: Some(steps.started_at),
         steps: std::mem::take(&mut steps.steps),
         ..report
     };
