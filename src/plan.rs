@@ -2,12 +2,23 @@
 //! argument vector, the health gate, the rollback path and the notifications.
 
 use crate::config::duration::Human;
-use crate::config::{Environment, Metric, StepCommand, WatchPolicy};
+use crate::config::{Environment, Metric, StepCommand, Strategy, WatchPolicy};
 use crate::decision::DeployPlan;
 
 /// The `fly deploy` argument vector for `environment` (program name first). It is passed to the
-/// process directly; no shell ever sees it.
+/// process directly; no shell ever sees it. `--strategy` only when the config sets one (else
+/// fly.toml's `[deploy] strategy` rules); `deploy.args` last, as written.
 pub fn fly_deploy_args(fly: &str, environment: &Environment, image: Option<&str>) -> Vec<String> {
+    fly_deploy_args_with(fly, environment, image, environment.strategy)
+}
+
+/// [`fly_deploy_args`] with the strategy given (a rollback redeploys with `immediate`).
+pub fn fly_deploy_args_with(
+    fly: &str,
+    environment: &Environment,
+    image: Option<&str>,
+    strategy: Option<Strategy>,
+) -> Vec<String> {
     let mut args: Vec<String> = [
         fly,
         "deploy",
@@ -15,18 +26,27 @@ pub fn fly_deploy_args(fly: &str, environment: &Environment, image: Option<&str>
         &environment.app,
         "--config",
         &environment.fly_config,
-        "--strategy",
-        environment.strategy.as_str(),
-        "--remote-only",
-        "--yes",
     ]
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
+    if let Some(strategy) = strategy {
+        args.extend(["--strategy".to_owned(), strategy.as_str().to_owned()]);
+    }
+    args.extend(["--remote-only".to_owned(), "--yes".to_owned()]);
     if let Some(image) = image {
         args.extend(["--image".to_owned(), image.to_owned()]);
     }
+    args.extend(environment.deploy_args.iter().cloned());
     args
+}
+
+/// Which strategy a deploy uses, in words, for the plan.
+pub fn strategy_text(environment: &Environment) -> String {
+    match environment.strategy {
+        Some(strategy) => format!("strategy {} (from the config)", strategy.as_str()),
+        None => "strategy from fly.toml's [deploy] strategy (rolling when it sets none)".to_owned(),
+    }
 }
 
 pub fn deploy_plan(fly: &str, environment: &Environment, image: Option<&str>) -> DeployPlan {
@@ -142,6 +162,7 @@ pub fn deploy_plan(fly: &str, environment: &Environment, image: Option<&str>) ->
     DeployPlan {
         deploy_command: fly_deploy_args(fly, environment, image),
         deploy_timeout: Human(environment.deploy_timeout).to_string(),
+        strategy: strategy_text(environment),
         before_deploy: commands(&steps.before_deploy, None),
         health: health_lines,
         after_deploy: commands(&steps.after_deploy, None),

@@ -39,12 +39,22 @@ pub fn render(config: &Config, source: &str, now: DateTime<Utc>, fly: &str) -> S
 fn environment_text(out: &mut String, env: &Environment, now: DateTime<Utc>, fly: &str) {
     let _ = writeln!(
         out,
-        "environment `{}`: Fly app `{}`, {}, strategy {}",
+        "environment `{}`: Fly app `{}`, {}, {}",
         env.name,
         env.app,
         env.fly_config,
-        env.strategy.as_str()
+        match env.strategy {
+            Some(strategy) => format!("strategy {}", strategy.as_str()),
+            None => "strategy from fly.toml's [deploy] strategy (rolling when unset)".to_owned(),
+        }
     );
+    if !env.deploy_args.is_empty() {
+        let _ = writeln!(
+            out,
+            "  extra fly deploy flags: {}",
+            crate::plan::argv_text(&env.deploy_args)
+        );
+    }
     if let Some(url) = &env.url {
         let _ = writeln!(out, "  url: {url}");
     }
@@ -170,6 +180,22 @@ fn windows_text(out: &mut String, policy: &WindowPolicy, now: DateTime<Utc>) {
                 }
                 _ => format!("from {from} to {to} (a date is a whole local day)"),
             },
+            DenyKind::Yearly { from, to } => {
+                let today = now.with_timezone(&tz).date_naive();
+                // The coming occurrence: this year's, unless it is over.
+                let next = [today.year(), today.year() + 1].into_iter().find_map(|year| {
+                    let start = from.on(year)?;
+                    let end = to
+                        .on(year)
+                        .filter(|end| *end >= start)
+                        .or_else(|| to.on(year + 1))?;
+                    (end >= today).then_some((start, end))
+                });
+                let next = next
+                    .map(|(start, end)| format!("; next {start} to {end}"))
+                    .unwrap_or_default();
+                format!("every year from {from} to {to} (whole local days, inclusive{next})")
+            }
             DenyKind::Cron {
                 pattern,
                 cron,
@@ -216,11 +242,36 @@ fn windows_text(out: &mut String, policy: &WindowPolicy, now: DateTime<Utc>) {
             next.join(", ")
         );
     }
-    if !policy.runway.is_zero() {
+    if !policy.floating_holidays.is_empty() {
+        let today = now.with_timezone(&tz).date_naive();
+        let days: Vec<String> = policy
+            .floating_holidays
+            .iter()
+            .map(|day| {
+                let next = [today.year(), today.year() + 1]
+                    .into_iter()
+                    .filter_map(|year| day.on(year))
+                    .find(|date| *date >= today);
+                match next {
+                    Some(date) => format!("{day} (next {date})"),
+                    None => day.to_string(),
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "    closed every year: {}", days.join(", "));
+    }
+    if policy.runway.is_zero() {
         let _ = writeln!(
             out,
-            "    runway: refuse when the window closes or a deny starts within {}",
-            Human(policy.runway)
+            "    runway: none ({}): a deploy may start just before the window closes",
+            policy.runway_source.describe()
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "    runway: refuse when the window closes or a deny starts within {} ({})",
+            Human(policy.runway),
+            policy.runway_source.describe()
         );
     }
     let emergency = &policy.emergency;
