@@ -274,7 +274,14 @@ fn split_offset(text: &str) -> Result<(&str, i8), String> {
         ));
     }
     let days = days as i8;
-    Ok((&text[..at], if text[at..].starts_with('-') { -days } else { days }))
+    Ok((
+        &text[..at],
+        if text[at..].starts_with('-') {
+            -days
+        } else {
+            days
+        },
+    ))
 }
 
 fn weekday_named(word: &str) -> Option<Weekday> {
@@ -283,7 +290,9 @@ fn weekday_named(word: &str) -> Option<Weekday> {
 }
 
 fn month_named(word: &str) -> Option<u32> {
-    word.parse::<chrono::Month>().ok().map(|m| m.number_from_month())
+    word.parse::<chrono::Month>()
+        .ok()
+        .map(|m| m.number_from_month())
 }
 
 /// Western Easter Sunday in `year` (the anonymous Gregorian computus, Meeus/Jones/Butcher).
@@ -335,12 +344,24 @@ mod tests {
             assert_eq!(day("black-friday", year), expected.succ_opt().unwrap());
             assert_eq!(day("thanksgiving+1", year), day("black-friday", year));
             assert_eq!(day("cyber-monday", year).weekday(), Weekday::Mon);
-            assert_eq!(day("cyber-monday", year) - expected, chrono::Duration::days(4));
+            assert_eq!(
+                day("cyber-monday", year) - expected,
+                chrono::Duration::days(4)
+            );
             assert_eq!(day("black-friday", year).weekday(), Weekday::Fri);
         }
-        assert_eq!(day("thanksgiving", 2026), NaiveDate::from_ymd_opt(2026, 11, 26).unwrap());
-        assert_eq!(day("black-friday", 2026), NaiveDate::from_ymd_opt(2026, 11, 27).unwrap());
-        assert_eq!(day("cyber-monday", 2026), NaiveDate::from_ymd_opt(2026, 11, 30).unwrap());
+        assert_eq!(
+            day("thanksgiving", 2026),
+            NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()
+        );
+        assert_eq!(
+            day("black-friday", 2026),
+            NaiveDate::from_ymd_opt(2026, 11, 27).unwrap()
+        );
+        assert_eq!(
+            day("cyber-monday", 2026),
+            NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()
+        );
     }
 
     #[test]
@@ -371,8 +392,14 @@ mod tests {
     #[test]
     fn nth_and_last_weekdays_agree_with_the_federal_calendar() {
         for year in 2024..=2035 {
-            let memorial = FloatingDay::parse("last mon may").unwrap().on(year).unwrap();
-            let labor = FloatingDay::parse("1st monday of september").unwrap().on(year).unwrap();
+            let memorial = FloatingDay::parse("last mon may")
+                .unwrap()
+                .on(year)
+                .unwrap();
+            let labor = FloatingDay::parse("1st monday of september")
+                .unwrap()
+                .on(year)
+                .unwrap();
             let names = |date: NaiveDate| -> Vec<String> {
                 holidays(HolidayCalendar::UsFederal, year)
                     .into_iter()
@@ -389,12 +416,24 @@ mod tests {
 
     #[test]
     fn floating_days_print_as_they_parse() {
-        for text in ["thanksgiving", "black-friday", "cyber-monday", "easter-2", "thanksgiving+2", "4th thu nov", "last mon may+1", "1st sun mar-3"] {
+        for text in [
+            "thanksgiving",
+            "black-friday",
+            "cyber-monday",
+            "easter-2",
+            "thanksgiving+2",
+            "4th thu nov",
+            "last mon may+1",
+            "1st sun mar-3",
+        ] {
             let day = FloatingDay::parse(text).unwrap();
             assert_eq!(day.to_string(), text);
             assert_eq!(FloatingDay::parse(&day.to_string()), Ok(day));
         }
-        assert_eq!(FloatingDay::parse("Thanksgiving + 1").unwrap().to_string(), "black-friday");
+        assert_eq!(
+            FloatingDay::parse("Thanksgiving + 1").unwrap().to_string(),
+            "black-friday"
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@ mod locate;
 mod model;
 pub mod placeholder;
 mod raw;
+mod timezone;
+mod tz_links;
 mod validate;
 mod validate_watch;
 mod watch;
@@ -155,28 +157,33 @@ pub fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
     }
     let raw: raw::RawConfig =
         serde_yaml_ng::from_str(source).map_err(|error| invalid(vec![from_serde(path, &error)]))?;
-    validate::validate(&raw).map_err(|issues| {
-        invalid(
-            issues
-                .into_iter()
-                .map(|issue| {
-                    let (line, column) = locate(source, &issue.path).unzip();
-                    let message = if issue.path.0.is_empty() {
-                        issue.message
-                    } else {
-                        format!("{}: {}", issue.path, issue.message)
-                    };
-                    Diagnostic {
-                        file: path.to_owned(),
-                        line,
-                        column,
-                        message,
-                        hint: issue.hint,
-                    }
-                })
-                .collect(),
-        )
-    })
+    let located = |issues: Vec<validate::Issue>| -> Vec<Diagnostic> {
+        issues
+            .into_iter()
+            .map(|issue| {
+                let (line, column) = locate(source, &issue.path).unzip();
+                let message = if issue.path.0.is_empty() {
+                    issue.message
+                } else {
+                    format!("{}: {}", issue.path, issue.message)
+                };
+                Diagnostic {
+                    file: path.to_owned(),
+                    line,
+                    column,
+                    message,
+                    hint: issue.hint,
+                }
+            })
+            .collect()
+    };
+    match validate::validate(&raw) {
+        Ok((mut config, warnings)) => {
+            config.warnings = located(warnings);
+            Ok(config)
+        }
+        Err(issues) => Err(invalid(located(issues))),
+    }
 }
 
 /// The JSON Schema of the config file.

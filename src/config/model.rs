@@ -19,6 +19,8 @@ pub struct Config {
     /// The top-level windows block, for `shipgate window` without `--environment`.
     pub windows: Option<WindowPolicy>,
     pub environments: BTreeMap<String, Environment>,
+    /// What is allowed but probably wrong (an old time-zone name), located like problems.
+    pub warnings: Vec<super::Diagnostic>,
 }
 
 impl Config {

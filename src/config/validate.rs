@@ -1,7 +1,6 @@
 //! Meaning: turns the raw file into the typed `Config`, collecting every problem with its path.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Weekday};
@@ -14,9 +13,11 @@ use super::locate::YamlPath;
 use super::model::*;
 use super::placeholder::{self, Placeholder};
 use super::raw::*;
+use super::timezone::Zone;
 use crate::time::{FloatingDay, FLOATING_NAMES};
 
-pub fn validate(raw: &RawConfig) -> Result<Config, Vec<Issue>> {
+/// The typed config and its warnings, or every problem found.
+pub fn validate(raw: &RawConfig) -> Result<(Config, Vec<Issue>), Vec<Issue>> {
     let mut issues = Issues::default();
     let root = YamlPath::root();
     if raw.version != 1 {
@@ -63,11 +64,15 @@ pub fn validate(raw: &RawConfig) -> Result<Config, Vec<Issue>> {
     let windows = top_windows.and_then(|(top, path)| window_policy(&[(top, path)], &mut issues));
     check_requires_cycles(raw, &mut issues);
     if issues.0.is_empty() {
-        Ok(Config {
-            checks,
-            windows,
-            environments,
-        })
+        Ok((
+            Config {
+                checks,
+                windows,
+                environments,
+                warnings: Vec::new(),
+            },
+            issues.1,
+        ))
     } else {
         Err(issues.0)
     }
@@ -305,13 +310,21 @@ pub const MAX_DEPLOY_ARG_LENGTH: usize = 1024;
 /// that did not happen look done. Long form, short form.
 const OWNED_FLAGS: [(&str, Option<char>, &str); 7] = [
     ("--app", Some('a'), "set from `environments.<name>.app`"),
-    ("--config", Some('c'), "set from `environments.<name>.fly_config`"),
+    (
+        "--config",
+        Some('c'),
+        "set from `environments.<name>.fly_config`",
+    ),
     (
         "--image",
         Some('i'),
         "set by shipgate: `deploy --image`, and the previous image on a rollback",
     ),
-    ("--strategy", None, "set from `environments.<name>.strategy`"),
+    (
+        "--strategy",
+        None,
+        "set from `environments.<name>.strategy`",
+    ),
     (
         "--access-token",
         Some('t'),
@@ -337,7 +350,10 @@ fn deploy_args(raw: &RawEnvironment, path: &YamlPath, issues: &mut Issues) -> Ve
     if args.len() > MAX_DEPLOY_ARGS {
         issues.push(
             &path,
-            format!("{} arguments; at most {MAX_DEPLOY_ARGS} are allowed", args.len()),
+            format!(
+                "{} arguments; at most {MAX_DEPLOY_ARGS} are allowed",
+                args.len()
+            ),
             "pass only the extra `fly deploy` flags this app needs",
         );
         return Vec::new();
@@ -387,7 +403,10 @@ fn owned_flag(arg: &str) -> Option<(&'static str, &'static str)> {
     // pflag reads `-ya` as `-y -a`: any owned letter in a cluster of short flags, before a value.
     let cluster = arg.strip_prefix('-')?;
     for letter in cluster.chars() {
-        if let Some((flag, _, why)) = OWNED_FLAGS.iter().find(|(_, short, _)| *short == Some(letter)) {
+        if let Some((flag, _, why)) = OWNED_FLAGS
+            .iter()
+            .find(|(_, short, _)| *short == Some(letter))
+        {
             return Some((*flag, *why));
         }
         if letter != 'y' {
@@ -817,19 +836,18 @@ pub fn bound_end(bound: Bound, timezone: Tz) -> DateTime<chrono::Utc> {
 }
 
 fn parse_timezone(name: &str, path: &YamlPath, issues: &mut Issues) -> Tz {
-    match Tz::from_str(name) {
-        Ok(tz) => tz,
-        Err(_) => {
-            let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
-            issues.push(
+    match super::timezone::zone(name) {
+        Zone::Canonical(zone) => zone,
+        Zone::Link { zone, canonical } => {
+            issues.warn(
                 path,
-                format!("unknown time zone `{name}`"),
-                suggest(
-                    "use an IANA name such as `America/Los_Angeles` or `Europe/Berlin`",
-                    name,
-                    &names,
-                ),
+                format!("`{name}` is an old name kept for compatibility: it is `{canonical}`"),
+                format!("write `{canonical}`"),
             );
+            zone
+        }
+        Zone::Refused { message, hint } => {
+            issues.push(path, message, hint);
             Tz::UTC
         }
     }
@@ -998,7 +1016,9 @@ fn parse_floating(text: &str, path: &YamlPath, issues: &mut Issues) -> Option<Fl
         Ok(day) => Some(day),
         Err(error) => {
             let names: Vec<&str> = FLOATING_NAMES.iter().map(|(name, ..)| *name).collect();
-            let base = text.trim().trim_end_matches(|c: char| c.is_ascii_digit() || c == '+' || c == '-');
+            let base = text
+                .trim()
+                .trim_end_matches(|c: char| c.is_ascii_digit() || c == '+' || c == '-');
             let mut hint = format!(
                 "write a date (`2026-11-27`), a named day ({}), or the nth weekday of a month (`4th thu nov`, `last mon may`), each with an optional offset in days (`thanksgiving+1`, `easter-2`)",
                 names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")

@@ -29,6 +29,9 @@ pub fn render(config: &Config, source: &str, now: DateTime<Utc>, fly: &str) -> S
         "explained at {} (pass --at to explain another instant)",
         now.format("%Y-%m-%d %H:%M UTC")
     );
+    for warning in &config.warnings {
+        let _ = writeln!(out, "warning: {warning}; {}", warning.hint);
+    }
     for environment in config.environments.values() {
         out.push('\n');
         environment_text(&mut out, environment, now, fly);
@@ -183,14 +186,16 @@ fn windows_text(out: &mut String, policy: &WindowPolicy, now: DateTime<Utc>) {
             DenyKind::Yearly { from, to } => {
                 let today = now.with_timezone(&tz).date_naive();
                 // The coming occurrence: this year's, unless it is over.
-                let next = [today.year(), today.year() + 1].into_iter().find_map(|year| {
-                    let start = from.on(year)?;
-                    let end = to
-                        .on(year)
-                        .filter(|end| *end >= start)
-                        .or_else(|| to.on(year + 1))?;
-                    (end >= today).then_some((start, end))
-                });
+                let next = [today.year(), today.year() + 1]
+                    .into_iter()
+                    .find_map(|year| {
+                        let start = from.on(year)?;
+                        let end = to
+                            .on(year)
+                            .filter(|end| *end >= start)
+                            .or_else(|| to.on(year + 1))?;
+                        (end >= today).then_some((start, end))
+                    });
                 let next = next
                     .map(|(start, end)| format!("; next {start} to {end}"))
                     .unwrap_or_default();
