@@ -44,8 +44,8 @@ pub fn fly_deploy_args_with(
 /// Which strategy a deploy uses, in words, for the plan.
 pub fn strategy_text(environment: &Environment) -> String {
     match environment.strategy {
-        Some(strategy) => format!("strategy {} (from the config)", strategy.as_str()),
-        None => "strategy from fly.toml's [deploy] strategy (rolling when it sets none)".to_owned(),
+        Some(strategy) => format!("strategy {}, set in the config", strategy.as_str()),
+        None => "strategy from fly.toml's [deploy] strategy, rolling when it sets none".to_owned(),
     }
 }
 

@@ -1006,9 +1006,13 @@ fn parse_date(text: &str, path: &YamlPath, issues: &mut Issues) -> Option<NaiveD
 }
 
 /// Whether a date-like value names a floating day (`black-friday`, `4th thu nov`) rather than a
-/// date or an instant: those start with a digit.
+/// date or an instant: those start with a digit, and an ordinal (`4th`) does too.
 fn is_floating(text: &str) -> bool {
-    !text.trim_start().starts_with(|c: char| c.is_ascii_digit())
+    let text = text.trim_start().to_ascii_lowercase();
+    match text.strip_prefix(|c: char| c.is_ascii_digit()) {
+        None => true,
+        Some(rest) => ["st", "nd", "rd", "th"].iter().any(|s| rest.starts_with(s)),
+    }
 }
 
 fn parse_floating(text: &str, path: &YamlPath, issues: &mut Issues) -> Option<FloatingDay> {
