@@ -335,13 +335,21 @@ mod tests {
             (2034, 23),
             (2035, 22),
         ];
-        let day = |text: &str, year| FloatingDay::parse(text).unwrap().on(year).unwrap();
+        let day = |text: &str, year| {
+            FloatingDay::parse(text)
+                .expect("valid")
+                .on(year)
+                .expect("valid")
+        };
         for (year, date) in thanksgiving {
-            let expected = NaiveDate::from_ymd_opt(year, 11, date).unwrap();
+            let expected = NaiveDate::from_ymd_opt(year, 11, date).expect("valid");
             assert_eq!(day("thanksgiving", year), expected, "{year}");
             assert_eq!(day("fourth thursday of november", year), expected);
             assert_eq!(day("4th thu nov", year), expected);
-            assert_eq!(day("black-friday", year), expected.succ_opt().unwrap());
+            assert_eq!(
+                day("black-friday", year),
+                expected.succ_opt().expect("valid")
+            );
             assert_eq!(day("thanksgiving+1", year), day("black-friday", year));
             assert_eq!(day("cyber-monday", year).weekday(), Weekday::Mon);
             assert_eq!(
@@ -352,15 +360,15 @@ mod tests {
         }
         assert_eq!(
             day("thanksgiving", 2026),
-            NaiveDate::from_ymd_opt(2026, 11, 26).unwrap()
+            NaiveDate::from_ymd_opt(2026, 11, 26).expect("valid")
         );
         assert_eq!(
             day("black-friday", 2026),
-            NaiveDate::from_ymd_opt(2026, 11, 27).unwrap()
+            NaiveDate::from_ymd_opt(2026, 11, 27).expect("valid")
         );
         assert_eq!(
             day("cyber-monday", 2026),
-            NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()
+            NaiveDate::from_ymd_opt(2026, 11, 30).expect("valid")
         );
     }
 
@@ -382,9 +390,9 @@ mod tests {
             (2035, 3, 25),
         ];
         for (year, month, day) in expected {
-            let easter_day = NaiveDate::from_ymd_opt(year, month, day).unwrap();
+            let easter_day = NaiveDate::from_ymd_opt(year, month, day).expect("valid");
             assert_eq!(easter(year), Some(easter_day), "{year}");
-            let good_friday = FloatingDay::parse("easter-2").unwrap().on(year);
+            let good_friday = FloatingDay::parse("easter-2").expect("valid").on(year);
             assert_eq!(good_friday.map(|d| d.weekday()), Some(Weekday::Fri));
         }
     }
@@ -393,13 +401,13 @@ mod tests {
     fn nth_and_last_weekdays_agree_with_the_federal_calendar() {
         for year in 2024..=2035 {
             let memorial = FloatingDay::parse("last mon may")
-                .unwrap()
+                .expect("valid")
                 .on(year)
-                .unwrap();
+                .expect("valid");
             let labor = FloatingDay::parse("1st monday of september")
-                .unwrap()
+                .expect("valid")
                 .on(year)
-                .unwrap();
+                .expect("valid");
             let names = |date: NaiveDate| -> Vec<String> {
                 holidays(HolidayCalendar::UsFederal, year)
                     .into_iter()
@@ -411,7 +419,10 @@ mod tests {
             assert_eq!(names(labor), ["Labor Day"], "{year}");
         }
         // February 2026 has four Mondays: the fifth is in no year's calendar that February.
-        assert_eq!(FloatingDay::parse("5th mon feb").unwrap().on(2026), None);
+        assert_eq!(
+            FloatingDay::parse("5th mon feb").expect("valid").on(2026),
+            None
+        );
     }
 
     #[test]
@@ -426,12 +437,14 @@ mod tests {
             "last mon may+1",
             "1st sun mar-3",
         ] {
-            let day = FloatingDay::parse(text).unwrap();
+            let day = FloatingDay::parse(text).expect("valid");
             assert_eq!(day.to_string(), text);
             assert_eq!(FloatingDay::parse(&day.to_string()), Ok(day));
         }
         assert_eq!(
-            FloatingDay::parse("Thanksgiving + 1").unwrap().to_string(),
+            FloatingDay::parse("Thanksgiving + 1")
+                .expect("valid")
+                .to_string(),
             "black-friday"
         );
     }
@@ -445,7 +458,7 @@ mod tests {
             ("4th thu novem", "is not a month"),
             ("easter+40", "at most 31"),
         ] {
-            let error = FloatingDay::parse(text).unwrap_err();
+            let error = FloatingDay::parse(text).expect_err("invalid");
             assert!(error.contains(expected), "{text}: {error}");
         }
     }

@@ -231,7 +231,8 @@ mod tests {
             for month in 0..(12 * 36) {
                 let at = Utc
                     .with_ymd_and_hms(2000 + month / 12, 1 + (month % 12) as u32, 15, 12, 0, 0)
-                    .unwrap();
+                    .single()
+                    .expect("valid");
                 assert_eq!(
                     link_zone.offset_from_utc_datetime(&at.naive_utc()).fix(),
                     target_zone.offset_from_utc_datetime(&at.naive_utc()).fix(),
@@ -288,7 +289,7 @@ mod tests {
             assert_eq!(
                 zone(name),
                 Zone::Link {
-                    zone: Tz::from_str(name).unwrap(),
+                    zone: Tz::from_str(name).expect("valid"),
                     canonical
                 }
             );
