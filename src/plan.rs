@@ -262,3 +262,51 @@ pub fn argv_text(args: &[String]) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn environment(text: &str) -> Environment {
+        let config =
+            crate::config::parse(std::path::Path::new("shipgate.yml"), text).expect("valid config");
+        config.environments["production"].clone()
+    }
+
+    #[test]
+    fn strategy_only_when_set_and_extra_args_last() {
+        let plain = environment("version: 1\nenvironments:\n  production:\n    app: demo\n");
+        let argv = fly_deploy_args("fly", &plain, None);
+        assert!(!argv.iter().any(|a| a == "--strategy"), "{argv:?}");
+        // A rollback (`run::deploy::rollback_args`) always says `immediate`.
+        let rollback = fly_deploy_args_with("fly", &plain, Some("img"), Some(Strategy::Immediate));
+        let at = rollback
+            .iter()
+            .position(|a| a == "--strategy")
+            .expect("--strategy");
+        assert_eq!(rollback[at + 1], "immediate");
+
+        let set = environment(
+            "version: 1\nenvironments:\n  production:\n    app: demo\n    strategy: bluegreen\n    deploy:\n      args: [--wait-timeout, 10m]\n",
+        );
+        let argv = fly_deploy_args("fly", &set, Some("img"));
+        assert_eq!(
+            argv[6..],
+            [
+                "--strategy",
+                "bluegreen",
+                "--remote-only",
+                "--yes",
+                "--image",
+                "img",
+                "--wait-timeout",
+                "10m"
+            ]
+        );
+        let rollback = fly_deploy_args_with("fly", &set, Some("img"), Some(Strategy::Immediate));
+        assert_eq!(rollback.iter().filter(|a| *a == "--strategy").count(), 1);
+        assert!(rollback
+            .windows(2)
+            .any(|w| w == ["--strategy", "immediate"]));
+    }
+}

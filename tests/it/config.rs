@@ -926,3 +926,47 @@ fn a_bad_floating_day_lists_the_known_names() {
         out.stderr
     );
 }
+
+/// Without `strategy:` no `--strategy` is passed, so fly.toml's `[deploy] strategy` is the one
+/// flyctl uses: it is held against the same fly.toml, and a rollback still passes `immediate`.
+#[test]
+fn without_a_configured_strategy_the_fly_toml_strategy_is_checked() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::create_dir(dir.path().join(".github")).expect("mkdir");
+    std::fs::write(
+        dir.path().join(".github/shipgate.yml"),
+        "version: 1\nenvironments:\n  production:\n    app: demo\n",
+    )
+    .expect("write config");
+    let fly_toml = format!("{WITH_MOUNTS}\n[deploy]\nstrategy = 'canary'\n");
+    std::fs::write(dir.path().join("fly.toml"), fly_toml).expect("write fly.toml");
+    let out = run(shipgate()
+        .current_dir(dir.path())
+        .args(["config", "validate"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("strategy `canary`, from fly.toml's [deploy] strategy cannot deploy an app with volume mounts"),
+        "{}",
+        out.stderr
+    );
+    std::fs::write(dir.path().join("fly.toml"), WITH_MOUNTS).expect("write fly.toml");
+    let out = run(shipgate().current_dir(dir.path()).args([
+        "plan",
+        "--environment",
+        "production",
+        "--offline",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("--config fly.toml --remote-only --yes (timeout 15m; strategy from fly.toml's [deploy] strategy"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("--image PREVIOUS_IMAGE --strategy immediate"),
+        "{}",
+        out.stdout
+    );
+}
