@@ -204,8 +204,9 @@ pub fn parse(path: &Path, source: &str) -> Result<Config, ConfigError> {
     }
 }
 
-/// The most shape problems (unknown keys, wrong types) collected before giving up.
-const MAX_SHAPE_PROBLEMS: usize = 100;
+/// The most shape problems (unknown keys, wrong types) collected before giving up: each one
+/// found costs a read of the whole file, and a config can come from a pull request.
+const MAX_SHAPE_PROBLEMS: usize = 20;
 
 /// What serde made of the file's shape.
 enum Shape {
@@ -253,7 +254,19 @@ fn shape(path: &Path, source: &str) -> Shape {
         };
         problems.push(from_serde(path, error.inner(), location));
         let missing = error.inner().to_string().contains("missing field `");
-        if missing || problems.len() >= MAX_SHAPE_PROBLEMS {
+        if missing {
+            return Shape::Broken(problems);
+        }
+        if problems.len() >= MAX_SHAPE_PROBLEMS {
+            problems.push(Diagnostic {
+                file: path.to_owned(),
+                line: None,
+                column: None,
+                message: format!(
+                    "more problems may follow: reading stops after {MAX_SHAPE_PROBLEMS} unknown keys or values of the wrong type"
+                ),
+                hint: "fix these and run `shipgate config validate` again".to_owned(),
+            });
             return Shape::Broken(problems);
         }
         match prune(&mut document, &at.0) {
@@ -460,4 +473,59 @@ fn hint_for_serde(message: &str) -> String {
         return "each key may appear once per block: remove or merge the repeated one".to_owned();
     }
     "check the YAML syntax here: indentation, quoting, and a `:` after each key".to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<Diagnostic> {
+        match parse(Path::new("shipgate.yml"), text) {
+            Err(ConfigError::Invalid { diagnostics, .. }) => diagnostics,
+            other => panic!("not invalid: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reading_stops_after_a_bounded_number_of_shape_problems() {
+        let mut text = "version: 1\nenvironments:\n  production:\n    app: demo\n".to_owned();
+        for i in 0..25 {
+            text.push_str(&format!("    unknown_{i}: x\n"));
+        }
+        let found = problems(&text);
+        assert_eq!(found.len(), MAX_SHAPE_PROBLEMS + 1, "{found:#?}");
+        assert!(found[..MAX_SHAPE_PROBLEMS]
+            .iter()
+            .all(|d| d.message.contains("unknown field") && d.line.is_some()));
+        let last = &found[MAX_SHAPE_PROBLEMS];
+        assert!(
+            last.message.contains("more problems may follow"),
+            "{last:?}"
+        );
+        assert_eq!(last.line, None);
+    }
+
+    #[test]
+    fn a_missing_key_after_other_problems_keeps_them() {
+        let found = problems(
+            "version: 1\nchecks:\n  wiat: 5m\nenvironments:\n  production:\n    fly_config: x\n",
+        );
+        let messages: Vec<&str> = found.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].contains("unknown field `wiat`"), "{messages:?}");
+        assert!(messages[1].contains("missing field `app`"), "{messages:?}");
+    }
+
+    #[test]
+    fn a_removed_value_does_not_report_what_its_removal_caused() {
+        // `deny[0].days` has the wrong type: without it the rule would be "empty".
+        let found = problems(
+            "version: 1\nwindows:\n  deny:\n    - { days: {x: 1} }\nenvironments:\n  production:\n    app: demo\n",
+        );
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].message.starts_with("windows.deny[0].days: "),
+            "{found:#?}"
+        );
+    }
 }

@@ -41,6 +41,7 @@ pub struct RawChecks {
     pub ignore: Option<Vec<String>>,
     /// How long to wait for pending or missing required checks (`30m`); `0` means don't wait (a
     /// pending check blocks at once). Default `20m`: a gate started alongside CI waits for it.
+    #[schemars(extend("default" = "20m"))]
     pub wait: Option<DurationText>,
     /// Poll interval while waiting (`15s`). Default `15s`.
     pub interval: Option<DurationText>,
@@ -173,6 +174,7 @@ pub struct RawDeploy {
     /// sets from other keys (`--app`, `--config`, `--image`, `--strategy`) and flags that would
     /// defeat the gate (`--access-token`, `--detach`, `--build-only`) are refused. At most 64 items
     /// of 1024 characters.
+    #[schemars(length(max = 64))]
     pub args: Option<Vec<String>>,
 }
 
