@@ -11,7 +11,9 @@ use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 
 use crate::config::duration::Human;
-use crate::config::{bound_end, bound_start, DaySet, DenyKind, HourRange, WindowPolicy};
+use crate::config::{
+    bound_end, bound_start, DaySet, DenyKind, HourRange, RunwaySource, WindowPolicy,
+};
 use crate::decision::{Evidence, GateId, Override, RuleKind, Status, Verdict, When};
 use crate::time::{self, local_instant, FloatingDay};
 
@@ -495,7 +497,13 @@ pub fn evaluate_with_approval(
         rule_kind,
         closes_at: closes_at.map(|at| when(tz, at)),
         next_opening: next_opening.map(|at| when(tz, at)),
-        runway: runway.clone(),
+        // A derived runway says where it came from; a configured one is the config's own.
+        runway: match &policy.runway_source {
+            RunwaySource::Derived { .. } => {
+                format!("{runway} ({})", policy.runway_source.describe())
+            }
+            _ => runway.clone(),
+        },
     };
     let mut verdict = if open {
         Verdict::new(

@@ -201,5 +201,10 @@ environments:
             }
             None => assert_eq!(code, 0, "{when}: {evidence}"),
         }
+        // No `runway:` in the config: the time a deploy takes, and where that came from.
+        assert_eq!(
+            evidence["runway"], "20m (derived: deploy_timeout 15m + health deadline 5m)",
+            "{when}"
+        );
     }
 }
