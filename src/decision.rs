@@ -385,6 +385,9 @@ pub struct DeployPlan {
     /// The `fly deploy` argument vector (never run through a shell).
     pub deploy_command: Vec<String>,
     pub deploy_timeout: String,
+    /// Which strategy the deploy uses and where it comes from (the config or fly.toml).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub strategy: String,
     /// The commands run before `fly deploy` (`steps.before_deploy`), one line each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub before_deploy: Vec<String>,

@@ -2,14 +2,25 @@
 //! argument vector, the health gate, the rollback path and the notifications.
 
 use crate::config::duration::Human;
-use crate::config::{Environment, Metric, StepCommand, WatchPolicy};
+use crate::config::{Environment, Metric, StepCommand, Strategy, WatchPolicy};
 use crate::decision::{
     DeployPlan, EndpointPlan, FallbackPlan, HealthPlan, RollbackPlan, RollbackWorkflow,
 };
 
 /// The `fly deploy` argument vector for `environment` (program name first). It is passed to the
-/// process directly; no shell ever sees it.
+/// process directly; no shell ever sees it. `--strategy` only when the config sets one (else
+/// fly.toml's `[deploy] strategy` rules); `deploy.args` last, as written.
 pub fn fly_deploy_args(fly: &str, environment: &Environment, image: Option<&str>) -> Vec<String> {
+    fly_deploy_args_with(fly, environment, image, environment.strategy)
+}
+
+/// [`fly_deploy_args`] with the strategy given (a rollback redeploys with `immediate`).
+pub fn fly_deploy_args_with(
+    fly: &str,
+    environment: &Environment,
+    image: Option<&str>,
+    strategy: Option<Strategy>,
+) -> Vec<String> {
     let mut args: Vec<String> = [
         fly,
         "deploy",
@@ -17,18 +28,27 @@ pub fn fly_deploy_args(fly: &str, environment: &Environment, image: Option<&str>
         &environment.app,
         "--config",
         &environment.fly_config,
-        "--strategy",
-        environment.strategy.as_str(),
-        "--remote-only",
-        "--yes",
     ]
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
+    if let Some(strategy) = strategy {
+        args.extend(["--strategy".to_owned(), strategy.as_str().to_owned()]);
+    }
+    args.extend(["--remote-only".to_owned(), "--yes".to_owned()]);
     if let Some(image) = image {
         args.extend(["--image".to_owned(), image.to_owned()]);
     }
+    args.extend(environment.deploy_args.iter().cloned());
     args
+}
+
+/// Which strategy a deploy uses, in words, for the plan.
+pub fn strategy_text(environment: &Environment) -> String {
+    match environment.strategy {
+        Some(strategy) => format!("strategy {}, set in the config", strategy.as_str()),
+        None => "strategy from fly.toml's [deploy] strategy, rolling when it sets none".to_owned(),
+    }
 }
 
 pub fn deploy_plan(fly: &str, environment: &Environment, image: Option<&str>) -> DeployPlan {
@@ -95,9 +115,15 @@ pub fn deploy_plan(fly: &str, environment: &Environment, image: Option<&str>) ->
         "record the running release and its image (PREVIOUS_IMAGE) with `fly releases --json` before deploying".to_owned(),
     ];
     if rollback.direct {
+        let argv = fly_deploy_args_with(
+            fly,
+            environment,
+            Some("PREVIOUS_IMAGE"),
+            Some(Strategy::Immediate),
+        );
         rollback_lines.push(format!(
-            "on failure: `{fly} deploy --app {} --config {} --image PREVIOUS_IMAGE --strategy immediate`, then the health gate",
-            environment.app, environment.fly_config
+            "on failure: `{}`, then the health gate",
+            argv_text(&argv)
         ));
     }
     if let Some(workflow) = &rollback.workflow {
@@ -144,6 +170,7 @@ pub fn deploy_plan(fly: &str, environment: &Environment, image: Option<&str>) ->
     DeployPlan {
         deploy_command: fly_deploy_args(fly, environment, image),
         deploy_timeout: Human(environment.deploy_timeout).to_string(),
+        strategy: strategy_text(environment),
         before_deploy: commands(&steps.before_deploy, None),
         health: health_lines,
         after_deploy: commands(&steps.after_deploy, None),
@@ -199,14 +226,14 @@ fn health_plan(environment: &Environment, base: Option<&str>) -> HealthPlan {
 fn rollback_plan(fly: &str, environment: &Environment) -> RollbackPlan {
     let rollback = &environment.rollback;
     RollbackPlan {
+        // The argv a rollback runs (`run::deploy::rollback_args`): `--strategy immediate` always.
         direct_command: rollback.direct.then(|| {
-            let mut argv = fly_deploy_args(fly, environment, Some("PREVIOUS_IMAGE"));
-            if let Some(at) = argv.iter().position(|a| a == "--strategy") {
-                if let Some(value) = argv.get_mut(at + 1) {
-                    "immediate".clone_into(value);
-                }
-            }
-            argv
+            fly_deploy_args_with(
+                fly,
+                environment,
+                Some("PREVIOUS_IMAGE"),
+                Some(Strategy::Immediate),
+            )
         }),
         workflow: rollback.workflow.as_ref().map(|file| RollbackWorkflow {
             file: file.clone(),
@@ -311,4 +338,52 @@ pub fn argv_text(args: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn environment(text: &str) -> Environment {
+        let config =
+            crate::config::parse(std::path::Path::new("shipgate.yml"), text).expect("valid config");
+        config.environments["production"].clone()
+    }
+
+    #[test]
+    fn strategy_only_when_set_and_extra_args_last() {
+        let plain = environment("version: 1\nenvironments:\n  production:\n    app: demo\n");
+        let argv = fly_deploy_args("fly", &plain, None);
+        assert!(!argv.iter().any(|a| a == "--strategy"), "{argv:?}");
+        // A rollback (`run::deploy::rollback_args`) always says `immediate`.
+        let rollback = fly_deploy_args_with("fly", &plain, Some("img"), Some(Strategy::Immediate));
+        let at = rollback
+            .iter()
+            .position(|a| a == "--strategy")
+            .expect("--strategy");
+        assert_eq!(rollback[at + 1], "immediate");
+
+        let set = environment(
+            "version: 1\nenvironments:\n  production:\n    app: demo\n    strategy: bluegreen\n    deploy:\n      args: [--wait-timeout, 10m]\n",
+        );
+        let argv = fly_deploy_args("fly", &set, Some("img"));
+        assert_eq!(
+            argv[6..],
+            [
+                "--strategy",
+                "bluegreen",
+                "--remote-only",
+                "--yes",
+                "--image",
+                "img",
+                "--wait-timeout",
+                "10m"
+            ]
+        );
+        let rollback = fly_deploy_args_with("fly", &set, Some("img"), Some(Strategy::Immediate));
+        assert_eq!(rollback.iter().filter(|a| *a == "--strategy").count(), 1);
+        assert!(rollback
+            .windows(2)
+            .any(|w| w == ["--strategy", "immediate"]));
+    }
 }

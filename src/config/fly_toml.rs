@@ -26,6 +26,9 @@ pub struct FlyToml {
     /// At least one check: `[checks]`, `[[services.tcp_checks]]`, `[[services.http_checks]]` or
     /// `[[http_service.checks]]`.
     pub checks: bool,
+    /// `[deploy] strategy`, when it names one flyctl knows: what a deploy without `--strategy`
+    /// uses (flyctl's default is rolling).
+    pub deploy_strategy: Option<Strategy>,
 }
 
 impl FlyToml {
@@ -42,6 +45,12 @@ impl FlyToml {
         Ok(FlyToml {
             mounts: raw.mounts.0 > 0,
             checks: raw.checks.0 + service_checks + http_service_checks > 0,
+            deploy_strategy: raw.deploy.strategy.and_then(|name| {
+                Strategy::ALL
+                    .iter()
+                    .find(|(known, _)| *known == name)
+                    .map(|(_, strategy)| *strategy)
+            }),
         })
     }
 }
@@ -95,6 +104,13 @@ struct RawFlyToml {
     checks: Entries,
     services: Vec<RawService>,
     http_service: Option<RawHttpService>,
+    deploy: RawDeploySection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawDeploySection {
+    strategy: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -197,10 +213,19 @@ mod tests {
         let cases: &[(&str, FlyToml)] = &[
             ("app = 'a'\n", FlyToml::default()),
             (
+                "[deploy]\nstrategy = 'bluegreen'\n",
+                FlyToml {
+                    deploy_strategy: Some(Strategy::Bluegreen),
+                    ..FlyToml::default()
+                },
+            ),
+            ("[deploy]\nstrategy = 'sideways'\n", FlyToml::default()),
+            (
                 "[mounts]\nsource = 'data'\ndestination = '/data'\n",
                 FlyToml {
                     mounts: true,
                     checks: false,
+                    ..FlyToml::default()
                 },
             ),
             (
@@ -208,6 +233,7 @@ mod tests {
                 FlyToml {
                     mounts: true,
                     checks: false,
+                    ..FlyToml::default()
                 },
             ),
             ("mounts = []\n", FlyToml::default()),
@@ -216,6 +242,7 @@ mod tests {
                 FlyToml {
                     mounts: false,
                     checks: true,
+                    ..FlyToml::default()
                 },
             ),
             ("[checks]\n", FlyToml::default()),
@@ -224,6 +251,7 @@ mod tests {
                 FlyToml {
                     mounts: false,
                     checks: true,
+                    ..FlyToml::default()
                 },
             ),
             (
@@ -231,6 +259,7 @@ mod tests {
                 FlyToml {
                     mounts: false,
                     checks: true,
+                    ..FlyToml::default()
                 },
             ),
             (
@@ -242,6 +271,7 @@ mod tests {
                 FlyToml {
                     mounts: false,
                     checks: true,
+                    ..FlyToml::default()
                 },
             ),
             (
@@ -253,6 +283,7 @@ mod tests {
                 FlyToml {
                     mounts: true,
                     checks: true,
+                    ..FlyToml::default()
                 },
             ),
         ];
@@ -275,14 +306,17 @@ mod tests {
         let mounts = FlyToml {
             mounts: true,
             checks: false,
+            ..FlyToml::default()
         };
         let checks = FlyToml {
             mounts: false,
             checks: true,
+            ..FlyToml::default()
         };
         let both = FlyToml {
             mounts: true,
             checks: true,
+            ..FlyToml::default()
         };
         use Conflict::*;
         use Strategy::*;

@@ -15,8 +15,9 @@ pub struct Issue {
     pub hint: String,
 }
 
+/// The problems found (`.0`), and what is allowed but probably wrong (`.1`, warnings).
 #[derive(Default)]
-pub(super) struct Issues(pub(super) Vec<Issue>);
+pub(super) struct Issues(pub(super) Vec<Issue>, pub(super) Vec<Issue>);
 
 impl Issues {
     pub(super) fn push(
@@ -33,6 +34,23 @@ impl Issues {
         // Inherited blocks are checked once per environment; report each problem once.
         if !self.0.contains(&issue) {
             self.0.push(issue);
+        }
+    }
+
+    /// Something allowed but probably wrong: reported, never failing the config.
+    pub(super) fn warn(
+        &mut self,
+        path: &YamlPath,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        let issue = Issue {
+            path: path.clone(),
+            message: message.into(),
+            hint: hint.into(),
+        };
+        if !self.1.contains(&issue) {
+            self.1.push(issue);
         }
     }
 }

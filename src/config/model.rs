@@ -19,6 +19,8 @@ pub struct Config {
     /// The top-level windows block, for `shipgate window` without `--environment`.
     pub windows: Option<WindowPolicy>,
     pub environments: BTreeMap<String, Environment>,
+    /// What is allowed but probably wrong (an old time-zone name), located like problems.
+    pub warnings: Vec<super::Diagnostic>,
 }
 
 impl Config {
@@ -32,7 +34,11 @@ pub struct Environment {
     pub name: String,
     pub app: String,
     pub fly_config: String,
-    pub strategy: Strategy,
+    /// `--strategy`, passed only when the config sets one; else fly.toml's `[deploy] strategy`
+    /// (or flyctl's default, rolling) rules.
+    pub strategy: Option<Strategy>,
+    /// Extra `fly deploy` flags (`deploy.args`), appended to the argument vector as written.
+    pub deploy_args: Vec<String>,
     pub url: Option<url::Url>,
     /// `None` when no windows apply to this environment.
     pub windows: Option<WindowPolicy>,
@@ -133,7 +139,11 @@ pub struct WindowPolicy {
     pub deny: Vec<DenyRule>,
     pub holidays: Vec<HolidayCalendar>,
     pub extra_holidays: Vec<NaiveDate>,
+    /// Holidays that move from year to year (`black-friday`, `4th thu nov`), closed every year.
+    pub floating_holidays: Vec<crate::time::FloatingDay>,
     pub runway: Duration,
+    /// Where `runway` came from: the config, or the environment's deploy and verification times.
+    pub runway_source: RunwaySource,
     pub emergency: EmergencyPolicy,
 }
 
@@ -160,11 +170,60 @@ pub enum DenyKind {
         from: Bound,
         to: Bound,
     },
+    /// The same days every year, between two floating days (`black-friday` to `cyber-monday`),
+    /// whole local days, inclusive.
+    Yearly {
+        from: crate::time::FloatingDay,
+        to: crate::time::FloatingDay,
+    },
     Cron {
         pattern: String,
         cron: Box<croner::Cron>,
         duration: Duration,
     },
+}
+
+/// Where a window's runway came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunwaySource {
+    /// `runway:` in the config.
+    Configured,
+    /// Not set: the environment's `deploy_timeout` plus its health `deadline`, plus the watch's
+    /// `duration` when it watches: the time a deploy needs before it is done.
+    Derived {
+        deploy_timeout: Duration,
+        health_deadline: Duration,
+        watch: Option<Duration>,
+    },
+    /// Not set, and no environment to derive it from (the top-level `windows` block alone).
+    Unset,
+}
+
+impl RunwaySource {
+    /// Where the runway came from, in words: `set in the config`, `deploy_timeout 15m +
+    /// health deadline 5m`.
+    pub fn describe(&self) -> String {
+        use super::duration::Human;
+        match self {
+            RunwaySource::Configured => "set by `runway`".to_owned(),
+            RunwaySource::Derived {
+                deploy_timeout,
+                health_deadline,
+                watch,
+            } => {
+                let mut text = format!(
+                    "derived: deploy_timeout {} + health deadline {}",
+                    Human(*deploy_timeout),
+                    Human(*health_deadline)
+                );
+                if let Some(watch) = watch {
+                    text.push_str(&format!(" + watch duration {}", Human(*watch)));
+                }
+                text
+            }
+            RunwaySource::Unset => "not set, and no environment to derive it from".to_owned(),
+        }
+    }
 }
 
 /// One end of a deny range: a whole local day, or an exact instant.

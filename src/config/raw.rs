@@ -39,7 +39,9 @@ pub struct RawChecks {
     pub from_branch_rules: Option<bool>,
     /// Names or globs (`*`, `?`, `[abc]`) never waited on. The gate's own check is always ignored.
     pub ignore: Option<Vec<String>>,
-    /// How long to wait for pending or missing required checks (`20m`); `0` means don't wait. Default `0`.
+    /// How long to wait for pending or missing required checks (`30m`); `0` means don't wait (a
+    /// pending check blocks at once). Default `20m`: a gate started alongside CI waits for it.
+    #[schemars(extend("default" = "20m"))]
     pub wait: Option<DurationText>,
     /// Poll interval while waiting (`15s`). Default `15s`.
     pub interval: Option<DurationText>,
@@ -57,9 +59,14 @@ pub struct RawWindows {
     pub deny: Option<Vec<RawDenyRule>>,
     /// Built-in holiday calendars: `us-federal`.
     pub holidays: Option<Vec<String>>,
-    /// More whole local days on which deploys are closed (`2026-12-24`).
+    /// More whole local days on which deploys are closed: a date (`2026-12-24`), or a day closed
+    /// every year: `thanksgiving`, `black-friday`, `cyber-monday`, `easter`, or the nth weekday of
+    /// a month (`4th thu nov`, `last mon may`), each with an optional offset in days
+    /// (`thanksgiving+1`, `easter-2`).
     pub extra_holidays: Option<Vec<String>>,
-    /// Refuse when the window closes or a deny rule starts within this long (`30m`). Default `0`.
+    /// Refuse when the window closes or a deny rule starts within this long (`30m`). Default: the
+    /// environment's `deploy_timeout` + its health `deadline` (+ the watch's `duration` when it
+    /// watches), the time a deploy takes to finish; `0` turns it off.
     pub runway: Option<DurationText>,
     /// The emergency override.
     pub emergency: Option<RawEmergency>,
@@ -87,9 +94,11 @@ pub struct RawDenyRule {
     pub days: Option<Days>,
     /// Weekly form: local hours, `"12:00-24:00"`.
     pub hours: Option<String>,
-    /// Range form: a date (inclusive whole local day) or an RFC 3339 datetime.
+    /// Range form: a date (inclusive whole local day) or an RFC 3339 datetime; or, for a range
+    /// closed every year, a floating day (`black-friday`, `4th thu nov`, `easter-2`; see
+    /// `extra_holidays`).
     pub from: Option<String>,
-    /// Range form: a date (inclusive whole local day) or an RFC 3339 datetime.
+    /// Range form: like `from`, inclusive. A floating `from` needs a floating `to`.
     pub to: Option<String>,
     /// Cron form: a 5-field cron expression in the window's time zone (`0 18 * * thu`).
     pub cron: Option<String>,
@@ -120,8 +129,11 @@ pub struct RawEnvironment {
     pub app: String,
     /// Path of the fly.toml to deploy with. Default `fly.toml`.
     pub fly_config: Option<String>,
-    /// `rolling`, `immediate`, `canary` or `bluegreen`. Default `rolling`.
+    /// `rolling`, `immediate`, `canary` or `bluegreen`, passed as `fly deploy --strategy`. Default:
+    /// not passed, so fly.toml's `[deploy] strategy` rules (flyctl's default is `rolling`).
     pub strategy: Option<String>,
+    /// How `fly deploy` runs, beyond what shipgate sets itself.
+    pub deploy: Option<RawDeploy>,
     /// Public URL of the app; health endpoints are relative to it.
     pub url: Option<String>,
     /// `false` turns windows off for this environment; a block overrides the top-level fields it sets.
@@ -151,6 +163,19 @@ pub struct RawEnvironment {
     /// The approval gate: the deploy run must have been approved by the GitHub Environment's
     /// required reviewers.
     pub approval: Option<RawApproval>,
+}
+
+/// How `fly deploy` runs.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeploy {
+    /// Extra `fly deploy` flags, one argument per item, appended to the command as written (never
+    /// through a shell): `[--build-arg, NODE_ENV=production, --wait-timeout, 10m]`. Flags shipgate
+    /// sets from other keys (`--app`, `--config`, `--image`, `--strategy`) and flags that would
+    /// defeat the gate (`--access-token`, `--detach`, `--build-only`) are refused. At most 64 items
+    /// of 1024 characters.
+    #[schemars(length(max = 64))]
+    pub args: Option<Vec<String>>,
 }
 
 /// The approval gate.

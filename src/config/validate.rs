@@ -1,7 +1,6 @@
 //! Meaning: turns the raw file into the typed `Config`, collecting every problem with its path.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Weekday};
@@ -14,8 +13,11 @@ use super::locate::YamlPath;
 use super::model::*;
 use super::placeholder::{self, Placeholder};
 use super::raw::*;
+use super::timezone::Zone;
+use crate::time::{FloatingDay, FLOATING_NAMES};
 
-pub fn validate(raw: &RawConfig) -> Result<Config, Vec<Issue>> {
+/// The typed config and its warnings, or every problem found.
+pub fn validate(raw: &RawConfig) -> Result<(Config, Vec<Issue>), Vec<Issue>> {
     let mut issues = Issues::default();
     let root = YamlPath::root();
     if raw.version != 1 {
@@ -62,11 +64,15 @@ pub fn validate(raw: &RawConfig) -> Result<Config, Vec<Issue>> {
     let windows = top_windows.and_then(|(top, path)| window_policy(&[(top, path)], &mut issues));
     check_requires_cycles(raw, &mut issues);
     if issues.0.is_empty() {
-        Ok(Config {
-            checks,
-            windows,
-            environments,
-        })
+        Ok((
+            Config {
+                checks,
+                windows,
+                environments,
+                warnings: Vec::new(),
+            },
+            issues.1,
+        ))
     } else {
         Err(issues.0)
     }
@@ -108,9 +114,9 @@ fn environment(
         );
     }
     let strategy = match &raw.strategy {
-        None => Strategy::Rolling,
+        None => None,
         Some(text) => match Strategy::ALL.iter().find(|(n, _)| n == text) {
-            Some((_, strategy)) => *strategy,
+            Some((_, strategy)) => Some(*strategy),
             None => {
                 let names: Vec<&str> = Strategy::ALL.iter().map(|(n, _)| *n).collect();
                 issues.push(
@@ -118,10 +124,11 @@ fn environment(
                     format!("unknown strategy `{text}`"),
                     suggest("use one of", text, &names),
                 );
-                Strategy::Rolling
+                None
             }
         },
     };
+    let deploy_args = deploy_args(raw, path, issues);
     let url = raw
         .url
         .as_ref()
@@ -226,11 +233,24 @@ fn environment(
         issues,
     );
 
+    let windows = windows.map(|mut policy| {
+        if policy.runway_source == RunwaySource::Unset {
+            let watch = watch.as_ref().map(|w| w.duration);
+            policy.runway = deploy_timeout + health.deadline + watch.unwrap_or_default();
+            policy.runway_source = RunwaySource::Derived {
+                deploy_timeout,
+                health_deadline: health.deadline,
+                watch,
+            };
+        }
+        policy
+    });
     (issues.0.len() == before).then(|| Environment {
         name: name.to_owned(),
         app: raw.app.clone(),
         fly_config,
         strategy,
+        deploy_args,
         url,
         windows,
         checks,
@@ -280,6 +300,121 @@ fn approval_policy(
         required: raw.required.unwrap_or(false),
         reviewers_from,
     }
+}
+
+/// The most `deploy.args` items, and the longest one.
+pub const MAX_DEPLOY_ARGS: usize = 64;
+pub const MAX_DEPLOY_ARG_LENGTH: usize = 1024;
+
+/// `fly deploy` flags shipgate sets itself, each with what owns it, or that would make a deploy
+/// that did not happen look done. Long form, short form.
+const OWNED_FLAGS: [(&str, Option<char>, &str); 7] = [
+    ("--app", Some('a'), "set from `environments.<name>.app`"),
+    (
+        "--config",
+        Some('c'),
+        "set from `environments.<name>.fly_config`",
+    ),
+    (
+        "--image",
+        Some('i'),
+        "set by shipgate: `deploy --image`, and the previous image on a rollback",
+    ),
+    (
+        "--strategy",
+        None,
+        "set from `environments.<name>.strategy`",
+    ),
+    (
+        "--access-token",
+        Some('t'),
+        "never in the config: the token comes from the FLY_API_TOKEN secret",
+    ),
+    (
+        "--detach",
+        None,
+        "not allowed: fly would return before the machines are healthy",
+    ),
+    (
+        "--build-only",
+        None,
+        "not allowed: fly would exit 0 without deploying",
+    ),
+];
+
+fn deploy_args(raw: &RawEnvironment, path: &YamlPath, issues: &mut Issues) -> Vec<String> {
+    let Some(args) = raw.deploy.as_ref().and_then(|d| d.args.as_ref()) else {
+        return Vec::new();
+    };
+    let path = path.key("deploy").key("args");
+    if args.len() > MAX_DEPLOY_ARGS {
+        issues.push(
+            &path,
+            format!(
+                "{} arguments; at most {MAX_DEPLOY_ARGS} are allowed",
+                args.len()
+            ),
+            "pass only the extra `fly deploy` flags this app needs",
+        );
+        return Vec::new();
+    }
+    for (i, arg) in args.iter().enumerate() {
+        let here = path.index(i);
+        if arg.chars().count() > MAX_DEPLOY_ARG_LENGTH {
+            issues.push(
+                &here,
+                format!("an argument of {} characters; at most {MAX_DEPLOY_ARG_LENGTH}", arg.chars().count()),
+                "a long value belongs in a file: `--build-secret` reads secrets from the environment",
+            );
+            continue;
+        }
+        if arg.contains('\0') {
+            issues.push(&here, "the argument holds a NUL character", "remove it");
+            continue;
+        }
+        if i == 0 && !arg.starts_with('-') {
+            issues.push(
+                &here,
+                format!("`{arg}` is not a flag"),
+                "`deploy.args` holds `fly deploy` flags and their values, starting with a flag: `[--build-arg, NAME=VALUE]`",
+            );
+            continue;
+        }
+        if let Some((flag, why)) = owned_flag(arg) {
+            issues.push(
+                &here,
+                format!("`{arg}` is a flag shipgate owns: `{flag}` is {why}"),
+                "remove it from `deploy.args`",
+            );
+        }
+    }
+    args.clone()
+}
+
+/// The owned flag `arg` sets, if any: `--app`, `--app=x`, `-a`, `-ax`, `-a=x`.
+fn owned_flag(arg: &str) -> Option<(&'static str, &'static str)> {
+    if let Some(long) = arg.strip_prefix("--") {
+        let name = long.split('=').next().unwrap_or(long);
+        return OWNED_FLAGS
+            .iter()
+            .find(|(flag, ..)| flag[2..] == *name)
+            .map(|(flag, _, why)| (*flag, *why));
+    }
+    // pflag reads `-ya` as `-y -a`: any owned letter in a cluster of short flags, before a value.
+    let cluster = arg.strip_prefix('-')?;
+    for letter in cluster.chars() {
+        if let Some((flag, _, why)) = OWNED_FLAGS
+            .iter()
+            .find(|(_, short, _)| *short == Some(letter))
+        {
+            return Some((*flag, *why));
+        }
+        if letter != 'y' {
+            // The first flag that takes a value swallows the rest of the cluster.
+            return None;
+        }
+    }
+    None
 }
 
 fn valid_fly_app_name(name: &str) -> bool {
@@ -389,7 +524,13 @@ fn checks_policy(
             }
         }
     }
-    let wait = duration_field(&layers, |c| c.wait.as_ref(), "wait", "0", issues);
+    let wait = duration_field(
+        &layers,
+        |c| c.wait.as_ref(),
+        "wait",
+        DEFAULT_CHECKS_WAIT,
+        issues,
+    );
     let interval = duration_field(&layers, |c| c.interval.as_ref(), "interval", "15s", issues);
     if interval < Duration::from_secs(1) {
         let path = pick(&layers, |c| c.interval.as_ref())
@@ -409,6 +550,10 @@ fn checks_policy(
         interval,
     }
 }
+
+/// How long the checks gate waits for pending checks when `checks.wait` is not set: a gate
+/// started alongside CI waits for it, as long as a typical CI run takes.
+pub const DEFAULT_CHECKS_WAIT: &str = "20m";
 
 fn duration_field<'a, B>(
     layers: &'a [(&'a B, YamlPath)],
@@ -500,14 +645,25 @@ fn window_policy(layers: &[(&RawWindows, YamlPath)], issues: &mut Issues) -> Opt
         }
     }
     let mut extra_holidays = Vec::new();
+    let mut floating_holidays = Vec::new();
     if let Some((dates, path)) = pick(layers, |w| w.extra_holidays.as_ref()) {
         for (i, text) in dates.iter().enumerate() {
-            if let Some(date) = parse_date(text, &path.key("extra_holidays").index(i), issues) {
+            let here = path.key("extra_holidays").index(i);
+            if is_floating(text) {
+                if let Some(day) = parse_floating(text, &here, issues) {
+                    floating_holidays.push(day);
+                }
+            } else if let Some(date) = parse_date(text, &here, issues) {
                 extra_holidays.push(date);
             }
         }
     }
     let runway = duration_field(layers, |w| w.runway.as_ref(), "runway", "0", issues);
+    let runway_source = if pick(layers, |w| w.runway.as_ref()).is_some() {
+        RunwaySource::Configured
+    } else {
+        RunwaySource::Unset
+    };
     if runway > Duration::from_secs(7 * 86_400) {
         let path = pick(layers, |w| w.runway.as_ref())
             .map(|(_, p)| p.key("runway"))
@@ -538,7 +694,9 @@ fn window_policy(layers: &[(&RawWindows, YamlPath)], issues: &mut Issues) -> Opt
         deny,
         holidays,
         extra_holidays,
+        floating_holidays,
         runway,
+        runway_source,
         emergency,
     })
 }
@@ -581,6 +739,31 @@ fn deny_rule(
             );
             return None;
         };
+        match (is_floating(from_text), is_floating(to_text)) {
+            (true, true) => {
+                let from = parse_floating(from_text, &path.key("from"), issues);
+                let to = parse_floating(to_text, &path.key("to"), issues);
+                let (from, to) = (from?, to?);
+                let name = raw
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| format!("deny {from} to {to} every year"));
+                return (issues.0.len() == before).then_some(DenyRule {
+                    name,
+                    kind: DenyKind::Yearly { from, to },
+                });
+            }
+            (false, false) => {}
+            (floating_from, _) => {
+                let key = if floating_from { "to" } else { "from" };
+                issues.push(
+                    &path.key(key),
+                    "a range between a day that moves every year and a fixed date",
+                    "write both ends as floating days (`from: black-friday`, `to: cyber-monday`: closed every year), or both as dates",
+                );
+                return None;
+            }
+        }
         let from = parse_bound(from_text, &path.key("from"), issues)?;
         let to = parse_bound(to_text, &path.key("to"), issues)?;
         if bound_start(from, timezone) >= bound_end(to, timezone) {
@@ -625,6 +808,7 @@ fn deny_rule(
     let name = raw.name.clone().unwrap_or_else(|| match &kind {
         DenyKind::Weekly { days, hours } => format!("deny {days} {hours}"),
         DenyKind::Range { from, to } => format!("deny {from} to {to}"),
+        DenyKind::Yearly { from, to } => format!("deny {from} to {to} every year"),
         DenyKind::Cron {
             pattern, duration, ..
         } => format!("deny `{pattern}` for {}", duration::Human(*duration)),
@@ -652,19 +836,18 @@ pub fn bound_end(bound: Bound, timezone: Tz) -> DateTime<chrono::Utc> {
 }
 
 fn parse_timezone(name: &str, path: &YamlPath, issues: &mut Issues) -> Tz {
-    match Tz::from_str(name) {
-        Ok(tz) => tz,
-        Err(_) => {
-            let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
-            issues.push(
+    match super::timezone::zone(name) {
+        Zone::Canonical(zone) => zone,
+        Zone::Link { zone, canonical } => {
+            issues.warn(
                 path,
-                format!("unknown time zone `{name}`"),
-                suggest(
-                    "use an IANA name such as `America/Los_Angeles` or `Europe/Berlin`",
-                    name,
-                    &names,
-                ),
+                format!("`{name}` is an old name kept for compatibility: it is `{canonical}`"),
+                format!("write `{canonical}`"),
             );
+            zone
+        }
+        Zone::Refused { message, hint } => {
+            issues.push(path, message, hint);
             Tz::UTC
         }
     }
@@ -817,6 +1000,37 @@ fn parse_date(text: &str, path: &YamlPath, issues: &mut Issues) -> Option<NaiveD
                 format!("`{text}` is not a date: {error}"),
                 "write dates as YYYY-MM-DD, e.g. `2026-12-24`",
             );
+            None
+        }
+    }
+}
+
+/// Whether a date-like value names a floating day (`black-friday`, `4th thu nov`) rather than a
+/// date or an instant: those start with a digit, and an ordinal (`4th`) does too.
+fn is_floating(text: &str) -> bool {
+    let text = text.trim_start().to_ascii_lowercase();
+    match text.strip_prefix(|c: char| c.is_ascii_digit()) {
+        None => true,
+        Some(rest) => ["st", "nd", "rd", "th"].iter().any(|s| rest.starts_with(s)),
+    }
+}
+
+fn parse_floating(text: &str, path: &YamlPath, issues: &mut Issues) -> Option<FloatingDay> {
+    match FloatingDay::parse(text) {
+        Ok(day) => Some(day),
+        Err(error) => {
+            let names: Vec<&str> = FLOATING_NAMES.iter().map(|(name, ..)| *name).collect();
+            let base = text
+                .trim()
+                .trim_end_matches(|c: char| c.is_ascii_digit() || c == '+' || c == '-');
+            let mut hint = format!(
+                "write a date (`2026-11-27`), a named day ({}), or the nth weekday of a month (`4th thu nov`, `last mon may`), each with an optional offset in days (`thanksgiving+1`, `easter-2`)",
+                names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+            );
+            if let Some(best) = closest(base, &names) {
+                hint.push_str(&format!(" (did you mean `{best}`?)"));
+            }
+            issues.push(path, error, hint);
             None
         }
     }

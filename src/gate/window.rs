@@ -11,9 +11,11 @@ use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 
 use crate::config::duration::Human;
-use crate::config::{bound_end, bound_start, DaySet, DenyKind, HourRange, WindowPolicy};
+use crate::config::{
+    bound_end, bound_start, DaySet, DenyKind, HourRange, RunwaySource, WindowPolicy,
+};
 use crate::decision::{Evidence, GateId, Override, RuleKind, Status, Verdict, When};
-use crate::time::{self, local_instant};
+use crate::time::{self, local_instant, FloatingDay};
 
 type Span = (DateTime<Utc>, DateTime<Utc>);
 
@@ -97,6 +99,41 @@ fn to_chrono(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
+/// The spans of a yearly deny range that meet `[from, to)`: for each year, whole local days from
+/// `first` to `last` inclusive (`last` in the next year when it falls before `first`). A year
+/// without one of the days (a 5th weekday) has no span.
+fn yearly_spans(
+    tz: Tz,
+    first: FloatingDay,
+    last: FloatingDay,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<Span> {
+    let start_year = from.with_timezone(&tz).year() - 1;
+    let end_year = to.with_timezone(&tz).year();
+    let mut spans = Vec::new();
+    for year in start_year..=end_year {
+        let Some(start) = first.on(year) else {
+            continue;
+        };
+        let end = match last.on(year) {
+            Some(end) if end >= start => Some(end),
+            _ => last.on(year + 1).filter(|end| *end >= start),
+        };
+        let Some(end) = end else {
+            continue;
+        };
+        let span = (
+            local_instant(tz, start, NaiveTime::MIN),
+            local_instant(tz, end + Days::new(1), NaiveTime::MIN),
+        );
+        if span.1 > from && span.0 < to {
+            spans.push(span);
+        }
+    }
+    spans
+}
+
 /// The deploy-window policy as spans of time.
 struct Timeline<'a> {
     policy: &'a WindowPolicy,
@@ -141,6 +178,16 @@ impl Timeline<'_> {
                     if span.1 > from && span.0 < to {
                         closed.push((span, closure()));
                     }
+                }
+                DenyKind::Yearly {
+                    from: first,
+                    to: last,
+                } => {
+                    closed.extend(
+                        yearly_spans(tz, *first, *last, from, to)
+                            .into_iter()
+                            .map(|s| (s, closure())),
+                    );
                 }
                 DenyKind::Cron { cron, duration, .. } => {
                     let length = to_chrono(*duration);
@@ -202,6 +249,13 @@ impl Timeline<'_> {
                 .iter()
                 .map(|d| (*d, "extra holiday".to_owned())),
         );
+        for day in &self.policy.floating_holidays {
+            for year in first.year()..=last.year() {
+                if let Some(date) = day.on(year) {
+                    days.push((date, format!("{day} (every year)")));
+                }
+            }
+        }
         days.retain(|(date, _)| *date >= first && *date <= last);
         days
     }
@@ -443,7 +497,13 @@ pub fn evaluate_with_approval(
         rule_kind,
         closes_at: closes_at.map(|at| when(tz, at)),
         next_opening: next_opening.map(|at| when(tz, at)),
-        runway: runway.clone(),
+        // A derived runway says where it came from; a configured one is the config's own.
+        runway: match &policy.runway_source {
+            RunwaySource::Derived { .. } => {
+                format!("{runway} ({})", policy.runway_source.describe())
+            }
+            _ => runway.clone(),
+        },
     };
     let mut verdict = if open {
         Verdict::new(

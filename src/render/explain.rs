@@ -29,6 +29,9 @@ pub fn render(config: &Config, source: &str, now: DateTime<Utc>, fly: &str) -> S
         "explained at {} (pass --at to explain another instant)",
         now.format("%Y-%m-%d %H:%M:%S UTC")
     );
+    for warning in &config.warnings {
+        let _ = writeln!(out, "warning: {warning}; {}", warning.hint);
+    }
     for environment in config.environments.values() {
         out.push('\n');
         environment_text(&mut out, environment, now, fly);
@@ -107,12 +110,22 @@ pub fn openings_chart(name: &str, policy: &WindowPolicy, now: DateTime<Utc>) -> 
 fn environment_text(out: &mut String, env: &Environment, now: DateTime<Utc>, fly: &str) {
     let _ = writeln!(
         out,
-        "environment `{}`: Fly app `{}`, {}, strategy {}",
+        "environment `{}`: Fly app `{}`, {}, {}",
         env.name,
         env.app,
         env.fly_config,
-        env.strategy.as_str()
+        match env.strategy {
+            Some(strategy) => format!("strategy {}", strategy.as_str()),
+            None => "strategy from fly.toml's [deploy] strategy (rolling when unset)".to_owned(),
+        }
     );
+    if !env.deploy_args.is_empty() {
+        let _ = writeln!(
+            out,
+            "  extra fly deploy flags: {}",
+            crate::plan::argv_text(&env.deploy_args)
+        );
+    }
     if let Some(url) = &env.url {
         let _ = writeln!(out, "  url: {url}");
     }
@@ -238,6 +251,24 @@ fn windows_text(out: &mut String, policy: &WindowPolicy, now: DateTime<Utc>) {
                 }
                 _ => format!("from {from} to {to} (a date is a whole local day)"),
             },
+            DenyKind::Yearly { from, to } => {
+                let today = now.with_timezone(&tz).date_naive();
+                // The coming occurrence: this year's, unless it is over.
+                let next = [today.year(), today.year() + 1]
+                    .into_iter()
+                    .find_map(|year| {
+                        let start = from.on(year)?;
+                        let end = to
+                            .on(year)
+                            .filter(|end| *end >= start)
+                            .or_else(|| to.on(year + 1))?;
+                        (end >= today).then_some((start, end))
+                    });
+                let next = next
+                    .map(|(start, end)| format!("; next {start} to {end}"))
+                    .unwrap_or_default();
+                format!("every year from {from} to {to} (whole local days, inclusive{next})")
+            }
             DenyKind::Cron {
                 pattern,
                 cron,
@@ -284,11 +315,36 @@ fn windows_text(out: &mut String, policy: &WindowPolicy, now: DateTime<Utc>) {
             next.join(", ")
         );
     }
-    if !policy.runway.is_zero() {
+    if !policy.floating_holidays.is_empty() {
+        let today = now.with_timezone(&tz).date_naive();
+        let days: Vec<String> = policy
+            .floating_holidays
+            .iter()
+            .map(|day| {
+                let next = [today.year(), today.year() + 1]
+                    .into_iter()
+                    .filter_map(|year| day.on(year))
+                    .find(|date| *date >= today);
+                match next {
+                    Some(date) => format!("{day} (next {date})"),
+                    None => day.to_string(),
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "    closed every year: {}", days.join(", "));
+    }
+    if policy.runway.is_zero() {
         let _ = writeln!(
             out,
-            "    runway: refuse when the window closes or a deny starts within {}",
-            Human(policy.runway)
+            "    runway: none ({}): a deploy may start just before the window closes",
+            policy.runway_source.describe()
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "    runway: refuse when the window closes or a deny starts within {} ({})",
+            Human(policy.runway),
+            policy.runway_source.describe()
         );
     }
     let emergency = &policy.emergency;

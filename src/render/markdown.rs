@@ -104,9 +104,10 @@ pub fn render(decision: &Decision) -> String {
                 PlanPart::Run => {
                     let _ = writeln!(
                         out,
-                        "{n}. `{}` (timeout {})",
+                        "{n}. `{}` (timeout {}{})",
                         argv_text(&plan.deploy_command),
-                        plan.deploy_timeout
+                        plan.deploy_timeout,
+                        super::strategy_note(plan)
                     );
                 }
                 PlanPart::Notify if lines.len() == 1 => {

@@ -238,6 +238,15 @@ pub(crate) fn evidence_lines(evidence: &Evidence) -> Vec<String> {
     }
 }
 
+/// `; strategy from fly.toml's ...`, when the plan says.
+pub(crate) fn strategy_note(plan: &crate::decision::DeployPlan) -> String {
+    if plan.strategy.is_empty() {
+        String::new()
+    } else {
+        format!("; {}", plan.strategy)
+    }
+}
+
 /// The parts of a plan that have something to say, in the order deploy runs them (the
 /// `fly deploy` line is [`PlanPart::Run`]'s).
 pub(crate) fn plan_parts(
@@ -245,9 +254,10 @@ pub(crate) fn plan_parts(
 ) -> Vec<(crate::decision::PlanPart, Vec<String>)> {
     use crate::decision::PlanPart;
     let run = vec![format!(
-        "{} (timeout {})",
+        "{} (timeout {}{})",
         argv_text(&plan.deploy_command),
-        plan.deploy_timeout
+        plan.deploy_timeout,
+        strategy_note(plan)
     )];
     [
         (PlanPart::BeforeDeploy, plan.before_deploy.clone()),

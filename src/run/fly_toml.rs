@@ -46,13 +46,19 @@ pub fn check(env: &Environment) -> Result<(), RunError> {
             "fix the TOML: flyctl reads the same file",
         )
     })?;
-    match conflict(&fly, env.strategy) {
+    // Without `strategy:` in the config, fly.toml's `[deploy] strategy` (or rolling) is used.
+    let (strategy, source) = match (env.strategy, fly.deploy_strategy) {
+        (Some(strategy), _) => (strategy, ""),
+        (None, Some(strategy)) => (strategy, ", from fly.toml's [deploy] strategy"),
+        (None, None) => (crate::config::Strategy::Rolling, ""),
+    };
+    match conflict(&fly, strategy) {
         None => Ok(()),
         Some(conflict) => Err(RunError::input(
             format!(
-                "environment `{}`: strategy `{}` {} ({})",
+                "environment `{}`: strategy `{}`{source} {} ({})",
                 env.name,
-                env.strategy.as_str(),
+                strategy.as_str(),
                 conflict.reason(),
                 path.display()
             ),

@@ -202,6 +202,9 @@ pub fn run_with(
             action: ConfigCommand::Validate,
         } => {
             let config = load(&config_path, explicit)?;
+            for warning in &config.warnings {
+                reporter.warning(&format!("{warning}; {}", warning.hint));
+            }
             for env in config.environments.values() {
                 fly_toml::check(env)?;
                 for warning in env.watch.iter().flat_map(|w| w.warnings(&env.name)) {

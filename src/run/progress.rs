@@ -81,16 +81,5 @@ pub fn ms(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// The exact command line, for logs and `--dry-run` (arguments with spaces quoted).
-pub fn command_line(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| {
-            if a.is_empty() || a.contains(char::is_whitespace) {
-                format!("'{a}'")
-            } else {
-                a.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+/// The exact command line, for logs and `--dry-run`: the plan's quoting, one for every argv shown.
+pub use crate::plan::argv_text as command_line;

@@ -82,7 +82,7 @@ fn every_bad_config_is_located_named_and_hinted() {
         ("      hours: \"09:00-17:00\"\n", "      hours: \"09:00-17:00\"\n  deny:\n    - { days: fri, cron: \"0 18 * * thu\", duration: 1h }\n", "10:7", "windows.deny[0]: deny rule mixes forms", "a deny rule is one of"),
         ("      hours: \"09:00-17:00\"\n", "      hours: \"09:00-17:00\"\n  holidays: [us-federl]\n", "9:14", "windows.holidays[0]: unknown holiday calendar `us-federl`", "did you mean `us-federal`?"),
         ("      hours: \"09:00-17:00\"\n", "      hours: \"09:00-17:00\"\n  extra_holidays: [2026-13-01]\n", "9:20", "windows.extra_holidays[0]: `2026-13-01` is not a date", "YYYY-MM-DD"),
-        ("    app: demo\n", "    app: demo\n    health:\n      endpoints:\n        - path: health\n          status: [700]\n", "16:17", "environments.production.health.endpoints[0].path: `health` is not a path on the app", "starting with `/`"),
+        ("    app: demo\n", "    app: demo\n    url: https://demo.fly.dev\n    health:\n      endpoints:\n        - path: health\n          status: [700]\n", "17:17", "environments.production.health.endpoints[0].path: `health` is not a path on the app", "starting with `/`"),
         ("    app: demo\n", "    app: demo\n    url: https://demo.fly.dev\n    health:\n      endpoints:\n        - path: /health\n          fallback: { path: /, when: [404, 503] }\n", "18:44", "environments.production.health.endpoints[0].fallback.when[1]: 503 means the app answered badly, not that it has no such endpoint", "must not hide a failing endpoint"),
         ("    app: demo\n", "    app: demo\n    url: https://demo.fly.dev\n    health:\n      endpoints:\n        - path: /health\n          status: [200, 404]\n          fallback: { path: /, when: [404] }\n", "19:39", "fallback.when[0]: 404 is also in the endpoint's `status`", "remove 404 from one of the two lists"),
         ("    app: demo\n", "    app: demo\n    url: https://demo.fly.dev\n    health:\n      endpoints:\n        - path: /health\n          fallback: { path: /, when: [] }\n", "18:38", "fallback.when: no status codes listed: the fallback would never be probed", "or remove `fallback`"),
@@ -568,5 +568,444 @@ fn a_watch_longer_than_a_hosted_job_is_valid_with_a_warning() {
                 .contains("longer than a GitHub-hosted job may run (6h)"),
         "{}",
         out.stderr
+    );
+}
+
+/// An unknown key hides nothing: a mistyped value, a bad duration and a bad time zone after
+/// it are reported in the same run, in file order.
+#[test]
+fn an_unknown_key_hides_no_other_problem() {
+    let text = "version: 1
+checks:
+  required: [ci]
+  wiat: 5m
+windows:
+  timezone: America/Los_Angles
+environments:
+  production:
+    app: demo
+    deploy_timeout: 5 min
+    approval: true
+";
+    let out = validate(text);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let located: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("shipgate.yml:"))
+        .collect();
+    let expected = [
+        ("4:3", "checks: unknown field `wiat`"),
+        (
+            "6:13",
+            "windows.timezone: unknown time zone `America/Los_Angles`",
+        ),
+        (
+            "10:21",
+            "environments.production.deploy_timeout: bad duration",
+        ),
+        (
+            "11:15",
+            "environments.production.approval: invalid type: boolean `true`",
+        ),
+    ];
+    assert_eq!(located.len(), expected.len(), "{}", out.stderr);
+    for (line, (location, message)) in located.iter().zip(expected) {
+        assert!(
+            line.contains(&format!("shipgate.yml:{location}: {message}")),
+            "wanted {location} {message}\n{}",
+            out.stderr
+        );
+    }
+    assert!(out.stderr.ends_with("has 4 problems\n"), "{}", out.stderr);
+}
+
+#[test]
+fn unknown_keys_and_mistyped_values_anywhere_are_all_reported() {
+    let text = "version: 1
+checks:
+  required: ci
+environments:
+  production:
+    app: demo
+    aap: demo
+    health: { machines: \"yes\", endpoints: [] }
+    windows:
+      timezone: UTC
+      allow: [{ days: mon-fri, houres: \"09:00-17:00\" }]
+";
+    let out = validate(text);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    for (location, message) in [
+        ("3:13", "checks.required: invalid type"),
+        ("7:5", "environments.production: unknown field `aap`"),
+        (
+            "8:25",
+            "environments.production.health.machines: invalid type",
+        ),
+        (
+            "11:32",
+            "environments.production.windows.allow[0]: unknown field `houres`",
+        ),
+    ] {
+        assert!(
+            out.stderr
+                .contains(&format!("shipgate.yml:{location}: {message}")),
+            "wanted {location} {message}\n{}",
+            out.stderr
+        );
+    }
+    // The health block lost a mistyped value: what validation would say of the rest of it is
+    // the removal's doing, not the file's.
+    assert!(
+        !out.stderr.contains("would check nothing"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.ends_with("has 4 problems\n"), "{}", out.stderr);
+}
+
+#[test]
+fn legacy_and_fixed_offset_zones_are_refused_with_the_city_zone() {
+    for (zone, location_hint) in [
+        ("EST", "write `America/New_York`"),
+        ("PST8PDT", "write `America/Los_Angeles`"),
+        ("Etc/GMT+5", "UTC-05:00 all year"),
+        ("Eastern", "write `America/New_York`"),
+        ("PST", "write `America/Los_Angeles`"),
+    ] {
+        let out = validate(&good_with("America/Los_Angeles", zone));
+        assert_eq!(out.code, 2, "{zone}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("shipgate.yml:5:13: windows.timezone: "),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(location_hint), "{zone}: {}", out.stderr);
+        assert!(!out.stderr.contains("US/"), "{zone}: {}", out.stderr);
+    }
+}
+
+#[test]
+fn a_backward_link_is_valid_with_a_warning_naming_the_current_zone() {
+    for (zone, canonical) in [
+        ("US/Eastern", "America/New_York"),
+        ("Asia/Calcutta", "Asia/Kolkata"),
+    ] {
+        let out = validate(&good_with("America/Los_Angeles", zone));
+        assert_eq!(out.code, 0, "{zone}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!(
+                "shipgate.yml:5:13: windows.timezone: `{zone}` is an old name kept for compatibility: it is `{canonical}`; write `{canonical}`"
+            )),
+            "{zone}: {}",
+            out.stderr
+        );
+    }
+}
+
+const TUESDAY_10_PT: &str = "2026-11-24T10:00:00-08:00";
+
+fn explain(text: &str, at: &str) -> Run {
+    let (_dir, path) = temp_config(text);
+    run(with_config(&path).args(["config", "explain", "--at", at]))
+}
+
+#[test]
+fn defaults_wait_for_ci_and_derive_the_runway_from_the_deploy() {
+    let out = explain(GOOD, "2026-11-23T00:00:00-08:00");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("wait up to 20m for pending checks"),
+        "{}",
+        out.stdout
+    );
+    // deploy_timeout 15m + the health deadline (default 5m).
+    assert!(
+        out.stdout.contains(
+            "runway: refuse when the window closes or a deny starts within 20m (derived: deploy_timeout 15m + health deadline 5m)"
+        ),
+        "{}",
+        out.stdout
+    );
+    let watched = good_with(
+        "    app: demo\n",
+        "    app: demo\n    deploy_timeout: 10m\n    health: { deadline: 3m }\n    watch:\n      duration: 30m\n      rules:\n        - p95: {max: 2s}\n",
+    );
+    let out = explain(&watched, "2026-11-23T00:00:00-08:00");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains(
+            "within 43m (derived: deploy_timeout 10m + health deadline 3m + watch duration 30m)"
+        ),
+        "{}",
+        out.stdout
+    );
+    let set = explain(
+        &good_with("  allow:", "  runway: 0s\n  allow:"),
+        "2026-11-23T00:00:00-08:00",
+    );
+    assert!(
+        set.stdout.contains("runway: none (set by `runway`)"),
+        "{}",
+        set.stdout
+    );
+}
+
+#[test]
+fn the_strategy_is_passed_only_when_the_config_sets_one() {
+    let plan = |text: &str| {
+        let (_dir, path) = temp_config(text);
+        run(with_config(&path).args([
+            "plan",
+            "-e",
+            "staging",
+            "--offline",
+            "--at",
+            TUESDAY_10_PT,
+            "--format",
+            "json",
+        ]))
+    };
+    let out = plan(GOOD);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let decision: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let command = decision["plan"]["deploy_command"]
+        .as_array()
+        .expect("argv")
+        .clone();
+    assert!(!command.iter().any(|a| a == "--strategy"), "{command:?}");
+    assert!(
+        decision["plan"]["strategy"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("fly.toml's [deploy] strategy"),
+        "{}",
+        out.stdout
+    );
+    let out = plan(&good_with(
+        "    app: demo-staging\n",
+        "    app: demo-staging\n    strategy: canary\n",
+    ));
+    let decision: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let command: Vec<&str> = decision["plan"]["deploy_command"]
+        .as_array()
+        .expect("argv")
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    let at = command
+        .iter()
+        .position(|a| *a == "--strategy")
+        .expect("--strategy");
+    assert_eq!(command[at + 1], "canary");
+}
+
+#[test]
+fn deploy_args_are_appended_to_the_fly_command_as_written() {
+    let text = good_with(
+        "    app: demo-staging\n",
+        "    app: demo-staging\n    deploy:\n      args: [--build-arg, \"GREETING=hello world\", --wait-timeout, 10m, \"--build-secret=NPM_TOKEN=npm\"]\n",
+    );
+    let (_dir, path) = temp_config(&text);
+    let out = run(with_config(&path).args([
+        "plan",
+        "-e",
+        "staging",
+        "--offline",
+        "--at",
+        TUESDAY_10_PT,
+        "--format",
+        "json",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let decision: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    let command: Vec<&str> = decision["plan"]["deploy_command"]
+        .as_array()
+        .expect("argv")
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert_eq!(
+        command[command.len() - 5..],
+        [
+            "--build-arg",
+            "GREETING=hello world",
+            "--wait-timeout",
+            "10m",
+            "--build-secret=NPM_TOKEN=npm"
+        ]
+    );
+    let text_plan =
+        run(with_config(&path).args(["plan", "-e", "staging", "--offline", "--at", TUESDAY_10_PT]));
+    assert!(
+        text_plan
+            .stdout
+            .contains("--yes --build-arg 'GREETING=hello world' --wait-timeout 10m"),
+        "{}",
+        text_plan.stdout
+    );
+}
+
+#[test]
+fn deploy_args_refuse_the_flags_shipgate_owns() {
+    for (arg, flag, owner) in [
+        ("--app", "--app", "environments.<name>.app"),
+        ("--app=other", "--app", "environments.<name>.app"),
+        ("-a", "--app", "environments.<name>.app"),
+        ("-aother", "--app", "environments.<name>.app"),
+        ("-c", "--config", "fly_config"),
+        ("--config=fly.prod.toml", "--config", "fly_config"),
+        ("--image", "--image", "deploy --image"),
+        ("-i", "--image", "deploy --image"),
+        (
+            "--strategy=canary",
+            "--strategy",
+            "environments.<name>.strategy",
+        ),
+        ("--access-token", "--access-token", "FLY_API_TOKEN"),
+        ("--detach", "--detach", "before the machines are healthy"),
+    ] {
+        let text = good_with(
+            "    app: demo-staging\n",
+            &format!(
+                "    app: demo-staging\n    deploy:\n      args: [--build-arg, A=1, \"{arg}\"]\n"
+            ),
+        );
+        let out = validate(&text);
+        assert_eq!(out.code, 2, "{arg}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!(
+                "shipgate.yml:13:32: environments.staging.deploy.args[2]: `{arg}` is a flag shipgate owns: `{flag}` is"
+            )) && out.stderr.contains(owner),
+            "{arg}: {}",
+            out.stderr
+        );
+    }
+    let many = format!("[{}]", vec!["--no-cache"; 65].join(", "));
+    let out = validate(&good_with(
+        "    app: demo-staging\n",
+        &format!("    app: demo-staging\n    deploy:\n      args: {many}\n"),
+    ));
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("65 arguments; at most 64"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn floating_days_close_every_year_and_explain_shows_the_coming_dates() {
+    let text = good_with(
+        "      hours: \"09:00-17:00\"\n",
+        "      hours: \"09:00-17:00\"\n  deny:\n    - { name: Peak, from: black-friday, to: cyber-monday }\n  extra_holidays: [thanksgiving, easter-2, 2026-12-24]\n",
+    );
+    let out = explain(&text, "2026-11-01T00:00:00-08:00");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for line in [
+        "denied: every year from black-friday to cyber-monday (whole local days, inclusive; next 2026-11-27 to 2026-11-30) [Peak]",
+        "closed every year: thanksgiving (next 2026-11-26), easter-2 (next 2027-03-26)",
+    ] {
+        assert!(out.stdout.contains(line), "{line}\n{}", out.stdout);
+    }
+    // After this year's Cyber Monday, the coming one is next year's.
+    let out = explain(&text, "2026-12-05T00:00:00-08:00");
+    assert!(
+        out.stdout.contains("next 2027-11-26 to 2027-11-29"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_bad_floating_day_lists_the_known_names() {
+    for (value, message, hint) in [
+        (
+            "blackfriday",
+            "`blackfriday` is not a known day",
+            "did you mean `black-friday`?",
+        ),
+        (
+            "thanksgiving+40",
+            "an offset of 40 days; at most 31",
+            "`thanksgiving+1`",
+        ),
+        ("4th thr nov", "`thr` is not a weekday", "`4th thu nov`"),
+    ] {
+        let out = validate(&good_with(
+            "      hours: \"09:00-17:00\"\n",
+            &format!("      hours: \"09:00-17:00\"\n  extra_holidays: [\"{value}\"]\n"),
+        ));
+        assert_eq!(out.code, 2, "{value}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!(
+                "shipgate.yml:9:20: windows.extra_holidays[0]: {message}"
+            )),
+            "{value}: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr
+                .contains("`thanksgiving`, `black-friday`, `cyber-monday`, `easter`"),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(hint), "{value}: {}", out.stderr);
+    }
+    let out = validate(&good_with(
+        "      hours: \"09:00-17:00\"\n",
+        "      hours: \"09:00-17:00\"\n  deny:\n    - { from: black-friday, to: 2026-11-30 }\n",
+    ));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("a range between a day that moves every year and a fixed date"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Without `strategy:` no `--strategy` is passed, so fly.toml's `[deploy] strategy` is the one
+/// flyctl uses: it is held against the same fly.toml, and a rollback still passes `immediate`.
+#[test]
+fn without_a_configured_strategy_the_fly_toml_strategy_is_checked() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::create_dir(dir.path().join(".github")).expect("mkdir");
+    std::fs::write(
+        dir.path().join(".github/shipgate.yml"),
+        "version: 1\nenvironments:\n  production:\n    app: demo\n",
+    )
+    .expect("write config");
+    let fly_toml = format!("{WITH_MOUNTS}\n[deploy]\nstrategy = 'canary'\n");
+    std::fs::write(dir.path().join("fly.toml"), fly_toml).expect("write fly.toml");
+    let out = run(shipgate()
+        .current_dir(dir.path())
+        .args(["config", "validate"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("strategy `canary`, from fly.toml's [deploy] strategy cannot deploy an app with volume mounts"),
+        "{}",
+        out.stderr
+    );
+    std::fs::write(dir.path().join("fly.toml"), WITH_MOUNTS).expect("write fly.toml");
+    let out = run(shipgate().current_dir(dir.path()).args([
+        "plan",
+        "--environment",
+        "production",
+        "--offline",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("--config fly.toml --remote-only --yes (timeout 15m; strategy from fly.toml's [deploy] strategy"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("--strategy immediate --remote-only --yes --image PREVIOUS_IMAGE"),
+        "{}",
+        out.stdout
     );
 }

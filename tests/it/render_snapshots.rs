@@ -207,6 +207,7 @@ fn deploy_plan() -> DeployPlan {
              --remote-only --yes",
         ),
         deploy_timeout: "15m".to_owned(),
+        strategy: "strategy rolling, set in the config".to_owned(),
         before_deploy: vec![
             "`backup`: pg_dump --format=custom --file 'backups/pre-deploy-${sha}.dump' with PGDATABASE (timeout 10m)".to_owned(),
         ],

@@ -158,3 +158,53 @@ fn without_an_environment_the_only_one_or_the_top_level_block_applies() {
         out.stdout
     );
 }
+
+/// A freeze written with floating days closes the same days every year: it never expires.
+#[test]
+fn a_floating_freeze_closes_every_year() {
+    let text = "version: 1
+windows:
+  timezone: America/New_York
+  deny:
+    - { name: Peak, from: black-friday, to: cyber-monday }
+  extra_holidays: [4th thu nov]
+environments:
+  production:
+    app: demo
+";
+    let (_dir, path) = temp_config(text);
+    let at = |when: &str| {
+        let out = run(with_config(&path).args(["window", "--at", when, "--format", "json"]));
+        let decision: serde_json::Value =
+            serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
+        (out.code, decision["verdicts"][0]["evidence"][0].clone())
+    };
+    // Thanksgiving, Black Friday and Cyber Monday, 2026 and 2031; the days around them open.
+    for (when, closed_by) in [
+        (
+            "2026-11-26T12:00:00-05:00",
+            Some("4th thu nov (every year)"),
+        ),
+        ("2026-11-27T12:00:00-05:00", Some("Peak")),
+        ("2026-11-30T23:00:00-05:00", Some("Peak")),
+        ("2026-12-01T12:00:00-05:00", None),
+        ("2026-11-25T08:00:00-05:00", None),
+        ("2031-11-28T12:00:00-05:00", Some("Peak")),
+        ("2031-12-01T12:00:00-05:00", Some("Peak")),
+        ("2031-12-02T12:00:00-05:00", None),
+    ] {
+        let (code, evidence) = at(when);
+        match closed_by {
+            Some(rule) => {
+                assert_eq!(code, 1, "{when}: {evidence}");
+                assert_eq!(evidence["rule"], rule, "{when}");
+            }
+            None => assert_eq!(code, 0, "{when}: {evidence}"),
+        }
+        // No `runway:` in the config: the time a deploy takes, and where that came from.
+        assert_eq!(
+            evidence["runway"], "20m (derived: deploy_timeout 15m + health deadline 5m)",
+            "{when}"
+        );
+    }
+}

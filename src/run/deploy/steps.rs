@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use super::super::cancel::Signals;
 use super::super::health::{environment_base, run_rounds, MachineSource};
 use super::super::RunError;
-use crate::config::Environment;
+use crate::config::{Environment, Strategy};
 use crate::decision::{Decision, GateId, ReleaseRef, Report, RoundMark, Status, Step, Verdict};
 use crate::env::Ambient;
 use crate::facts::fly::Release;
@@ -60,13 +60,7 @@ pub fn fly_unavailable(what: &str, error: &FlyError) -> RunError {
 
 /// `fly deploy ... --image IMAGE --strategy immediate`: the rollback redeploy.
 pub fn rollback_args(program: &str, env: &Environment, image: &str) -> Vec<String> {
-    let mut argv = crate::plan::fly_deploy_args(program, env, Some(image));
-    if let Some(at) = argv.iter().position(|a| a == "--strategy") {
-        if let Some(value) = argv.get_mut(at + 1) {
-            *value = "immediate".to_owned();
-        }
-    }
-    argv
+    crate::plan::fly_deploy_args_with(program, env, Some(image), Some(Strategy::Immediate))
 }
 
 /// What a rollback to `image` knows of the release it makes before fly reports it: the image.
