@@ -283,6 +283,13 @@ pub fn gates_of(command: &str) -> &'static [GateId] {
         "checks" | "gate" => &[GateId::RequiredChecks],
         "window" => &[GateId::DeployWindow],
         "health" | "rollback" => &[GateId::Health],
+        // A deployment protection rule answers before the job starts: GitHub's own reviewers
+        // are another rule, and health and watch are judged after a deploy.
+        "protection" => &[
+            GateId::RequiredChecks,
+            GateId::DeployWindow,
+            GateId::Staging,
+        ],
         // plan, readiness, deploy
         _ => DEPLOY_GATES,
     }

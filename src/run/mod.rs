@@ -25,6 +25,7 @@ mod hooks;
 mod init;
 mod notify;
 mod progress;
+pub mod protect;
 pub mod protection;
 mod record_file;
 mod rollback;
