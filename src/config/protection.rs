@@ -82,7 +82,7 @@ mod tests {
     use super::*;
 
     const BASE: &str =
-        "environments:\n  production:\n    app: web\n    health:\n      machines: true\n";
+        "version: 1\nenvironments:\n  production:\n    app: web\n    health:\n      machines: true\n";
 
     #[test]
     fn closed_window_defaults_to_reject_and_reads_hold() {
@@ -106,6 +106,6 @@ mod tests {
         let problem = &diagnostics[0];
         assert!(problem.message.contains("`wait`"), "{}", problem.message);
         assert!(problem.hint.contains("`hold`"), "{}", problem.hint);
-        assert_eq!(problem.line, Some(7), "{problem}");
+        assert_eq!(problem.line, Some(8), "{problem}");
     }
 }

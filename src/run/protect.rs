@@ -397,7 +397,7 @@ mod tests {
     use crate::decision::{Override, Subject, Verdict as GateVerdict, When};
 
     const POLICY: &str =
-        "environments:\n  production:\n    app: web\n    health:\n      machines: true\n";
+        "version: 1\nenvironments:\n  production:\n    app: web\n    health:\n      machines: true\n";
 
     fn env(closed_window: &str) -> Environment {
         let text = format!("{POLICY}    protection_rule:\n      closed_window: {closed_window}\n");
