@@ -11,6 +11,7 @@ use shipgate::env::Ambient;
 use shipgate::run::protect::GitHubProtection;
 use shipgate::run::protection::{AnswerState, Protection, ProtectionRequest, Verdict};
 
+use crate::common::{run, shipgate};
 use crate::support::fake_github::{check_run, deployment, deployment_status, FakeGitHub, Fault};
 
 const REPO: &str = "octo-org/octo-repo";
@@ -452,6 +453,58 @@ async fn an_unknown_environment_or_an_invalid_policy_rejects_naming_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jwt_of_another_app_or_key_is_refused() {
+    let other_app = github(&policy("reject"));
+    other_app.install_app(APP_ID + 1, &key().public_pem, &[INSTALLATION]);
+    let error = protection(&other_app)
+        .evaluate(&request("production"), monday_ten())
+        .await
+        .expect_err("the JWT names another app");
+    let text = format!("{error:#}");
+    assert!(text.contains("401") && text.contains("'iss'"), "{text}");
+
+    // The fake checks the signature: a key pair made apart from the app's fails it.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (private, public) = (dir.path().join("k.pem"), dir.path().join("k.pub"));
+    for args in [
+        vec![
+            "genrsa",
+            "-traditional",
+            "-out",
+            private.to_str().expect("utf-8"),
+            "2048",
+        ],
+        vec![
+            "rsa",
+            "-in",
+            private.to_str().expect("utf-8"),
+            "-pubout",
+            "-out",
+            public.to_str().expect("utf-8"),
+        ],
+    ] {
+        let output = Command::new("openssl")
+            .args(&args)
+            .output()
+            .expect("openssl runs");
+        assert!(output.status.success(), "openssl {args:?}");
+    }
+    let other_key = github(&policy("reject"));
+    let other_public = std::fs::read_to_string(&public).expect("the other public key");
+    other_key.install_app(APP_ID, &other_public, &[INSTALLATION]);
+    let error = protection(&other_key)
+        .evaluate(&request("production"), monday_ten())
+        .await
+        .expect_err("signed with another key");
+    let text = format!("{error:#}");
+    assert!(
+        text.contains("401") && text.contains("InvalidSignature"),
+        "{text}"
+    );
+    assert!(other_key.app().expect("the app").tokens.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_installation_or_a_refused_answer_is_an_error_naming_it() {
     let fake = github(&policy("reject"));
     let protection = protection(&fake);
@@ -514,4 +567,25 @@ async fn the_key_and_tokens_never_show() {
     };
     let error = GitHubProtection::from_env(&no_id).expect_err("no app id");
     assert!(error.to_string().contains("SHIPGATE_APP_ID"), "{error}");
+}
+
+#[test]
+fn app_manifest_prints_the_apps_webhook_permissions_and_event() {
+    let out = run(shipgate().args(["app-manifest", "--url", "https://gates.example.com"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let manifest: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(
+        manifest["hook_attributes"]["url"],
+        "https://gates.example.com/webhook"
+    );
+    assert_eq!(
+        manifest["default_events"],
+        serde_json::json!(["deployment_protection_rule"])
+    );
+    assert_eq!(manifest["default_permissions"]["deployments"], "write");
+    assert_eq!(manifest["public"], false);
+
+    let out = run(shipgate().args(["app-manifest", "--url", "http://gates.example.com"]));
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(out.stderr.contains("https"), "{}", out.stderr);
 }
