@@ -609,7 +609,15 @@ environments:
         let env = config.environment("production").expect("production");
         let policy = Policy::of(env);
         let facts = facts();
-        let commands = ["plan", "readiness", "deploy", "checks", "gate", "window"];
+        let commands = [
+            "plan",
+            "readiness",
+            "deploy",
+            "checks",
+            "gate",
+            "window",
+            "protection",
+        ];
         let mut by_gate: std::collections::BTreeMap<GateId, Vec<(&str, crate::decision::Verdict)>> =
             Default::default();
         for command in commands {
@@ -630,7 +638,7 @@ environments:
         }
         // The verdicts are the facts' own: lint is still running at the final look, the window
         // is closed on a Saturday, staging got the commit.
-        assert_eq!(by_gate[&GateId::RequiredChecks].len(), 5);
+        assert_eq!(by_gate[&GateId::RequiredChecks].len(), 6);
         assert_eq!(
             by_gate[&GateId::RequiredChecks][0].1.status,
             Status::Pending
