@@ -304,9 +304,9 @@ fn invalid_policy(error: &ConfigError) -> Verdict {
 }
 
 /// The answer to a protection rule, from the Decision of its gates: every gate passing (or not
-/// applying) approves; a closed window that alone blocks is held until its next opening when
-/// the environment says `closed_window: hold`; anything else rejects, naming the gates that did
-/// not pass. Pure.
+/// applying) approves; a closed window with nothing else failing (checks may still be pending) is
+/// held until its next opening when the environment says `closed_window: hold`; anything else
+/// rejects, naming the gates that did not pass. Pure.
 pub fn verdict_of(decision: &Decision, env: &Environment) -> Verdict {
     let closed_window = env.protection_rule.closed_window;
     let blocking: Vec<&crate::decision::Verdict> = decision
@@ -352,11 +352,17 @@ pub fn verdict_of(decision: &Decision, env: &Environment) -> Verdict {
             comment: with_overrides(format!("shipgate approved {about}: {}", gates(&all))),
         };
     }
-    let window_alone = blocking.len() == 1
-        && blocking[0].gate == GateId::DeployWindow
-        && blocking[0].status == Status::Fail;
-    if window_alone && closed_window == ClosedWindow::Hold {
-        if let Some(until) = next_opening(blocking[0]) {
+    // Held: the window is closed and nothing else failed. Checks still pending are decided at
+    // the opening, when the request is evaluated again.
+    let closed = blocking
+        .iter()
+        .find(|v| v.gate == GateId::DeployWindow && v.status == Status::Fail);
+    let only_waiting = blocking.iter().all(|v| {
+        v.gate == GateId::DeployWindow
+            || (v.gate == GateId::RequiredChecks && v.status == Status::Pending)
+    });
+    if let (Some(window), true, ClosedWindow::Hold) = (closed, only_waiting, closed_window) {
+        if let Some(until) = next_opening(window) {
             return Verdict::Hold {
                 until,
                 comment: format!(
@@ -542,6 +548,19 @@ mod tests {
             }
             other => panic!("expected a hold, got {other:?}"),
         }
+        // Checks still pending are decided at the opening; a failing one is not waited for.
+        let pending = vec![
+            GateVerdict::new(GateId::RequiredChecks, Status::Pending, "waiting: build"),
+            closed(Some(at(9))),
+        ];
+        assert!(matches!(
+            verdict_of(&decision(pending.clone()), &env("hold")),
+            Verdict::Hold { .. }
+        ));
+        assert!(matches!(
+            verdict_of(&decision(pending), &env("reject")),
+            Verdict::Reject { .. }
+        ));
         // A window that never opens again cannot be waited for.
         let never = vec![pass(GateId::RequiredChecks, "ok"), closed(None)];
         assert!(matches!(
