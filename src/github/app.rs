@@ -57,11 +57,14 @@ impl AppKey {
             .ok_or_else(|| AppKeyError::BadId {
                 given: app_id.trim().chars().take(40).collect(),
             })?;
+        // A key pasted into a one-line variable often has its line breaks written as `\n`.
+        let text = pem.expose();
+        let unfolded =
+            (!text.contains('\n') && text.contains("\\n")).then(|| text.replace("\\n", "\n"));
+        let text = unfolded.as_deref().unwrap_or(text);
         // jsonwebtoken's messages name the PEM problem, never the key's bytes.
-        let key = EncodingKey::from_rsa_pem(pem.expose().as_bytes()).map_err(|e| {
-            AppKeyError::BadKey {
-                detail: e.to_string(),
-            }
+        let key = EncodingKey::from_rsa_pem(text.as_bytes()).map_err(|e| AppKeyError::BadKey {
+            detail: e.to_string(),
         })?;
         Ok(AppKey { app_id, key })
     }

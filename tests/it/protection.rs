@@ -551,6 +551,21 @@ async fn the_key_and_tokens_never_show() {
     assert!(!shown.contains(&key_body), "{shown}");
     assert!(!shown.contains(&token), "{shown}");
 
+    // A key whose line breaks were written as `\n` (a one-line variable) works as well.
+    let one_line = Ambient {
+        api_url: fake.url().to_owned(),
+        app_id: Some(APP_ID.to_string()),
+        app_private_key: shipgate::secret::Secret::new(
+            key().private_pem.trim().replace('\n', "\\n"),
+        ),
+        ..Ambient::default()
+    };
+    let folded = GitHubProtection::from_env(&one_line).expect("a folded key");
+    assert!(matches!(
+        folded.evaluate(&request("production"), monday_ten()).await,
+        Ok(Verdict::Approve { .. })
+    ));
+
     // A key that is not one is named without being shown.
     let ambient = Ambient {
         api_url: fake.url().to_owned(),
