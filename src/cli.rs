@@ -83,9 +83,22 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigCommand,
     },
+    /// Print the GitHub App manifest of the protection-rule server (`shipgate serve`) for
+    /// GitHub's manifest flow
+    AppManifest(AppManifestArgs),
     /// The GitHub Action's container entrypoint: reads INPUT_* and GITHUB_*, runs the command
     /// named by the `command` input, writes GITHUB_OUTPUT and GITHUB_STEP_SUMMARY
     Action,
+}
+
+#[derive(Debug, Args)]
+pub struct AppManifestArgs {
+    /// The server's public base URL (https); GitHub delivers webhooks to URL/webhook
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// The app's name, unique on GitHub (at most 34 characters) [default: shipgate-HOST]
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -20,12 +20,17 @@ pub const SHIPGATE_CONFIG: &str = "SHIPGATE_CONFIG";
 pub const SHIPGATE_FLY: &str = "SHIPGATE_FLY";
 pub const SHIPGATE_WEBHOOK_URL: &str = "SHIPGATE_WEBHOOK_URL";
 pub const SHIPGATE_LOG: &str = "SHIPGATE_LOG";
+/// The GitHub App `shipgate serve` authenticates as: its id, and its private key (PEM) given
+/// inline or as a file.
+pub const SHIPGATE_APP_ID: &str = "SHIPGATE_APP_ID";
+pub const SHIPGATE_APP_PRIVATE_KEY: &str = "SHIPGATE_APP_PRIVATE_KEY";
+pub const SHIPGATE_APP_PRIVATE_KEY_FILE: &str = "SHIPGATE_APP_PRIVATE_KEY_FILE";
 /// Extra PEM roots for the SMTP server's certificate (a private CA).
 pub const SHIPGATE_SMTP_CA_FILE: &str = "SHIPGATE_SMTP_CA_FILE";
 
 /// shipgate's own secrets, never passed to a configured command (`steps:`): a step is given what
 /// it needs through its `env:`.
-pub const WITHHELD_FROM_STEPS: [&str; 10] = [
+pub const WITHHELD_FROM_STEPS: [&str; 11] = [
     GITHUB_TOKEN,
     GH_TOKEN,
     FLY_API_TOKEN,
@@ -36,6 +41,7 @@ pub const WITHHELD_FROM_STEPS: [&str; 10] = [
     "SHIPGATE_TEAMS_WEBHOOK_URL",
     "SHIPGATE_DISCORD_WEBHOOK_URL",
     "ACTIONS_RUNTIME_TOKEN",
+    SHIPGATE_APP_PRIVATE_KEY,
 ];
 
 /// The ambient values the commands of this build use, read once at start.
@@ -62,6 +68,12 @@ pub struct Ambient {
     pub job: Option<String>,
     /// `GITHUB_REF`, e.g. `refs/heads/main`.
     pub git_ref: Option<String>,
+    /// `SHIPGATE_APP_ID`, as given (checked where it is used).
+    pub app_id: Option<String>,
+    /// `SHIPGATE_APP_PRIVATE_KEY`: the GitHub App's private key, PEM.
+    pub app_private_key: Option<crate::secret::Secret>,
+    /// `SHIPGATE_APP_PRIVATE_KEY_FILE`: a file holding it.
+    pub app_private_key_file: Option<std::path::PathBuf>,
 }
 
 /// A variable the config names (a step's `${env.NAME}`, the watch's `url_env`), read when the
@@ -146,6 +158,11 @@ impl Ambient {
             run_id: non_empty(GITHUB_RUN_ID),
             job: non_empty(GITHUB_JOB),
             git_ref: non_empty(GITHUB_REF),
+            app_id: non_empty(SHIPGATE_APP_ID),
+            app_private_key: non_empty(SHIPGATE_APP_PRIVATE_KEY)
+                .and_then(crate::secret::Secret::new),
+            app_private_key_file: non_empty(SHIPGATE_APP_PRIVATE_KEY_FILE)
+                .map(std::path::PathBuf::from),
         }
     }
 }

@@ -9,8 +9,9 @@ use std::sync::Mutex;
 use crate::decision::Step;
 use crate::workflow_command;
 
-/// Where a running command's progress goes.
-pub trait Reporter {
+/// Where a running command's progress goes. `Sync`, so a command's future can move between
+/// threads (the protection-rule server evaluates on a multi-threaded runtime).
+pub trait Reporter: Sync {
     /// A line of progress: `shipgate: waiting 2m of 20m: build (in_progress)`.
     fn progress(&self, text: &str);
     /// Something went wrong that does not change the outcome.
@@ -94,6 +95,31 @@ impl Reporter for Actions {
             eprintln!("{}", workflow_command::command("endgroup", &[], ""));
         }
     }
+}
+
+/// A server's log (`shipgate serve`): each line a `tracing` event, so it carries the request's
+/// span (repository, environment, SHA) and follows `--log-format`.
+#[derive(Debug, Default)]
+pub struct Log;
+
+impl Reporter for Log {
+    fn progress(&self, text: &str) {
+        tracing::info!("{}", crate::render::one_line(text));
+    }
+
+    fn warning(&self, text: &str) {
+        tracing::warn!("{}", crate::render::one_line(text));
+    }
+
+    fn begin_output(&self, title: &str) {
+        tracing::info!("running {title}");
+    }
+
+    fn output_line(&self, line: &str) {
+        tracing::info!("  {line}");
+    }
+
+    fn end_output(&self) {}
 }
 
 /// Collects every line, for tests of what a command says.

@@ -8,6 +8,7 @@ mod issues;
 mod locate;
 mod model;
 pub mod placeholder;
+mod protection;
 mod raw;
 mod timezone;
 mod tz_links;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 pub use delivery::{parse_percent, DeliveryTargets};
 pub use locate::{locate, YamlPath};
 pub use model::*;
+pub use protection::{ClosedWindow, ProtectionRulePolicy};
 pub use validate::{bound_end, bound_start, closest, suggest};
 pub use validate_watch::{
     parse_selector, parse_threshold, JOB_LIMIT, QUERY_PLACEHOLDERS, STEP_PLACEHOLDERS,

@@ -59,6 +59,8 @@ pub struct Environment {
     pub delivery_targets: super::DeliveryTargets,
     /// The approval gate.
     pub approval: ApprovalPolicy,
+    /// How `shipgate serve` answers the deployment protection rule (`protection_rule:`).
+    pub protection_rule: super::ProtectionRulePolicy,
 }
 
 /// The approval gate's policy (`approval:`).

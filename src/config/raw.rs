@@ -163,6 +163,8 @@ pub struct RawEnvironment {
     /// The approval gate: the deploy run must have been approved by the GitHub Environment's
     /// required reviewers.
     pub approval: Option<RawApproval>,
+    /// How `shipgate serve` answers GitHub's deployment protection rule for this environment.
+    pub protection_rule: Option<super::protection::RawProtectionRule>,
 }
 
 /// How `fly deploy` runs.

@@ -227,6 +227,11 @@ fn environment(
         raw.url.is_some(),
         issues,
     );
+    let protection_rule = super::protection::protection_rule_policy(
+        raw.protection_rule.as_ref(),
+        &path.key("protection_rule"),
+        issues,
+    );
     let delivery_targets = super::delivery::targets(
         raw.delivery_targets.as_ref(),
         &path.key("delivery_targets"),
@@ -265,6 +270,7 @@ fn environment(
         production: raw.production_environment.unwrap_or(name == "production"),
         delivery_targets,
         approval,
+        protection_rule,
     })
 }
 

@@ -6,6 +6,7 @@ pub mod delivery;
 pub mod explain;
 pub mod github;
 pub mod json;
+pub mod manifest;
 pub mod markdown;
 pub mod notify;
 pub mod outputs;

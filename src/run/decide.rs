@@ -309,6 +309,13 @@ pub fn gates_of(command: &str) -> &'static [GateId] {
         "checks" | "gate" => &[GateId::RequiredChecks],
         "window" => &[GateId::DeployWindow],
         "health" | "rollback" => &[GateId::Health],
+        // A deployment protection rule answers before the job starts: GitHub's own reviewers
+        // are another rule, and health and watch are judged after a deploy.
+        "protection" => &[
+            GateId::RequiredChecks,
+            GateId::DeployWindow,
+            GateId::Staging,
+        ],
         // plan, readiness, deploy
         _ => DEPLOY_GATES,
     }
@@ -634,7 +641,15 @@ environments:
         let env = config.environment("production").expect("production");
         let policy = Policy::of(env);
         let facts = facts();
-        let commands = ["plan", "readiness", "deploy", "checks", "gate", "window"];
+        let commands = [
+            "plan",
+            "readiness",
+            "deploy",
+            "checks",
+            "gate",
+            "window",
+            "protection",
+        ];
         let mut by_gate: std::collections::BTreeMap<GateId, Vec<(&str, crate::decision::Verdict)>> =
             Default::default();
         for command in commands {
@@ -655,7 +670,7 @@ environments:
         }
         // The verdicts are the facts' own: lint is still running at the final look, the window
         // is closed on a Saturday, staging got the commit.
-        assert_eq!(by_gate[&GateId::RequiredChecks].len(), 5);
+        assert_eq!(by_gate[&GateId::RequiredChecks].len(), 6);
         assert_eq!(
             by_gate[&GateId::RequiredChecks][0].1.status,
             Status::Pending

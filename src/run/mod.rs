@@ -25,6 +25,7 @@ mod hooks;
 mod init;
 mod notify;
 mod progress;
+pub mod protect;
 pub mod protection;
 mod record_file;
 mod rollback;
@@ -397,6 +398,21 @@ pub fn run_with(
                 "pass --from-json FILE (the .json of a deploy record, which --record DIR writes), or run `shipgate report metrics --environment ENV`",
             )),
         },
+        Command::AppManifest(args) => {
+            let base = render::manifest::base_url(&args.url).map_err(|message| {
+                RunError::input(message, "pass the server's public address, e.g. --url https://shipgate-gates.fly.dev")
+            })?;
+            let name = args.name.clone().unwrap_or_else(|| render::manifest::default_name(&base));
+            if name.trim().is_empty() || name.chars().count() > render::manifest::MAX_APP_NAME {
+                return Err(RunError::input(
+                    format!("the app name `{name}` is empty or longer than {} characters", render::manifest::MAX_APP_NAME),
+                    "pass a shorter --name",
+                ));
+            }
+            let manifest = render::manifest::app_manifest(&base, &name);
+            let text = serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n";
+            Ok(Output::Text { text, exit_code: 0 })
+        }
         Command::Action => Err(RunError::input(
             "`action` is the GitHub Action's entrypoint and runs on its own",
             "run a command instead, e.g. `shipgate deploy`",

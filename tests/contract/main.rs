@@ -1051,3 +1051,79 @@ fn every_request_of_report_metrics_matches_githubs_contract() {
     assert_eq!((recorded.len(), conditional), (10, 5), "{recorded:?}");
     replay(&recorded);
 }
+
+// The protection-rule server (`shipgate serve`), as its GitHub App
+
+/// An installation token bought with the app's JWT, as octocrab asks for it (an empty JSON
+/// object: every repository of the installation); GitHub's example carries the `token` and
+/// `expires_at` the token cache reads.
+#[test]
+fn create_installation_access_token() {
+    let jwt = "Bearer eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOjQyfQ.c2lnbmF0dXJl";
+    let mut headers = gh_json();
+    headers.retain(|(name, _)| *name != "authorization");
+    headers.push(("authorization", jwt));
+    let r = assert_accepted(
+        "POST",
+        "/app/installations/77/access_tokens",
+        &headers,
+        "{}",
+    );
+    let answer = r.json();
+    assert!(answer["token"].is_string(), "{}", r.body);
+    assert!(
+        answer["expires_at"]
+            .as_str()
+            .is_some_and(|at| chrono::DateTime::parse_from_rfc3339(at).is_ok()),
+        "{}",
+        r.body
+    );
+}
+
+/// The answer to a waiting run, as `github::protection::review_run` sends it.
+#[test]
+fn review_deployment_protection_rule() {
+    for state in ["approved", "rejected"] {
+        let body = json!({
+            "environment_name": "production",
+            "state": state,
+            "comment": shipgate::github::protection::bounded_comment(
+                "shipgate approved 6dcb09b to production: required-checks: pass"
+            ),
+        });
+        let r = send_json(
+            "POST",
+            &format!("{REPO}/actions/runs/30433642/deployment_protection_rule"),
+            &body,
+        );
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+}
+
+#[test]
+fn rejected_protection_rule_answer_with_another_state() {
+    let body = json!({ "environment_name": "production", "state": "held" });
+    assert_rejected(
+        "POST",
+        &format!("{REPO}/actions/runs/30433642/deployment_protection_rule"),
+        &gh_json(),
+        &body.to_string(),
+        422,
+        "state",
+    );
+}
+
+/// The policy file read from the default branch (`github::protection::file`): the ref is a
+/// query, and the answer carries the `type`, `size` and `encoding` it checks before decoding.
+/// The file here sits at the root: Prism matches `{path}` to one segment only (an OpenAPI path
+/// parameter holds no `/`), while GitHub takes `.github/shipgate.yml` as is. The example's
+/// `content` is not decoded: GitHub's description writes its line breaks as a literal `\n`.
+#[test]
+fn policy_file_contents_at_a_ref() {
+    let q = query(&[("ref", "main")]);
+    let r = get(&format!("{REPO}/contents/shipgate.yml?{q}"));
+    let answer = r.json();
+    assert_eq!(answer["type"], "file", "{}", r.body);
+    assert_eq!(answer["encoding"], "base64", "{}", r.body);
+    assert!(answer["size"].is_u64(), "{}", r.body);
+}

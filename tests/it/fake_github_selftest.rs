@@ -1225,3 +1225,82 @@ fn run_approvals_and_environments_have_github_shapes() {
         .all(|r| r["type"] != "required_reviewers"));
     assert_github_error(&get(&api(&fake, "/environments/qa")), 404, "Not Found");
 }
+
+// ---------------------------------------------------------------------------------------------
+// serve: the contents API and the protection-rule answers
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn contents_answer_a_branchs_file_in_wrapped_base64() {
+    use base64::Engine;
+    let fake = FakeGitHub::start();
+    let text = "version: 1\n".repeat(20);
+    fake.repo(REPO, |repo| {
+        repo.set_file("main", ".github/shipgate.yml", &text);
+    });
+    let answer = get(&api(&fake, "/contents/.github/shipgate.yml?ref=main"));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let body = answer.json();
+    assert_eq!(body["type"], "file");
+    assert_eq!(body["encoding"], "base64");
+    assert_eq!(body["size"], text.len());
+    let content = body["content"].as_str().expect("content");
+    assert!(content.lines().all(|line| line.len() <= 60), "{content}");
+    let packed: String = content.split_whitespace().collect();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(packed)
+        .expect("base64");
+    assert_eq!(String::from_utf8(decoded).expect("UTF-8"), text);
+    // The default branch without `ref`; another branch does not have it.
+    assert_eq!(
+        get(&api(&fake, "/contents/.github/shipgate.yml")).status,
+        200
+    );
+    let elsewhere = get(&api(&fake, "/contents/.github/shipgate.yml?ref=feature"));
+    assert_github_error(&elsewhere, 404, "Not Found");
+}
+
+#[test]
+fn protection_rule_answers_are_recorded_or_refused_like_githubs() {
+    let fake = FakeGitHub::start();
+    let path = api(&fake, "/actions/runs/42/deployment_protection_rule");
+    let answer = post(
+        &path,
+        json!({"environment_name": "production", "state": "approved", "comment": "ok"}),
+    );
+    assert_eq!(answer.status, 204, "{}", answer.body);
+    let bad = post(
+        &path,
+        json!({"environment_name": "production", "state": "held"}),
+    );
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    let reviews = fake.repo(REPO, |repo| repo.protection_reviews.clone());
+    assert_eq!(
+        reviews,
+        vec![
+            json!({"run_id": 42, "environment_name": "production", "state": "approved", "comment": "ok"})
+        ]
+    );
+}
+
+#[test]
+fn an_installed_app_needs_its_jwt_and_then_its_tokens() {
+    let fake = FakeGitHub::start();
+    fake.install_app(1, "not a key", &[7]);
+    let token = send(
+        "POST",
+        &format!("{}/app/installations/7/access_tokens", fake.url()),
+        &[],
+        Some("{}"),
+    );
+    assert_github_error(&token, 401, "A JSON web token could not be decoded");
+    let read = get(&api(&fake, "/contents/x"));
+    assert_github_error(&read, 401, "Requires authentication");
+    let forged = send(
+        "GET",
+        &api(&fake, "/contents/x"),
+        &[("authorization", "Bearer ghs_notissued")],
+        None,
+    );
+    assert_github_error(&forged, 401, "Bad credentials");
+}

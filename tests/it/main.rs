@@ -23,6 +23,7 @@ mod notify;
 mod postgres_selftest;
 mod probe;
 mod properties;
+mod protection;
 mod record;
 mod render_snapshots;
 mod runner_selftest;

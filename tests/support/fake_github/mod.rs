@@ -52,7 +52,7 @@ pub use builders::{
     required_status_checks_rule, rule, workflow_run,
 };
 #[allow(unused_imports)]
-pub use state::{ClassicProtection, RateLimit, Repo, State};
+pub use state::{ClassicProtection, FakeApp, RateLimit, Repo, State};
 use transport::{Reply, Req};
 
 /// The GitHub Actions app: `app.id` of Actions job check runs and rulesets' `integration_id`.
@@ -300,6 +300,17 @@ impl FakeGitHub {
     /// Requires `Authorization: Bearer <token>` (or `token <token>`); `None` accepts anything.
     pub fn require_token(&self, token: Option<&str>) {
         self.update(|state| state.required_token = token.map(str::to_string));
+    }
+
+    /// Acts as GitHub for this app: `/app/installations/{id}/access_tokens` verifies its JWTs
+    /// against `public_key_pem`, and every other request needs a token it issued.
+    pub fn install_app(&self, app_id: u64, public_key_pem: &str, installations: &[u64]) {
+        self.update(|state| state.app = Some(FakeApp::new(app_id, public_key_pem, installations)));
+    }
+
+    /// The app's state: the JWTs it accepted and the tokens it issued.
+    pub fn app(&self) -> Option<FakeApp> {
+        self.update(|state| state.app.clone())
     }
 
     /// Runs `change` once, right after the `n`-th request (counted from now) is answered.

@@ -73,6 +73,8 @@ pub struct State {
     pub dispatch_run_visible_after_polls: usize,
     /// `ETag: "..."` instead of the default weak `ETag: W/"..."`.
     pub strong_etags: bool,
+    /// A GitHub App (see [`FakeApp`]); when set, requests outside `/app/` need a token it issued.
+    pub app: Option<FakeApp>,
     base_url: String,
     ids: Arc<AtomicU64>,
 }
@@ -96,6 +98,7 @@ impl State {
             dispatch_creates_run: true,
             dispatch_run_visible_after_polls: 0,
             strong_etags: false,
+            app: None,
             base_url: base_url.to_string(),
             ids: Arc::new(AtomicU64::new(FIRST_SERVER_ID)),
         }
@@ -117,6 +120,36 @@ impl State {
 
     pub(super) fn viewer(&self) -> Value {
         user_json(&self.viewer_login, self.viewer_id, &self.viewer_type)
+    }
+}
+
+/// A GitHub App as GitHub knows it: its id, the public half of its key, where it is installed,
+/// and what it was given.
+#[derive(Clone, Debug)]
+pub struct FakeApp {
+    pub app_id: u64,
+    /// PEM (`-----BEGIN PUBLIC KEY-----`) of the key its JWTs must be signed with.
+    pub public_key_pem: String,
+    /// Installation ids; a token for another answers 404.
+    pub installations: BTreeSet<u64>,
+    /// Seconds from a token's issue to its `expires_at` (GitHub: 3600).
+    pub token_lifetime_secs: i64,
+    /// The claims of every JWT accepted, oldest first.
+    pub jwts: Vec<Value>,
+    /// Every token issued: (installation, token), oldest first.
+    pub tokens: Vec<(u64, String)>,
+}
+
+impl FakeApp {
+    pub fn new(app_id: u64, public_key_pem: &str, installations: &[u64]) -> Self {
+        FakeApp {
+            app_id,
+            public_key_pem: public_key_pem.to_string(),
+            installations: installations.iter().copied().collect(),
+            token_lifetime_secs: 3600,
+            jwts: Vec::new(),
+            tokens: Vec::new(),
+        }
     }
 }
 
@@ -168,6 +201,10 @@ pub struct Repo {
     /// Environment name → `GET /environments/{name}` (see [`environment`]); names are matched
     /// case-insensitively, and a missing one answers 404.
     pub environments: BTreeMap<String, Value>,
+    /// Ref (branch) → path → text, for `GET /contents/{path}?ref=` (see [`Repo::set_file`]).
+    pub files: BTreeMap<String, BTreeMap<String, String>>,
+    /// Bodies of the answers to deployment protection rules, oldest first, with `run_id` added.
+    pub protection_reviews: Vec<Value>,
     base_url: String,
     ids: Arc<AtomicU64>,
 }
@@ -196,6 +233,8 @@ impl Repo {
             dispatches: Vec::new(),
             run_approvals: BTreeMap::new(),
             environments: BTreeMap::new(),
+            files: BTreeMap::new(),
+            protection_reviews: Vec::new(),
             base_url: base_url.to_string(),
             ids,
         }
@@ -219,6 +258,15 @@ impl Repo {
         self.commits
             .entry(sha.to_string())
             .or_insert_with(|| format!("Commit {}", short(sha)));
+        self
+    }
+
+    /// Puts a file with this text on branch `git_ref` (what `GET /contents/{path}?ref=` reads).
+    pub fn set_file(&mut self, git_ref: &str, path: &str, text: &str) -> &mut Self {
+        self.files
+            .entry(git_ref.to_string())
+            .or_default()
+            .insert(path.to_string(), text.to_string());
         self
     }
 

@@ -382,6 +382,15 @@ impl State {
 
     /// Authentication, then the primary rate limit, then routing.
     pub(super) fn authorized(&mut self, req: &Req, request_id: &str) -> Answer {
+        // A GitHub App: `/app/...` takes its JWT (checked there), the rest a token it issued.
+        if self.app.is_some() {
+            if req.path.starts_with("/app/") {
+                return self.route(req);
+            }
+            if let Some(refused) = self.installation_token_refused(req) {
+                return refused;
+            }
+        }
         if let Some(token) = &self.required_token {
             match req.header("authorization") {
                 None => return error(401, "Requires authentication", DOCS),

@@ -3,6 +3,7 @@
 //! The fake serves only endpoints that shipgate calls (src/github/gather.rs and write.rs); a
 //! route that shipgate stops calling goes, with its part of the self-test.
 
+mod app;
 mod approvals;
 mod branches;
 mod checks;
@@ -34,6 +35,7 @@ impl State {
                     ok(self.viewer())
                 }
             }
+            (_, ["app", rest @ ..]) => self.route_app(req, rest),
             (_, ["repos", owner, name, rest @ ..]) if !owner.is_empty() && !name.is_empty() => {
                 let full_name = format!("{owner}/{name}");
                 match self.route_repo(req, &full_name, rest) {
@@ -120,6 +122,13 @@ impl State {
                 repo.run_approvals_answer(run_id)?
             }
             ("GET", ["environments", name]) => repo.environment_answer(name)?,
+            // serve: the policy file, and the answer to a deployment protection rule.
+            ("GET", ["contents", path @ ..]) if !path.is_empty() => {
+                repo.contents_answer(req, &path.join("/"))
+            }
+            ("POST", ["actions", "runs", run_id, "deployment_protection_rule"]) => {
+                repo.review_protection_rule(req, run_id)?
+            }
             _ => not_found(),
         };
         Ok(answer)
