@@ -1,10 +1,12 @@
 # The shipgate GitHub Action image: `shipgate` and `flyctl` on Debian bookworm-slim, for
 # linux/amd64 and linux/arm64.
 #
-# Stages (the runtime stage is the image; the other two only supply binaries to it):
+# Stages (the runtime stage is the action's image; builder and flyctl only supply binaries;
+# serve is the protection-rule server's image, built only when asked for with --target serve):
 #   builder  compiles shipgate from this repository's source (Cargo.lock enforced) for the
 #            platform being built, into /out/<TARGETARCH>/shipgate
 #   flyctl   flyctl's official release archive for that platform, checksum-verified: /flyctl
+#   serve    debian:bookworm-slim + CA certificates + shipgate, entrypoint `shipgate serve`
 #   runtime  debian:bookworm-slim + CA certificates + both binaries
 #
 # TARGETARCH (amd64, arm64) is set by BuildKit and by podman/buildah for each platform built.
@@ -81,6 +83,21 @@ RUN arch="${TARGETARCH:-$(dpkg --print-architecture)}" \
  && rm "/tmp/$asset" /tmp/flyctl.sha256 \
  && /flyctl version
 
+# The protection-rule server (`shipgate serve`, deploy/serve/fly.toml builds this target): shipgate
+# alone, no flyctl. Root, because Fly mounts the volume that holds the SQLite file root-owned.
+FROM debian:bookworm-slim AS serve
+ARG TARGETARCH
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=builder /out/${TARGETARCH}/shipgate /usr/local/bin/shipgate
+RUN shipgate --version
+EXPOSE 8080
+ENTRYPOINT ["shipgate", "serve"]
+CMD ["--listen", "0.0.0.0:8080", "--database-url", "sqlite:///data/shipgate.db"]
+
+# The action's image: the last stage, the one `image: Dockerfile` builds.
 FROM debian:bookworm-slim AS runtime
 ARG TARGETARCH
 # ca-certificates is not version-pinned: a pin to one Debian revision breaks the build as soon as
