@@ -26,15 +26,8 @@ impl Issues {
         message: impl Into<String>,
         hint: impl Into<String>,
     ) {
-        let issue = Issue {
-            path: path.clone(),
-            message: message.into(),
-            hint: hint.into(),
-        };
         // Inherited blocks are checked once per environment; report each problem once.
-        if !self.0.contains(&issue) {
-            self.0.push(issue);
-        }
+        add_once(&mut self.0, path, message.into(), hint.into());
     }
 
     /// Something allowed but probably wrong: reported, never failing the config.
@@ -44,14 +37,18 @@ impl Issues {
         message: impl Into<String>,
         hint: impl Into<String>,
     ) {
-        let issue = Issue {
-            path: path.clone(),
-            message: message.into(),
-            hint: hint.into(),
-        };
-        if !self.1.contains(&issue) {
-            self.1.push(issue);
-        }
+        add_once(&mut self.1, path, message.into(), hint.into());
+    }
+}
+
+fn add_once(list: &mut Vec<Issue>, path: &YamlPath, message: String, hint: String) {
+    let issue = Issue {
+        path: path.clone(),
+        message,
+        hint,
+    };
+    if !list.contains(&issue) {
+        list.push(issue);
     }
 }
 

@@ -519,15 +519,7 @@ pub async fn plan(
     args: &PlanArgs,
     repo: Option<&str>,
 ) -> Result<Decision, RunError> {
-    let now = super::instant_at(
-        args.at.at,
-        env.windows.as_ref().map(|w| w.timezone),
-        &format!(
-            "environment `{}` has no deploy windows to give a time zone",
-            env.name
-        ),
-        context,
-    )?;
+    let now = super::instant_at_env(args.at.at, env, context)?;
     let why_offline = if args.offline {
         Some("--offline")
     } else if context.ambient.github_token.is_none() {

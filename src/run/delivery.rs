@@ -27,15 +27,7 @@ pub async fn metrics(
     format: Format,
 ) -> Result<Output, RunError> {
     let repo = github::repo(repo)?;
-    let until = super::instant_at(
-        args.at,
-        env.windows.as_ref().map(|w| w.timezone),
-        &format!(
-            "environment `{}` has no deploy windows to give a time zone",
-            env.name
-        ),
-        context,
-    )?;
+    let until = super::instant_at_env(args.at, env, context)?;
     let since = until
         - chrono::Duration::from_std(args.since)
             .map_err(|_| RunError::input("--since is too long", "use at most 366d"))?;

@@ -115,6 +115,23 @@ impl Clock {
     }
 }
 
+/// [`instant_at`] for an environment: its windows' time zone.
+pub fn instant_at_env(
+    at: Option<At>,
+    env: &crate::config::Environment,
+    context: &Context<'_>,
+) -> Result<DateTime<Utc>, RunError> {
+    instant_at(
+        at,
+        env.windows.as_ref().map(|w| w.timezone),
+        &format!(
+            "environment `{}` has no deploy windows to give a time zone",
+            env.name
+        ),
+        context,
+    )
+}
+
 /// The instant `--at` names, or now. A local time (no offset) is read in `timezone`, the time
 /// zone of the deploy windows that apply, and echoed with the offset it got; `whose` says why
 /// there is none, for the error.
