@@ -20,6 +20,8 @@ pub const SHIPGATE_CONFIG: &str = "SHIPGATE_CONFIG";
 pub const SHIPGATE_FLY: &str = "SHIPGATE_FLY";
 pub const SHIPGATE_WEBHOOK_URL: &str = "SHIPGATE_WEBHOOK_URL";
 pub const SHIPGATE_LOG: &str = "SHIPGATE_LOG";
+/// The GitHub App's webhook secret: `shipgate serve` verifies every delivery with it.
+pub const SHIPGATE_WEBHOOK_SECRET: &str = "SHIPGATE_WEBHOOK_SECRET";
 /// Extra PEM roots for the SMTP server's certificate (a private CA).
 pub const SHIPGATE_SMTP_CA_FILE: &str = "SHIPGATE_SMTP_CA_FILE";
 
@@ -69,6 +71,11 @@ pub struct Ambient {
 #[allow(clippy::disallowed_methods)] // read here, where every variable is read
 pub fn named(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// `SHIPGATE_WEBHOOK_SECRET`, for `shipgate serve`; empty is unset.
+pub fn webhook_secret() -> Option<crate::secret::Secret> {
+    named(SHIPGATE_WEBHOOK_SECRET).and_then(crate::secret::Secret::new)
 }
 
 impl Ambient {

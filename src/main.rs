@@ -10,6 +10,9 @@ use shipgate::run::{self, RunError};
 #[allow(clippy::disallowed_methods)] // the one clock reading of a run
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let shipgate::cli::Command::Serve(args) = &cli.command {
+        return ExitCode::from(shipgate::serve::main(args, cli.global.verbose));
+    }
     init_logging(cli.global.verbose);
     let ambient = Ambient::read();
     if matches!(cli.command, shipgate::cli::Command::Action) {

@@ -339,6 +339,10 @@ pub fn run_with(
             "`action` is the GitHub Action's entrypoint and runs on its own",
             "run a command instead, e.g. `shipgate deploy`",
         )),
+        Command::Serve(_) => Err(RunError::input(
+            "`serve` is the protection-rule server and runs on its own",
+            "run `shipgate serve` from the command line",
+        )),
     }
 }
 
