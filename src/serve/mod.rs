@@ -263,7 +263,8 @@ pub async fn serve_until_signal(
     }
 }
 
-fn init_logging(format: LogFormat, verbose: u8) {
+/// The server's log lines on stderr: text, or one JSON object a line.
+pub fn init_logging(format: LogFormat, verbose: u8) {
     let default = match verbose {
         0 => "info,sqlx=warn,octocrab=off",
         1 => "debug,sqlx=warn,octocrab=off,hyper=info",

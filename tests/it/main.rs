@@ -25,6 +25,7 @@ mod probe;
 mod properties;
 mod record;
 mod render_snapshots;
+mod serve;
 mod runner_selftest;
 mod steps;
 mod watch;
