@@ -38,7 +38,10 @@ pub enum Verdict {
     Reject { comment: String },
     /// The window is closed and the policy holds such requests: store it and evaluate it again
     /// at `until` (the next opening); nothing is answered yet.
-    Hold { until: DateTime<Utc>, comment: String },
+    Hold {
+        until: DateTime<Utc>,
+        comment: String,
+    },
 }
 
 /// The `state` of the answer to GitHub.

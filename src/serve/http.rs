@@ -84,7 +84,13 @@ fn refuse(
     reason: &str,
 ) -> Response {
     shared.metrics.delivery(event, result);
-    tracing::warn!(delivery, event, status = status.as_u16(), reason, "delivery refused");
+    tracing::warn!(
+        delivery,
+        event,
+        status = status.as_u16(),
+        reason,
+        "delivery refused"
+    );
     (status, format!("{reason}\n")).into_response()
 }
 
@@ -104,12 +110,20 @@ async fn webhook(
             } else {
                 format!("the body could not be read: {}", rejection.body_text())
             };
-            return refuse(&shared, &event, &delivery, DeliveryResult::BadRequest, status, &reason);
+            return refuse(
+                &shared,
+                &event,
+                &delivery,
+                DeliveryResult::BadRequest,
+                status,
+                &reason,
+            );
         }
     };
     // Nothing of the body is read before its signature holds.
     let signature_header = headers.get("x-hub-signature-256").map(|v| v.as_bytes());
-    if let Err(error) = signature::verify(shared.secret.expose().as_bytes(), &body, signature_header)
+    if let Err(error) =
+        signature::verify(shared.secret.expose().as_bytes(), &body, signature_header)
     {
         return refuse(
             &shared,
@@ -138,14 +152,21 @@ async fn webhook(
     if event != EVENT {
         shared.metrics.delivery(&event, DeliveryResult::Ignored);
         tracing::debug!(delivery, event, "event ignored");
-        return (StatusCode::ACCEPTED, "ignored: not a deployment_protection_rule event\n")
+        return (
+            StatusCode::ACCEPTED,
+            "ignored: not a deployment_protection_rule event\n",
+        )
             .into_response();
     }
     match payload::action(&body) {
         Ok(Some(action)) if action == "requested" => {}
         Ok(action) => {
             shared.metrics.delivery(&event, DeliveryResult::Ignored);
-            tracing::debug!(delivery, action = printable(action.as_deref()), "action ignored");
+            tracing::debug!(
+                delivery,
+                action = printable(action.as_deref()),
+                "action ignored"
+            );
             return (StatusCode::ACCEPTED, "ignored: not action requested\n").into_response();
         }
         Err(error) => {
@@ -159,9 +180,9 @@ async fn webhook(
             )
         }
     }
-    let Some(delivery_id) = header_str(&headers, "x-github-delivery").filter(|d| {
-        !d.is_empty() && d.len() <= 200 && d.chars().all(|c| c.is_ascii_graphic())
-    }) else {
+    let Some(delivery_id) = header_str(&headers, "x-github-delivery")
+        .filter(|d| !d.is_empty() && d.len() <= 200 && d.chars().all(|c| c.is_ascii_graphic()))
+    else {
         return refuse(
             &shared,
             &event,
@@ -193,7 +214,11 @@ async fn webhook(
         Ok(true) => {}
         Ok(false) => {
             shared.metrics.delivery(&event, DeliveryResult::Duplicate);
-            tracing::info!(delivery, repo = request.repo, "redelivery: already admitted, not evaluated again");
+            tracing::info!(
+                delivery,
+                repo = request.repo,
+                "redelivery: already admitted, not evaluated again"
+            );
             return (StatusCode::ACCEPTED, "already received\n").into_response();
         }
         Err(error) => {

@@ -94,15 +94,12 @@ impl Default for Metrics {
 impl Metrics {
     pub fn delivery(&self, event: &str, result: DeliveryResult) {
         // The event label is bounded: names GitHub does not send are counted as `other`.
-        let event = if event.len() <= 64
-            && event
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c == '_')
-        {
-            event
-        } else {
-            "other"
-        };
+        let event =
+            if event.len() <= 64 && event.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                event
+            } else {
+                "other"
+            };
         self.deliveries
             .get_or_create(&DeliveryLabels {
                 event: event.to_owned(),
@@ -143,9 +140,18 @@ mod tests {
         assert!(text.contains(
             "shipgate_serve_deliveries_total{event=\"deployment_protection_rule\",result=\"accepted\"} 2"
         ), "{text}");
-        assert!(text.contains("shipgate_serve_deliveries_total{event=\"other\",result=\"ignored\"} 1"), "{text}");
-        assert!(text.contains("shipgate_serve_decisions_total{outcome=\"approved\"} 1"), "{text}");
-        assert!(text.contains("shipgate_serve_evaluation_seconds_count 1"), "{text}");
+        assert!(
+            text.contains("shipgate_serve_deliveries_total{event=\"other\",result=\"ignored\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("shipgate_serve_decisions_total{outcome=\"approved\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("shipgate_serve_evaluation_seconds_count 1"),
+            "{text}"
+        );
         assert!(text.contains("shipgate_serve_holds_pending 7"), "{text}");
     }
 }

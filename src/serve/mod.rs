@@ -209,7 +209,10 @@ pub fn main(args: &ServeArgs, verbose: u8) -> u8 {
             return 2;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -217,7 +220,11 @@ pub fn main(args: &ServeArgs, verbose: u8) -> u8 {
         }
     };
     let options = Options::new(args.listen, args.database_url.clone(), secret);
-    runtime.block_on(serve_until_signal(options, protection, Arc::new(SystemClock::default())))
+    runtime.block_on(serve_until_signal(
+        options,
+        protection,
+        Arc::new(SystemClock::default()),
+    ))
 }
 
 /// Serves until SIGTERM or SIGINT, then shuts down gracefully; the exit code.

@@ -75,7 +75,8 @@ pub fn parse(delivery_id: &str, body: &[u8]) -> Result<ProtectionRequest, Payloa
     let callback_url = payload
         .deployment_callback_url
         .ok_or(PayloadError::Missing("deployment_callback_url"))?;
-    let run_id = run_id_of(&callback_url).ok_or_else(|| PayloadError::CallbackUrl(callback_url.clone()))?;
+    let run_id =
+        run_id_of(&callback_url).ok_or_else(|| PayloadError::CallbackUrl(callback_url.clone()))?;
     Ok(ProtectionRequest {
         delivery_id: delivery_id.to_owned(),
         installation_id: payload

@@ -14,11 +14,8 @@ use sqlx::{AnyPool, Row};
 use crate::run::protection::{AnswerState, ProtectionRequest};
 
 /// The migrations, compiled in: the same SQL runs on SQLite and PostgreSQL.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "serve",
-    include_str!("../../migrations/0001_serve.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "serve", include_str!("../../migrations/0001_serve.sql"))];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -30,7 +30,14 @@ pub(super) async fn enqueue(shared: &Shared, request: ProtectionRequest, attempt
         let id = &claimed.request.delivery_id;
         match shared
             .store
-            .hold(id, &shared.replica, now, "queued: the server was busy", now, false)
+            .hold(
+                id,
+                &shared.replica,
+                now,
+                "queued: the server was busy",
+                now,
+                false,
+            )
             .await
         {
             Ok(_) => shared.wake.notify_one(),
@@ -79,10 +86,8 @@ pub(super) async fn dispatch(
     if in_flight > 0 {
         tracing::info!(in_flight, "waiting for the evaluations in flight");
     }
-    let finished = tokio::time::timeout(grace, async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await;
+    let finished =
+        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
     if finished.is_err() {
         tracing::warn!(
             left = tasks.len(),
@@ -97,13 +102,19 @@ pub(super) async fn dispatch(
     match shared.store.release_claimed(&shared.replica, now).await {
         Ok(0) => {}
         Ok(released) => tracing::info!(released, "requests put back to be evaluated again"),
-        Err(error) => tracing::warn!(%error, "cannot put requests back; they are taken again when their lease ends"),
+        Err(error) => {
+            tracing::warn!(%error, "cannot put requests back; they are taken again when their lease ends")
+        }
     }
 }
 
 /// Claims due holds (and requests whose replica died) and queues them; sleeps until the earliest
 /// hold is due, a new hold is stored, or `poll` has passed (another replica may have stored one).
-pub(super) async fn schedule(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>, poll: Duration) {
+pub(super) async fn schedule(
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+    poll: Duration,
+) {
     loop {
         let now = shared.clock.now();
         let claimed = match shared
@@ -151,7 +162,10 @@ pub(super) async fn schedule(shared: Arc<Shared>, mut shutdown: watch::Receiver<
 async fn evaluate(shared: &Shared, claimed: Claimed) {
     let request = &claimed.request;
     let started = Instant::now();
-    let verdict = shared.protection.evaluate(request, shared.clock.now()).await;
+    let verdict = shared
+        .protection
+        .evaluate(request, shared.clock.now())
+        .await;
     let duration = started.elapsed();
     match verdict {
         Ok(Verdict::Approve { comment }) => {
@@ -174,7 +188,15 @@ async fn evaluate(shared: &Shared, claimed: Claimed) {
                 // 1, 2, 4 … minutes.
                 let backoff = chrono::Duration::minutes(1 << claimed.attempts.clamp(0, 6));
                 let until = shared.clock.now() + backoff;
-                hold(shared, request, until, "evaluation failed; trying again", duration, Some(&error)).await
+                hold(
+                    shared,
+                    request,
+                    until,
+                    "evaluation failed; trying again",
+                    duration,
+                    Some(&error),
+                )
+                .await
             }
         }
     }
@@ -225,11 +247,19 @@ async fn hold(
                     "protection rule not decided: evaluating again later"
                 );
             } else {
-                log_decision(request, "held", duration, &format!("{comment} (until {until})"));
+                log_decision(
+                    request,
+                    "held",
+                    duration,
+                    &format!("{comment} (until {until})"),
+                );
             }
         }
         Ok(false) => {
-            tracing::info!(delivery = id, "another replica took this request over; not held here")
+            tracing::info!(
+                delivery = id,
+                "another replica took this request over; not held here"
+            )
         }
         Err(store_error) => {
             tracing::warn!(delivery = id, error = %store_error, "cannot store the hold; the request is taken again when its lease ends")
@@ -254,7 +284,10 @@ async fn answer(
     {
         Ok(true) => {}
         Ok(false) => {
-            tracing::info!(delivery = id, "already answered (or taken over by another replica); not answered again");
+            tracing::info!(
+                delivery = id,
+                "already answered (or taken over by another replica); not answered again"
+            );
             return;
         }
         Err(error) => {
@@ -262,7 +295,9 @@ async fn answer(
             return;
         }
     }
-    shared.metrics.decision(state.as_str(), duration.as_secs_f64());
+    shared
+        .metrics
+        .decision(state.as_str(), duration.as_secs_f64());
     let sent = shared.protection.answer(request, state, comment).await;
     let error = sent.err().map(|e| format!("{e:#}"));
     match &error {
@@ -278,7 +313,16 @@ async fn answer(
             "protection rule decided, but GitHub did not take the answer"
         ),
     }
-    record(shared, id, state.as_str(), comment, now, duration, error.as_deref()).await;
+    record(
+        shared,
+        id,
+        state.as_str(),
+        comment,
+        now,
+        duration,
+        error.as_deref(),
+    )
+    .await;
 }
 
 async fn record(
@@ -292,7 +336,15 @@ async fn record(
 ) {
     if let Err(store_error) = shared
         .store
-        .record_decision(id, verdict, comment, at, duration.as_millis() as i64, &shared.replica, error)
+        .record_decision(
+            id,
+            verdict,
+            comment,
+            at,
+            duration.as_millis() as i64,
+            &shared.replica,
+            error,
+        )
         .await
     {
         tracing::warn!(delivery = id, error = %store_error, "cannot write the decision to the audit trail");

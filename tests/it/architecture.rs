@@ -203,8 +203,8 @@ fn the_core_imports_no_edge_and_the_sequencer_no_runner() {
         (
             "delivery",
             &[
-                "github", "fly", "probe", "process", "metrics", "run", "action", "serve", "gate", "render",
-                "notify",
+                "github", "fly", "probe", "process", "metrics", "run", "action", "serve", "gate",
+                "render", "notify",
             ],
         ),
         ("time", &["config", "gate", "run", "action", "serve"]),
@@ -217,8 +217,8 @@ fn the_core_imports_no_edge_and_the_sequencer_no_runner() {
         (
             "process",
             &[
-                "action", "serve", "config", "facts", "fly", "gate", "github", "notify", "probe", "run",
-                "report", "render", "decision",
+                "action", "serve", "config", "facts", "fly", "gate", "github", "notify", "probe",
+                "run", "report", "render", "decision",
             ],
         ),
         ("run", &["action", "serve"]),

@@ -205,7 +205,12 @@ impl<'a> Delivery<'a> {
         if let Some(signature) = self.signature {
             request = request.header("x-hub-signature-256", signature);
         }
-        request.send().await.expect("the server answers").status().as_u16()
+        request
+            .send()
+            .await
+            .expect("the server answers")
+            .status()
+            .as_u16()
     }
 }
 
@@ -257,10 +262,7 @@ async fn start(stub: Arc<Stub>, clock: Arc<dyn Clock>) -> InProcess {
     let running = serve::start(options, stub, clock)
         .await
         .expect("the server starts");
-    InProcess {
-        running,
-        _dir: dir,
-    }
+    InProcess { running, _dir: dir }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,7 +288,10 @@ async fn only_a_delivery_signed_with_the_secret_is_evaluated() {
             .await,
         202
     );
-    until("the signed delivery is answered", || stub.answers().len() == 1).await;
+    until("the signed delivery is answered", || {
+        stub.answers().len() == 1
+    })
+    .await;
     assert_eq!(stub.evaluations(), 1);
     let answers = stub.answers();
     assert_eq!(
@@ -325,9 +330,13 @@ async fn oversized_wrong_type_other_events_and_actions_do_no_work() {
     let mut form = Delivery::request("production", "d-form");
     form.content_type = "application/x-www-form-urlencoded";
     assert_eq!(form.send(&client, addr).await, 415);
-    let push = include_str!("../fixtures/events/push.json").as_bytes().to_vec();
+    let push = include_str!("../fixtures/events/push.json")
+        .as_bytes()
+        .to_vec();
     assert_eq!(
-        Delivery::signed("push", "d-push", push).send(&client, addr).await,
+        Delivery::signed("push", "d-push", push)
+            .send(&client, addr)
+            .await,
         202
     );
     let mut other_action: serde_json::Value = serde_json::from_str(FIXTURE).expect("json");
@@ -349,10 +358,15 @@ async fn oversized_wrong_type_other_events_and_actions_do_no_work() {
 
     // A delivery after them all is the first and only one evaluated.
     assert_eq!(
-        Delivery::request("reject", "d-after").send(&client, addr).await,
+        Delivery::request("reject", "d-after")
+            .send(&client, addr)
+            .await,
         202
     );
-    until("the last delivery is answered", || stub.answers().len() == 1).await;
+    until("the last delivery is answered", || {
+        stub.answers().len() == 1
+    })
+    .await;
     assert_eq!(stub.evaluations(), 1);
     assert_eq!(stub.answers()[0].state, "rejected");
     assert_eq!(get(&client, addr, "/healthz").await.0, 200);
@@ -417,7 +431,9 @@ async fn a_held_request_is_approved_at_the_opening() {
     let client = http();
 
     assert_eq!(
-        Delivery::request("hold", "d-hold").send(&client, addr).await,
+        Delivery::request("hold", "d-hold")
+            .send(&client, addr)
+            .await,
         202
     );
     let mut held = None;
@@ -761,9 +777,9 @@ async fn hostile_deliveries_are_each_logged_and_the_server_keeps_serving() {
         .filter_map(|line| serde_json::from_str(line).ok())
         .collect();
     let said = |delivery: &str, words: &str| {
-        lines.iter().any(|line| {
-            line["delivery"] == delivery && line.to_string().contains(words)
-        })
+        lines
+            .iter()
+            .any(|line| line["delivery"] == delivery && line.to_string().contains(words))
     };
     for (delivery, words) in [
         ("h-unsigned", "no X-Hub-Signature-256 header"),
@@ -771,10 +787,16 @@ async fn hostile_deliveries_are_each_logged_and_the_server_keeps_serving() {
         ("h-cut", "not a deployment_protection_rule payload"),
         ("h-big", "over 1048576 bytes"),
         ("h-form", "is not application/json"),
-        ("h-stranger", "installation 999 is not an installation of this GitHub App"),
+        (
+            "h-stranger",
+            "installation 999 is not an installation of this GitHub App",
+        ),
         ("h-422", "GitHub answered 422"),
     ] {
-        assert!(said(delivery, words), "no log line about {delivery} saying {words:?}:\n{log:#?}");
+        assert!(
+            said(delivery, words),
+            "no log line about {delivery} saying {words:?}:\n{log:#?}"
+        );
     }
     // The one line of a decided delivery names what it was about.
     let decided = lines
@@ -850,7 +872,10 @@ async fn two_replicas_on_one_postgres_answer_each_request_exactly_once() {
     }
     let mut by_id: BTreeMap<String, Vec<Answer>> = BTreeMap::new();
     for answer in receiver.answers() {
-        by_id.entry(answer.delivery_id.clone()).or_default().push(answer);
+        by_id
+            .entry(answer.delivery_id.clone())
+            .or_default()
+            .push(answer);
     }
     let twice: Vec<_> = by_id.iter().filter(|(_, a)| a.len() != 1).collect();
     assert!(twice.is_empty(), "answered more than once: {twice:#?}");
@@ -874,8 +899,51 @@ async fn two_replicas_on_one_postgres_answer_each_request_exactly_once() {
         .parse()
         .expect("a count");
     assert!(held > 0 && held <= REQUESTS / 4, "{held} held");
-    let answers = postgres.psql(
-        "SELECT count(*) FROM decisions WHERE verdict IN ('approved', 'rejected')",
-    );
+    let answers =
+        postgres.psql("SELECT count(*) FROM decisions WHERE verdict IN ('approved', 'rejected')");
     assert_eq!(answers.trim(), REQUESTS.to_string());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command line
+
+#[test]
+fn serve_without_the_webhook_secret_exits_2_saying_what_to_set() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let out = crate::common::run(
+        crate::common::shipgate()
+            .env_remove("SHIPGATE_WEBHOOK_SECRET")
+            .current_dir(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0"]),
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "error: SHIPGATE_WEBHOOK_SECRET is not set\nhint: set it to the webhook secret"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !dir.path().join("shipgate-serve.db").exists(),
+        "nothing is created before the configuration is complete"
+    );
+}
+
+#[test]
+fn serve_without_the_github_app_exits_2_and_never_prints_the_secret() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let out = crate::common::run(
+        crate::common::shipgate()
+            .env("SHIPGATE_WEBHOOK_SECRET", SECRET)
+            .current_dir(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0", "-vv"]),
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("error: GitHub App not configured"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains(SECRET) && !out.stdout.contains(SECRET));
 }
