@@ -69,8 +69,22 @@ impl Store {
         } else {
             return Err(StoreError::Scheme(redacted(url)));
         };
+        let sqlite = url.starts_with("sqlite:");
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            .after_connect(move |connection, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // WAL (sqlx's default) with NORMAL: a commit is durable across a crash of
+                        // the process without an fsync each; only a power loss can take back the
+                        // last commits. FULL would fsync every delivery's commit.
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(connection)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect(&url)
             .await
             .map_err(StoreError::Connect)?;
