@@ -75,9 +75,13 @@ fn server(database_url: String) {
             database_url,
             Secret::new(SECRET).expect("a secret"),
         );
-        let running = serve::start(options, Arc::new(Answering), Arc::new(SystemClock::default()))
-            .await
-            .expect("the server starts");
+        let running = serve::start(
+            options,
+            Arc::new(Answering),
+            Arc::new(SystemClock::default()),
+        )
+        .await
+        .expect("the server starts");
         println!("listening {}", running.addr());
         running.wait().await.expect("serves");
     });
@@ -168,7 +172,10 @@ fn main() {
             .pool_max_idle_per_host(64)
             .build()
             .expect("a client");
-        println!("== {phase} (server pid {pid}, idle RSS {} KiB)", rss_kib(pid));
+        println!(
+            "== {phase} (server pid {pid}, idle RSS {} KiB)",
+            rss_kib(pid)
+        );
         runtime.block_on(async {
             if phase == "holds" {
                 let started = Instant::now();
