@@ -55,7 +55,7 @@ impl Store {
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let (url, max_connections) = if url.starts_with("sqlite:") {
-            // Create the file on first start; one writer at a time, readers beside it.
+            // Create the file on first start.
             let url = if url.contains("mode=") {
                 url.to_owned()
             } else if url.contains('?') {
@@ -63,7 +63,9 @@ impl Store {
             } else {
                 format!("{url}?mode=rwc")
             };
-            (url, 4)
+            // One connection: SQLite has one writer at a time, and writers queued in the pool
+            // wait less than writers sleeping in SQLite's busy handler.
+            (url, 1)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             (url.to_owned(), 16)
         } else {
