@@ -54,6 +54,8 @@ struct Stub {
     /// When set, every answer is also POSTed here (the process tests' receiver).
     answer_url: Option<String>,
     client: Option<reqwest::Client>,
+    /// When set, each evaluation waits for a permit (an evaluation kept in flight).
+    gate: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl Stub {
@@ -74,6 +76,9 @@ impl Protection for Stub {
     ) -> BoxFuture<'a, anyhow::Result<Verdict>> {
         Box::pin(async move {
             self.evaluations.fetch_add(1, Ordering::SeqCst);
+            if let Some(gate) = &self.gate {
+                gate.acquire().await.expect("the gate stays open").forget();
+            }
             if request.installation_id == 999 {
                 anyhow::bail!("installation 999 is not an installation of this GitHub App");
             }
@@ -468,6 +473,65 @@ async fn a_held_request_is_approved_at_the_opening() {
         Some(0.0)
     );
     server.running.shutdown().await.expect("a clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_stops_accepting_and_lets_the_evaluation_in_flight_answer() {
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let stub = Arc::new(Stub {
+        gate: Some(gate.clone()),
+        ..Stub::default()
+    });
+    let server = start(stub.clone(), Arc::new(SystemClock::default())).await;
+    let addr = server.running.addr();
+    let client = http();
+    assert_eq!(
+        Delivery::request("production", "d-in-flight")
+            .send(&client, addr)
+            .await,
+        202
+    );
+    until("the evaluation is in flight", || stub.evaluations() == 1).await;
+
+    let stopping = tokio::spawn(server.running.shutdown());
+    // Once the listener is closed, a new connection is refused.
+    let fresh = || {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("a client")
+    };
+    let mut refused = false;
+    for _ in 0..3000 {
+        if fresh()
+            .get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .is_err()
+        {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        refused,
+        "the server still accepts connections while stopping"
+    );
+    assert!(stub.answers().is_empty() && !stopping.is_finished());
+
+    gate.add_permits(1);
+    stopping
+        .await
+        .expect("the shutdown task")
+        .expect("a clean stop");
+    let answers = stub.answers();
+    assert_eq!(
+        answers.len(),
+        1,
+        "the evaluation in flight answered before the stop"
+    );
+    assert_eq!(answers[0].state, "approved");
 }
 
 // ---------------------------------------------------------------------------------------------
