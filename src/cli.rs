@@ -83,12 +83,50 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigCommand,
     },
-    /// Print the GitHub App manifest of the protection-rule server (`shipgate serve`) for
-    /// GitHub's manifest flow
-    AppManifest(AppManifestArgs),
+    /// Serve the gates as a GitHub deployment protection rule: webhooks in, answers to GitHub,
+    /// holds until a window opens (needs SHIPGATE_WEBHOOK_SECRET and the GitHub App);
+    /// `serve manifest` prints the GitHub App's manifest
+    Serve(ServeArgs),
     /// The GitHub Action's container entrypoint: reads INPUT_* and GITHUB_*, runs the command
     /// named by the `command` input, writes GITHUB_OUTPUT and GITHUB_STEP_SUMMARY
     Action,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(subcommand)]
+    pub command: Option<ServeCommand>,
+
+    /// The address to listen on
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+
+    /// Where requests, holds and decisions are kept: sqlite://PATH (created when missing) or
+    /// postgres://USER@HOST/DB (several replicas on one database)
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "SHIPGATE_DATABASE_URL",
+        hide_env_values = true,
+        default_value = "sqlite://shipgate-serve.db"
+    )]
+    pub database_url: String,
+
+    /// Log lines as text or JSON (one object a line)
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServeCommand {
+    /// Print the GitHub App manifest of the server for GitHub's manifest flow (JSON)
+    Manifest(AppManifestArgs),
 }
 
 #[derive(Debug, Args)]

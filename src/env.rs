@@ -25,12 +25,14 @@ pub const SHIPGATE_LOG: &str = "SHIPGATE_LOG";
 pub const SHIPGATE_APP_ID: &str = "SHIPGATE_APP_ID";
 pub const SHIPGATE_APP_PRIVATE_KEY: &str = "SHIPGATE_APP_PRIVATE_KEY";
 pub const SHIPGATE_APP_PRIVATE_KEY_FILE: &str = "SHIPGATE_APP_PRIVATE_KEY_FILE";
+/// The GitHub App's webhook secret: `shipgate serve` verifies every delivery with it.
+pub const SHIPGATE_WEBHOOK_SECRET: &str = "SHIPGATE_WEBHOOK_SECRET";
 /// Extra PEM roots for the SMTP server's certificate (a private CA).
 pub const SHIPGATE_SMTP_CA_FILE: &str = "SHIPGATE_SMTP_CA_FILE";
 
 /// shipgate's own secrets, never passed to a configured command (`steps:`): a step is given what
 /// it needs through its `env:`.
-pub const WITHHELD_FROM_STEPS: [&str; 11] = [
+pub const WITHHELD_FROM_STEPS: [&str; 13] = [
     GITHUB_TOKEN,
     GH_TOKEN,
     FLY_API_TOKEN,
@@ -42,6 +44,8 @@ pub const WITHHELD_FROM_STEPS: [&str; 11] = [
     "SHIPGATE_DISCORD_WEBHOOK_URL",
     "ACTIONS_RUNTIME_TOKEN",
     SHIPGATE_APP_PRIVATE_KEY,
+    SHIPGATE_WEBHOOK_SECRET,
+    "SHIPGATE_DATABASE_URL",
 ];
 
 /// The ambient values the commands of this build use, read once at start.
@@ -81,6 +85,11 @@ pub struct Ambient {
 #[allow(clippy::disallowed_methods)] // read here, where every variable is read
 pub fn named(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// `SHIPGATE_WEBHOOK_SECRET`, for `shipgate serve`; empty is unset.
+pub fn webhook_secret() -> Option<crate::secret::Secret> {
+    named(SHIPGATE_WEBHOOK_SECRET).and_then(crate::secret::Secret::new)
 }
 
 impl Ambient {

@@ -31,4 +31,5 @@ pub mod render;
 pub mod rollback;
 pub mod run;
 pub mod secret;
+pub mod serve;
 pub mod time;

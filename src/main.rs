@@ -10,6 +10,12 @@ use shipgate::run::{self, RunError};
 #[allow(clippy::disallowed_methods)] // the one clock reading of a run
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The server runs on its own; `serve manifest` is an ordinary command.
+    if let shipgate::cli::Command::Serve(args @ shipgate::cli::ServeArgs { command: None, .. }) =
+        &cli.command
+    {
+        return ExitCode::from(shipgate::serve::main(args, cli.global.verbose));
+    }
     init_logging(cli.global.verbose);
     let ambient = Ambient::read();
     if matches!(cli.command, shipgate::cli::Command::Action) {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 
-use crate::cli::{At, Cli, Command, ConfigCommand, ReportCommand};
+use crate::cli::{At, Cli, Command, ConfigCommand, ReportCommand, ServeArgs, ServeCommand};
 use crate::config::{self, Config, ConfigError, Environment};
 use crate::decision::{Decision, Outcome};
 use crate::env::Ambient;
@@ -65,6 +65,15 @@ impl RunError {
 
     pub fn exit_code(&self) -> u8 {
         self.outcome().exit_code()
+    }
+
+    /// The hints that go with the message (none for a config error, whose diagnostics carry
+    /// their own, or a cancellation).
+    pub fn hints(&self) -> &[String] {
+        match self {
+            RunError::Input { hints, .. } | RunError::Unavailable { hints, .. } => hints,
+            RunError::Config(_) | RunError::Cancelled { .. } => &[],
+        }
     }
 }
 
@@ -415,7 +424,14 @@ pub fn run_with(
                 "pass --from-json FILE (the .json of a deploy record, which --record DIR writes), or run `shipgate report metrics --environment ENV`",
             )),
         },
-        Command::AppManifest(args) => {
+        Command::Action => Err(RunError::input(
+            "`action` is the GitHub Action's entrypoint and runs on its own",
+            "run a command instead, e.g. `shipgate deploy`",
+        )),
+        Command::Serve(ServeArgs {
+            command: Some(ServeCommand::Manifest(args)),
+            ..
+        }) => {
             let base = render::manifest::base_url(&args.url).map_err(|message| {
                 RunError::input(message, "pass the server's public address, e.g. --url https://shipgate-gates.fly.dev")
             })?;
@@ -430,9 +446,9 @@ pub fn run_with(
             let text = serde_json::to_string_pretty(&manifest).unwrap_or_default() + "\n";
             Ok(Output::Text { text, exit_code: 0 })
         }
-        Command::Action => Err(RunError::input(
-            "`action` is the GitHub Action's entrypoint and runs on its own",
-            "run a command instead, e.g. `shipgate deploy`",
+        Command::Serve(_) => Err(RunError::input(
+            "`serve` is the protection-rule server and runs on its own",
+            "run `shipgate serve` from the command line",
         )),
     }
 }

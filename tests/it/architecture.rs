@@ -172,56 +172,57 @@ fn there_are_no_import_cycles_between_modules() {
 
 #[test]
 fn the_core_imports_no_edge_and_the_sequencer_no_runner() {
+    // Runners (`action`, `serve`) sit on top: nothing below imports them.
     // Unit tests included: a gate's test that decodes a GitHub answer is an arrow to the edge.
     let graph = module_graph_of(true);
     let forbidden: &[(&str, &[&str])] = &[
         (
             "gate",
             &[
-                "github", "fly", "probe", "process", "metrics", "run", "action", "notify",
+                "github", "fly", "probe", "process", "metrics", "run", "action", "serve", "notify",
             ],
         ),
         (
             "facts",
             &[
-                "github", "fly", "probe", "process", "metrics", "run", "action", "gate",
+                "github", "fly", "probe", "process", "metrics", "run", "action", "serve", "gate",
             ],
         ),
         (
             "decision",
             &[
-                "github", "fly", "probe", "process", "metrics", "run", "action", "gate",
+                "github", "fly", "probe", "process", "metrics", "run", "action", "serve", "gate",
             ],
         ),
         (
             "config",
             &[
-                "gate", "github", "fly", "probe", "process", "metrics", "run", "action",
+                "gate", "github", "fly", "probe", "process", "metrics", "run", "action", "serve",
             ],
         ),
         (
             "delivery",
             &[
-                "github", "fly", "probe", "process", "metrics", "run", "action", "gate", "render",
-                "notify",
+                "github", "fly", "probe", "process", "metrics", "run", "action", "serve", "gate",
+                "render", "notify",
             ],
         ),
-        ("time", &["config", "gate", "run", "action"]),
+        ("time", &["config", "gate", "run", "action", "serve"]),
         (
             "render",
             &[
-                "github", "fly", "probe", "process", "metrics", "run", "action",
+                "github", "fly", "probe", "process", "metrics", "run", "action", "serve",
             ],
         ),
         (
             "process",
             &[
-                "action", "config", "facts", "fly", "gate", "github", "notify", "probe", "run",
-                "report", "render", "decision",
+                "action", "serve", "config", "facts", "fly", "gate", "github", "notify", "probe",
+                "run", "report", "render", "decision",
             ],
         ),
-        ("run", &["action"]),
-        ("report", &["run", "action"]),
+        ("run", &["action", "serve"]),
+        ("report", &["run", "action", "serve"]),
     ];
     let mut wrong = Vec::new();
     for (from, targets) in forbidden {
@@ -248,4 +249,17 @@ fn the_metrics_edge_imports_only_config_facts_secret_and_fly() {
         .collect();
     assert!(wrong.is_empty(), "metrics imports {wrong:?}");
     assert!(imports.contains("config") && imports.contains("facts"));
+}
+
+#[test]
+fn the_server_is_a_runner_nothing_imports() {
+    let graph = module_graph_of(true);
+    let importers: Vec<&String> = graph
+        .iter()
+        .filter(|(module, targets)| module.as_str() != "serve" && targets.contains("serve"))
+        .map(|(module, _)| module)
+        .collect();
+    assert!(importers.is_empty(), "{importers:?} import serve");
+    let serve = graph.get("serve").expect("src/serve exists");
+    assert!(serve.contains("run"), "serve drives run's Protection");
 }

@@ -28,6 +28,7 @@ fn help_is_stable() {
         &["checks", "--help"],
         &["window", "--help"],
         &["config", "--help"],
+        &["serve", "--help"],
     ] {
         let out = run(shipgate().args(args));
         assert_eq!(out.code, 0, "{args:?}");

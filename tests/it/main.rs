@@ -27,6 +27,7 @@ mod protection;
 mod record;
 mod render_snapshots;
 mod runner_selftest;
+mod serve;
 mod steps;
 mod watch;
 mod watch_logs;

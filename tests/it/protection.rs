@@ -589,7 +589,7 @@ async fn the_key_and_tokens_never_show() {
 
 #[test]
 fn app_manifest_prints_the_apps_webhook_permissions_and_event() {
-    let out = run(shipgate().args(["app-manifest", "--url", "https://gates.example.com"]));
+    let out = run(shipgate().args(["serve", "manifest", "--url", "https://gates.example.com"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let manifest: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
     assert_eq!(
@@ -603,7 +603,7 @@ fn app_manifest_prints_the_apps_webhook_permissions_and_event() {
     assert_eq!(manifest["default_permissions"]["deployments"], "write");
     assert_eq!(manifest["public"], false);
 
-    let out = run(shipgate().args(["app-manifest", "--url", "http://gates.example.com"]));
+    let out = run(shipgate().args(["serve", "manifest", "--url", "http://gates.example.com"]));
     assert_eq!(out.code, 2, "{}", out.stdout);
     assert!(out.stderr.contains("https"), "{}", out.stderr);
 }
