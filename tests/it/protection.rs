@@ -607,3 +607,143 @@ fn app_manifest_prints_the_apps_webhook_permissions_and_event() {
     assert_eq!(out.code, 2, "{}", out.stdout);
     assert!(out.stderr.contains("https"), "{}", out.stderr);
 }
+
+// ---------------------------------------------------------------------------------------------
+// End to end: `shipgate serve` with the GitHub App's Protection, against the fake GitHub
+
+/// A clock the test moves.
+struct MovableClock(std::sync::Mutex<DateTime<Utc>>);
+
+impl shipgate::serve::clock::Clock for MovableClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("the clock")
+    }
+}
+
+/// The real `deployment_protection_rule.requested` payload, for [`REPO`], [`SHA`] and
+/// [`INSTALLATION`], run `run_id`.
+fn delivery_body(environment: &str, run_id: u64) -> Vec<u8> {
+    let mut value: serde_json::Value = serde_json::from_str(include_str!(
+        "../fixtures/events/deployment_protection_rule.requested.json"
+    ))
+    .expect("the fixture");
+    value["environment"] = environment.into();
+    value["sha"] = SHA.into();
+    value["installation"]["id"] = INSTALLATION.into();
+    value["repository"]["full_name"] = REPO.into();
+    value["deployment_callback_url"] = format!(
+        "https://api.github.com/repos/{REPO}/actions/runs/{run_id}/deployment_protection_rule"
+    )
+    .into();
+    serde_json::to_vec(&value).expect("json")
+}
+
+async fn deliver(client: &reqwest::Client, addr: std::net::SocketAddr, id: &str, body: Vec<u8>) {
+    const SECRET: &str = "end-to-end webhook secret";
+    let signature = shipgate::serve::signature::sign(SECRET.as_bytes(), &body);
+    let status = client
+        .post(format!("http://{addr}/webhook"))
+        .header("content-type", "application/json")
+        .header("x-github-event", "deployment_protection_rule")
+        .header("x-github-delivery", id)
+        .header("x-hub-signature-256", signature)
+        .body(body)
+        .send()
+        .await
+        .expect("the server answers")
+        .status();
+    assert_eq!(status.as_u16(), 202, "delivery {id}");
+}
+
+async fn reviews_until(fake: &FakeGitHub, count: usize) -> Vec<serde_json::Value> {
+    for _ in 0..3000 {
+        let reviews = fake.repo(REPO, |repo| repo.protection_reviews.clone());
+        if reviews.len() >= count {
+            return reviews;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("GitHub did not receive {count} protection-rule answers in 60 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_answers_github_as_the_app_and_approves_a_hold_at_the_opening() {
+    let fake = github(&policy("hold"));
+    fake.repo(REPO, |repo| {
+        repo.add_check_runs(
+            "fedcba9876543210fedcba9876543210fedcba98",
+            [check_run(2, "build", "completed", Some("failure"))],
+        );
+    });
+    let protection = std::sync::Arc::new(protection(&fake));
+    let clock = std::sync::Arc::new(MovableClock(std::sync::Mutex::new(saturday_ten())));
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut options = shipgate::serve::Options::new(
+        "127.0.0.1:0".parse().expect("an address"),
+        format!("sqlite://{}", dir.path().join("serve.db").display()),
+        shipgate::secret::Secret::new("end-to-end webhook secret").expect("a secret"),
+    );
+    options.poll_interval = std::time::Duration::from_millis(20);
+    let running = shipgate::serve::start(options, protection, clock.clone())
+        .await
+        .expect("the server starts");
+    let addr = running.addr();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+
+    // Saturday: the window is closed and the policy holds; nothing is answered yet.
+    deliver(
+        &client,
+        addr,
+        "e2e-hold",
+        delivery_body("production", 5_001),
+    )
+    .await;
+    // A commit whose required check failed is rejected at once, naming the gate.
+    let mut failing: serde_json::Value =
+        serde_json::from_slice(&delivery_body("production", 5_002)).expect("json");
+    failing["sha"] = "fedcba9876543210fedcba9876543210fedcba98".into();
+    deliver(
+        &client,
+        addr,
+        "e2e-failing",
+        serde_json::to_vec(&failing).expect("json"),
+    )
+    .await;
+    let reviews = reviews_until(&fake, 1).await;
+    assert_eq!(
+        reviews.len(),
+        1,
+        "only the failing commit is answered: {reviews:?}"
+    );
+    assert_eq!(reviews[0]["run_id"], 5_002);
+    assert_eq!(reviews[0]["state"], "rejected");
+    assert!(
+        reviews[0]["comment"]
+            .as_str()
+            .is_some_and(|c| c.contains("required-checks")),
+        "{reviews:?}"
+    );
+
+    // Monday 09:00:01: the hold is due; evaluated again, approved as the app, once.
+    *clock.0.lock().expect("the clock") = Utc
+        .with_ymd_and_hms(2026, 12, 7, 9, 0, 1)
+        .single()
+        .expect("a time");
+    let reviews = reviews_until(&fake, 2).await;
+    let held = &reviews[1];
+    assert_eq!(held["run_id"], 5_001);
+    assert_eq!(held["environment_name"], "production");
+    assert_eq!(held["state"], "approved", "{held}");
+    // A redelivery of the held request does nothing more.
+    deliver(
+        &client,
+        addr,
+        "e2e-hold",
+        delivery_body("production", 5_001),
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(fake.repo(REPO, |repo| repo.protection_reviews.len()), 2);
+    running.shutdown().await.expect("a clean stop");
+}

@@ -1009,7 +1009,9 @@ fn serve_without_the_github_app_exits_2_and_never_prints_the_secret() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr.contains("error: SHIPGATE_APP_ID is not set")
-            && out.stderr.contains("hint: the server needs the GitHub App's id and private key"),
+            && out
+                .stderr
+                .contains("hint: the server needs the GitHub App's id and private key"),
         "{}",
         out.stderr
     );
