@@ -1,4 +1,4 @@
-//! A fake `flyctl` for tests: the real flags and JSON shapes (reference/flyctl.md) of
+//! A fake `flyctl` for tests: the real flags and JSON shapes (flyctl's own) of
 //! `releases`, `status`, `machine list`, `logs --no-tail` and `deploy`, with state kept in the JSON file named by
 //! `FAKE_FLY_STATE`. Tests steer it through that file's `"behaviour"`:
 //!

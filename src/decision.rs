@@ -285,7 +285,7 @@ impl Verdict {
     }
 }
 
-/// What the run ended in. Each maps to one exit code (SPEC section 2).
+/// What the run ended in. Each maps to one exit code (README, "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {

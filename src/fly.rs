@@ -3,7 +3,7 @@
 //! No policy lives here. Every child runs in its own process group, so a timeout ends flyctl and
 //! everything it started; `FLY_API_TOKEN` is set on the child only, and every line of output has
 //! the token replaced by `***` before it is logged, streamed or returned. Exit 0 from `fly deploy`
-//! does not mean the machines are healthy: the caller checks (reference/flyctl.md §1.3).
+//! does not mean the machines are healthy: the caller checks (flyctl's documented exit codes).
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -377,7 +377,7 @@ fn from_value<T: serde::de::DeserializeOwned>(
 mod tests {
     use super::*;
 
-    // Shapes from reference/flyctl.md §2 and §4 (fly-go v0.9.6), with an unknown status added.
+    // Shapes of flyctl's JSON (fly-go v0.9.6), with an unknown status added.
     const RELEASES: &str = r#"Some human line flyctl printed first
 [
     {

@@ -2,7 +2,7 @@
 //! rollback returns to, and how many rollbacks happened in a row.
 //!
 //! Fly has no rollback command: a rollback is a redeploy of an earlier release's image
-//! (`reference/flyctl.md`), so in `fly releases --json` it shows as a new release whose `ImageRef`
+//! (flyctl's behaviour), so in `fly releases --json` it shows as a new release whose `ImageRef`
 //! is the image of an older release. That is how rollbacks are recognised here, whoever ran them.
 
 use crate::facts::fly::{Release, ReleaseStatus};

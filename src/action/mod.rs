@@ -1,4 +1,4 @@
-//! `shipgate action`: the container entrypoint of the GitHub Action (`reference/github.md` C).
+//! `shipgate action`: the container entrypoint of the GitHub Action (GitHub's container action contract).
 //!
 //! The inputs (`INPUT_<NAME>`, hyphens kept, values untrimmed, `required` not enforced by the
 //! runner) are validated here and mapped onto the CLI's own argument vector, which clap then parses

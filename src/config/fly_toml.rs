@@ -2,7 +2,7 @@
 //! health checks, and the strategies flyctl refuses because of them. Pure: `run/` reads the file
 //! and hands the text here.
 //!
-//! flyctl's rules (reference/flyctl.md §1, "Strategy details"; flyctl v0.4.87 sources):
+//! flyctl's rules (flyctl's `deploy` strategy rules, as in its v0.4.87 sources):
 //! - `canary` is refused when the app has mounts: `len(cfg.Mounts) > 0` with
 //!   "canary deployment strategy is not supported when using mounted volumes"
 //!   (`internal/appconfig/validation.go`).

@@ -1163,7 +1163,7 @@ mod tests {
             "the in-progress run is the latest"
         );
 
-        // Run 200 is the job running shipgate: its name leaves the required set (SPEC: "minus the
+        // Run 200 is the job running shipgate: its name leaves the required set (the rule: "minus the
         // gate's own check run and the job running it"), so nothing is left to require.
         facts.own.check_run_ids = vec![200];
         let with = evaluate(&policy(&["Health Check"]), &facts, Round::Waiting);
@@ -1196,7 +1196,7 @@ mod tests {
         )
     }
 
-    /// SPEC section 4: the required set is taken "minus the gate's own check run and the job
+    /// The required set is taken "minus the gate's own check run and the job
     /// running it". A ruleset that requires the job running shipgate must not make the gate wait
     /// for (or fail on) itself.
     #[test]

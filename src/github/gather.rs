@@ -1,5 +1,5 @@
 //! Gathering facts from GitHub: no policy here, only reading. Each function names the endpoint it
-//! reads (reference/github.md) and turns GitHub's answer into the lenient models.
+//! reads (GitHub's REST contracts) and turns GitHub's answer into the lenient models.
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;

@@ -367,7 +367,7 @@ pub fn query(pairs: &[(&str, &str)]) -> String {
 }
 
 // --------------------------------------------------------------------------------------------
-// The request shapes shipgate sends (shared/reference/github.md, sections A1-A7)
+// The request shapes shipgate sends (GitHub's REST API, the endpoints of github-api-subset.json)
 // --------------------------------------------------------------------------------------------
 
 const REPO: &str = "/repos/hotdash/web";

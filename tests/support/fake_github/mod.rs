@@ -2,7 +2,7 @@
 //! tokio runtime, so ordinary `#[test]` functions can point the real `shipgate` binary at it
 //! (`GITHUB_API_URL=fake.url()`).
 //!
-//! It imitates the contracts in `/work/shared/reference/github.md` (A1–A8):
+//! It imitates GitHub's REST contracts:
 //!
 //! - Transport: `per_page` (default 30, max 100) / `page` with a GitHub-style `Link` header
 //!   (`prev`, `next`, `last`, `first`, in that order) built from the request's own base URL; an
