@@ -772,11 +772,10 @@ pub struct Incident {
 }
 
 impl Incident {
-    /// Holds the time to recover against the target: met only when recovered within it.
-    pub fn judge_recovery(&mut self, target: Option<std::time::Duration>) {
-        let Some(target) = target else {
-            return;
-        };
+    /// Holds the time to recover against the target: met only when recovered within it. A miss
+    /// comes back as its [`Incident::recovery_text`], for the run's warning.
+    pub fn judge_recovery(&mut self, target: Option<std::time::Duration>) -> Option<String> {
+        let target = target?;
         let target_ms = u64::try_from(target.as_millis()).unwrap_or(u64::MAX);
         self.recovery_target_ms = Some(target_ms);
         self.recovery_target_met = Some(
@@ -785,6 +784,8 @@ impl Incident {
                     .time_to_recover_ms
                     .is_some_and(|took| took <= target_ms),
         );
+        self.recovery_text()
+            .filter(|_| self.recovery_target_met == Some(false))
     }
 
     /// "time to recover 72.0s, target 5m: met", or why it was missed; none without a target.

@@ -346,11 +346,7 @@ pub async fn rollback(
     if healthy {
         incident.time_to_recover_ms = incident.rollback_duration_ms;
     }
-    incident.judge_recovery(env.rollback.recovery_target);
-    if let Some(missed) = incident
-        .recovery_text()
-        .filter(|_| incident.recovery_target_met == Some(false))
-    {
+    if let Some(missed) = incident.judge_recovery(env.rollback.recovery_target) {
         context
             .reporter
             .warning(&format!("recovery target missed: {missed}"));

@@ -619,11 +619,7 @@ pub async fn deploy(
             .await);
     }
     let recovered = incident.recovered;
-    incident.judge_recovery(env.rollback.recovery_target);
-    if let Some(missed) = incident
-        .recovery_text()
-        .filter(|_| incident.recovery_target_met == Some(false))
-    {
+    if let Some(missed) = incident.judge_recovery(env.rollback.recovery_target) {
         context
             .reporter
             .warning(&format!("recovery target missed: {missed}"));
