@@ -33,3 +33,4 @@ pub mod run;
 pub mod secret;
 pub mod serve;
 pub mod time;
+pub mod words;

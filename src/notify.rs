@@ -5,6 +5,7 @@
 //! Webhook URLs and SMTP passwords are secrets: no error here names them. A failed notification
 //! is the caller's warning, never a failed deploy.
 
+use crate::words::plural;
 use std::future::Future;
 use std::time::Duration;
 
@@ -63,20 +64,20 @@ where
             let why = match attempt().await {
                 Ok(()) => return Ok(n),
                 Err(Failure::Fatal(why)) => {
-                    return Err(format!("{why} ({n} attempt{})", plural(n)))
+                    return Err(format!("{why} ({n} {})", plural(n, "attempt")))
                 }
                 Err(Failure::Retry { why, after }) => (why, after),
             };
             let (why, after) = why;
             if n >= limits.attempts {
-                return Err(format!("{why} ({n} attempt{})", plural(n)));
+                return Err(format!("{why} ({n} {})", plural(n, "attempt")));
             }
             let wait = after.unwrap_or(backoff);
             let left = deadline.saturating_duration_since(Instant::now());
             if wait >= left {
                 return Err(format!(
-                    "{why} ({n} attempt{}; the next would start past the {}s limit)",
-                    plural(n),
+                    "{why} ({n} {}; the next would start past the {}s limit)",
+                    plural(n, "attempt"),
                     limits.total.as_secs()
                 ));
             }
@@ -90,14 +91,6 @@ where
             "gave up after the {}s limit",
             limits.total.as_secs()
         )),
-    }
-}
-
-fn plural(n: u32) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }
 

@@ -28,6 +28,7 @@
 //! expiry could not be read is a round that could not measure. A plain `http` URL has no
 //! certificate: the check does not apply, and the evidence says so.
 
+use crate::words::plural;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -654,14 +655,6 @@ fn short_certificate(
             plural(days, "day")
         )),
         Some(_) => None,
-    }
-}
-
-fn plural(count: i64, word: &str) -> String {
-    if count == 1 {
-        word.to_owned()
-    } else {
-        format!("{word}s")
     }
 }
 

@@ -1,6 +1,7 @@
 //! One [`DeliveryReport`] drawn three ways: text, JSON (`shipgate.metrics/v1`) and Markdown (a
 //! job summary with a Mermaid bar chart of deploys per week).
 
+use crate::words::plural;
 use std::fmt::Write as _;
 
 use serde_json::json;
@@ -46,33 +47,25 @@ fn footnotes(report: &DeliveryReport) -> Vec<String> {
     let lead = &report.lead_time;
     if lead.without_merged_pr > 0 || lead.deployed_before_merge > 0 {
         notes.push(format!(
-            "lead time: {} change{} measured; left out: {} with no merged pull request, {} deployed before the merge",
+            "lead time: {} {} measured; left out: {} with no merged pull request, {} deployed before the merge",
             lead.changes,
-            if lead.changes == 1 { "" } else { "s" },
+            plural(lead.changes, "change"),
             lead.without_merged_pr,
             lead.deployed_before_merge
         ));
     }
     if report.time_to_restore.unrestored > 0 {
         notes.push(format!(
-            "time to restore: {} failure{} not restored yet",
+            "time to restore: {} {} not restored yet",
             report.time_to_restore.unrestored,
-            if report.time_to_restore.unrestored == 1 {
-                ""
-            } else {
-                "s"
-            }
+            plural(report.time_to_restore.unrestored, "failure")
         ));
     }
     if report.counts.other_tasks > 0 {
         notes.push(format!(
-            "{} Deployment{} with another task ignored",
+            "{} {} with another task ignored",
             report.counts.other_tasks,
-            if report.counts.other_tasks == 1 {
-                ""
-            } else {
-                "s"
-            }
+            plural(report.counts.other_tasks, "Deployment")
         ));
     }
     notes

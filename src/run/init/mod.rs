@@ -3,6 +3,7 @@
 //! embedded as they are; the policy is filled from the flags and the default branch's required
 //! checks (read through the same edge as `checks`), then validated as `config validate` would.
 
+use crate::words::plural;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -82,7 +83,8 @@ pub fn init(
     if !existing.is_empty() && !args.force {
         return Err(RunError::Input {
             message: format!(
-                "{} already exist{}: {}; nothing was written",
+                "{} {} already exist{}: {}; nothing was written",
+                existing.len(),
                 plural(existing.len(), "file"),
                 if existing.len() == 1 { "s" } else { "" },
                 existing.join(", ")
@@ -261,10 +263,6 @@ fn render_policy(args: &InitArgs, checks: &Checks) -> Result<String, RunError> {
 /// A YAML scalar that reads back as exactly `text`: a JSON string is a YAML double-quoted one.
 fn quote(text: &str) -> String {
     serde_json::Value::String(text.to_owned()).to_string()
-}
-
-fn plural(count: usize, noun: &str) -> String {
-    format!("{count} {noun}{}", if count == 1 { "" } else { "s" })
 }
 
 /// Writes every file or none: each goes to a temporary file beside it first, and only when all
